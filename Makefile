@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make            hyperbox.ko (against KDIR), libhbx, hbx, the selftests
+# make deps       install every Debian package the project needs
+# make check      host unit tests, then the VM kselftests on every installed
+#                 kernel that has headers; ends with "N passed, N failed"
+# make demo       build, boot a VM, load the module, show it working
+# make bench      benchmarks in the VM (see tools/bench/)
+# make dkms-check dkms add + build, then load the DKMS-built module in a VM
+
+VERSION := $(shell sed -n 's/^\#define HBX_VERSION "\(.*\)"/\1/p' kmod/version.h)
+
+# The running kernel's build dir if it has one, else the newest installed.
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		    $(lastword $(sort $(wildcard /lib/modules/*/build))))
+KVER ?= $(notdir $(patsubst %/,%,$(dir $(KDIR))))
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wno-unused-parameter
+NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null)
+NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
+HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ikmod/uapi -Ikmod -Iuser $(NL_CFLAGS)
+
+LIB_SRCS := $(wildcard user/*.c)
+LIB_OBJS := $(LIB_SRCS:.c=.o)
+HBX_SRCS := $(wildcard tools/hbx/*.c)
+HBX_OBJS := $(HBX_SRCS:.c=.o)
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/compat/*.h kmod/uapi/linux/*.h) kmod/Kbuild
+
+.PHONY: all module tools selftests bpf deps check check-host check-vm demo \
+	bench install dkms dkms-check clean
+all: module tools selftests bpf
+
+module: kmod/hyperbox.ko
+kmod/hyperbox.ko: $(KMOD_SRCS)
+	@test -d "$(KDIR)" || { echo "no kernel build dir (KDIR=$(KDIR)); run: make deps" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+tools: user/libhbx.a tools/hbx/hbx
+
+user/%.o: user/%.c $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h
+	$(CC) $(HBX_CFLAGS) -c -o $@ $<
+user/libhbx.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+tools/hbx/%.o: tools/hbx/%.c tools/hbx/hbx.h $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
+	$(CC) $(HBX_CFLAGS) -c -o $@ $<
+tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
+	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS)
+
+selftests: tools
+	$(MAKE) -C selftests
+
+bpf:
+	$(MAKE) -C bpf
+
+deps:
+	tools/deps.sh
+
+# Host unit tests, then the VM suite for each kernel we have headers for.
+check: all
+	tools/check.sh
+
+demo: all
+	tools/vm/run --kernel $(KVER) --timeout 600 -- tools/demo.sh
+
+bench: all
+	tools/bench/run --kernel $(KVER)
+
+install: all
+	install -D -m 0755 tools/hbx/hbx $(DESTDIR)/usr/local/sbin/hbx
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+
+# DKMS: the source tree as dkms.conf expects it, under /usr/src.
+DKMS_SRC := /usr/src/hyperbox-$(VERSION)
+dkms:
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r Kbuild dkms.conf kmod $(DKMS_SRC)/
+	find $(DKMS_SRC) -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
+	dkms remove -m hyperbox -v $(VERSION) --all >/dev/null 2>&1 || true
+	dkms add -m hyperbox -v $(VERSION)
+
+dkms-check: dkms tools selftests
+	tools/dkms-check.sh $(VERSION) $(KVER)
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
+	rm -f $(LIB_OBJS) $(HBX_OBJS) user/libhbx.a tools/hbx/hbx
+	-$(MAKE) -C selftests clean
+	-$(MAKE) -C bpf clean
+	rm -rf build

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Chunk verification.  The first read of a chunk hashes it from the backing
+ * image and compares it with the manifest; a bitmap remembers the chunks that
+ * matched, so later reads cost one test_bit().  A chunk that fails stays
+ * unverified and every read of it fails: bad bytes are never returned.
+ */
+#include <linux/bitmap.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <crypto/hash.h>
+#include "chunk.h"
+#include "manifest.h"
+
+/* Chunks are hashed through a bounded buffer, whatever their size. */
+#define HBX_HASH_BUF_SIZE (128U << 10)
+
+int hbx_chunks_init(struct hbx_chunks *c, const struct hbx_manifest *m,
+		    struct file *image, struct crypto_shash *sha256)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	c->verified = kvcalloc(BITS_TO_LONGS(m->chunk_count),
+			       sizeof(unsigned long), GFP_KERNEL);
+	if (!c->verified)
+		return -ENOMEM;
+	c->manifest = m;
+	c->image = image;
+	c->sha256 = sha256;
+	for (i = 0; i < HBX_VERIFY_LOCKS; i++)
+		mutex_init(&c->locks[i]);
+	return 0;
+}
+
+void hbx_chunks_free(struct hbx_chunks *c)
+{
+	int i;
+
+	for (i = 0; i < HBX_VERIFY_LOCKS; i++)
+		mutex_destroy(&c->locks[i]);
+	kvfree(c->verified);
+	c->verified = NULL;
+}
+
+static int hbx_chunk_hash(struct hbx_chunks *c, u64 index, void *buf,
+			  u8 *out)
+{
+	const struct hbx_manifest *m = c->manifest;
+	loff_t pos = index << m->chunk_shift;
+	u64 left = min_t(u64, hbx_manifest_chunk_size(m), m->image_size - pos);
+	SHASH_DESC_ON_STACK(desc, c->sha256);
+	int err;
+
+	desc->tfm = c->sha256;
+	err = crypto_shash_init(desc);
+	while (!err && left) {
+		size_t want = min_t(u64, left, HBX_HASH_BUF_SIZE);
+		ssize_t n = kernel_read(c->image, buf, want, &pos);
+
+		if (n < 0)
+			err = n;
+		else if (n == 0)
+			err = -EIO;	/* the image ended early */
+		else
+			err = crypto_shash_update(desc, buf, n);
+		left -= n > 0 ? n : 0;
+	}
+	if (!err)
+		err = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return err;
+}
+
+static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
+{
+	struct mutex *lock = &c->locks[index % HBX_VERIFY_LOCKS];
+	u8 digest[HBX_DIGEST_SIZE];
+	int err;
+
+	mutex_lock(lock);
+	/* Someone else may have verified it while we waited. */
+	if (test_bit(index, c->verified)) {
+		mutex_unlock(lock);
+		return 0;
+	}
+	err = hbx_chunk_hash(c, index, buf, digest);
+	if (!err) {
+		atomic64_inc(&c->nr_hashed);
+		if (memcmp(digest, c->manifest->chunk_digests +
+			   index * HBX_DIGEST_SIZE, HBX_DIGEST_SIZE)) {
+			atomic64_inc(&c->nr_failed);
+			err = -EBADMSG;
+		} else {
+			set_bit(index, c->verified);
+			atomic64_inc(&c->nr_verified);
+		}
+	}
+	mutex_unlock(lock);
+	return err;
+}
+
+int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
+{
+	void *buf = NULL;
+	u64 i;
+	int err = 0;
+
+	for (i = first; i <= last; i++) {
+		if (test_bit(i, c->verified))
+			continue;
+		if (!buf) {
+			buf = kvmalloc(HBX_HASH_BUF_SIZE, GFP_NOIO);
+			if (!buf)
+				return -ENOMEM;
+		}
+		err = hbx_chunk_verify_one(c, i, buf);
+		if (err) {
+			*bad = i;
+			break;
+		}
+	}
+	kvfree(buf);
+	return err;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef HBX_CHUNK_H
+#define HBX_CHUNK_H
+
+#include <linux/mutex.h>
+#include <linux/atomic.h>
+#include <linux/types.h>
+
+struct crypto_shash;
+struct file;
+struct hbx_manifest;
+
+/* Hashed locks: two readers of one unverified chunk hash it once. */
+#define HBX_VERIFY_LOCKS 32
+
+/* Per-layer verification state: which chunks are known good. */
+struct hbx_chunks {
+	const struct hbx_manifest *manifest;
+	struct file		*image;
+	struct crypto_shash	*sha256;
+	unsigned long		*verified;	/* bitmap, one bit per chunk */
+	struct mutex		locks[HBX_VERIFY_LOCKS];
+	atomic64_t		nr_verified;
+	atomic64_t		nr_hashed;	/* chunk hashes computed */
+	atomic64_t		nr_failed;	/* verification failures */
+};
+
+int hbx_chunks_init(struct hbx_chunks *c, const struct hbx_manifest *m,
+		    struct file *image, struct crypto_shash *sha256);
+void hbx_chunks_free(struct hbx_chunks *c);
+
+/*
+ * Make sure chunks [first, last] are verified, hashing those that are not.
+ * Returns 0, or -EBADMSG if a chunk does not match the manifest (*bad is
+ * then its index), or another error if the image could not be read.
+ */
+int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
+
+#endif

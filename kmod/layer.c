@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Layers: each attached EROFS image is a read-only blk-mq device /dev/hbxN.
+ * Reads run in a workqueue (file I/O may sleep), verify the chunks they
+ * touch, then copy from the backing file's page cache into the request.
+ *
+ * Lifetime: a layer is in the registry from LAYER_ADD until its gendisk is
+ * freed (free_disk), so a force-deleted layer that is still open shows up as
+ * DEAD in dumps until its last opener goes.
+ */
+#include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <crypto/hash.h>
+#include <net/genetlink.h>
+#include "layer.h"
+#include "netlink.h"
+
+#define HBX_QUEUE_DEPTH		128
+#define HBX_MAX_IO_SECTORS	(1U << (20 - SECTOR_SHIFT))	/* 1 MiB */
+#define HBX_INLINE_BVECS	16
+
+static DEFINE_MUTEX(hbx_registry_mutex);
+static DEFINE_IDR(hbx_registry);
+static unsigned int hbx_registry_gen;
+static int hbx_major;
+static struct workqueue_struct *hbx_io_wq;
+
+struct hbx_io {
+	struct work_struct	work;
+	struct request		*rq;
+};
+
+/* Copy [pos, pos + len) of the image into the request's pages. */
+static int hbx_read_into_request(struct hbx_layer *layer, struct request *rq,
+				 loff_t pos, unsigned int len)
+{
+	struct bio_vec inline_bvecs[HBX_INLINE_BVECS], *bvecs = inline_bvecs;
+	struct req_iterator it;
+	struct bio_vec bv;
+	struct iov_iter to;
+	unsigned int nr = 0;
+	ssize_t n;
+
+	rq_for_each_bvec(bv, rq, it)
+		nr++;
+	if (nr > HBX_INLINE_BVECS) {
+		bvecs = kmalloc_array(nr, sizeof(*bvecs), GFP_NOIO);
+		if (!bvecs)
+			return -ENOMEM;
+	}
+	nr = 0;
+	rq_for_each_bvec(bv, rq, it)
+		bvecs[nr++] = bv;
+
+	iov_iter_bvec(&to, ITER_DEST, bvecs, nr, len);
+	n = vfs_iter_read(layer->image, &to, &pos, 0);
+	if (bvecs != inline_bvecs)
+		kfree(bvecs);
+	return n == len ? 0 : -EIO;
+}
+
+static blk_status_t hbx_do_read(struct hbx_layer *layer, struct request *rq)
+{
+	const struct hbx_manifest *m = &layer->manifest;
+	loff_t pos = (loff_t)blk_rq_pos(rq) << SECTOR_SHIFT;
+	unsigned int len = blk_rq_bytes(rq);
+	u64 bad;
+	int err;
+
+	if (READ_ONCE(layer->dead))
+		return BLK_STS_IOERR;
+	if (!len || pos + len > m->image_size)
+		return BLK_STS_IOERR;
+
+	err = hbx_chunks_verify(&layer->chunks, pos >> m->chunk_shift,
+				(pos + len - 1) >> m->chunk_shift, &bad);
+	if (err == -EBADMSG)
+		hbx_notify_verify_fail(layer, bad);
+	if (err)
+		return BLK_STS_IOERR;
+
+	if (hbx_read_into_request(layer, rq, pos, len))
+		return BLK_STS_IOERR;
+	atomic64_add(len, &layer->bytes_read);
+	return BLK_STS_OK;
+}
+
+static void hbx_io_work(struct work_struct *work)
+{
+	struct hbx_io *io = container_of(work, struct hbx_io, work);
+	struct request *rq = io->rq;
+	/* We sit under the page cache of whatever is mounted on us. */
+	unsigned int noio = memalloc_noio_save();
+	blk_status_t status = hbx_do_read(rq->q->queuedata, rq);
+
+	memalloc_noio_restore(noio);
+	blk_mq_end_request(rq, status);
+}
+
+static blk_status_t hbx_queue_rq(struct blk_mq_hw_ctx *hctx,
+				 const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct hbx_io *io = blk_mq_rq_to_pdu(rq);
+	struct hbx_layer *layer = hctx->queue->queuedata;
+
+	if (req_op(rq) != REQ_OP_READ || READ_ONCE(layer->dead))
+		return BLK_STS_IOERR;
+	blk_mq_start_request(rq);
+	queue_work(hbx_io_wq, &io->work);
+	return BLK_STS_OK;
+}
+
+static int hbx_init_request(struct blk_mq_tag_set *set, struct request *rq,
+			    unsigned int hctx_idx, unsigned int numa_node)
+{
+	struct hbx_io *io = blk_mq_rq_to_pdu(rq);
+
+	INIT_WORK(&io->work, hbx_io_work);
+	io->rq = rq;
+	return 0;
+}
+
+static const struct blk_mq_ops hbx_mq_ops = {
+	.queue_rq	= hbx_queue_rq,
+	.init_request	= hbx_init_request,
+};
+
+static int hbx_layer_open(struct hbx_layer *layer)
+{
+	int err = 0;
+
+	mutex_lock(&layer->lock);
+	if (layer->dead)
+		err = -ENXIO;
+	else
+		layer->openers++;
+	mutex_unlock(&layer->lock);
+	return err;
+}
+
+static void hbx_layer_release(struct hbx_layer *layer)
+{
+	mutex_lock(&layer->lock);
+	layer->openers--;
+	mutex_unlock(&layer->lock);
+}
+
+#ifdef HBX_HAVE_BLK_MODE_T
+static int hbx_bdev_open(struct gendisk *disk, blk_mode_t mode)
+{
+	return hbx_layer_open(disk->private_data);
+}
+
+static void hbx_bdev_release(struct gendisk *disk)
+{
+	hbx_layer_release(disk->private_data);
+}
+#else
+static int hbx_bdev_open(struct block_device *bdev, fmode_t mode)
+{
+	return hbx_layer_open(bdev->bd_disk->private_data);
+}
+
+static void hbx_bdev_release(struct gendisk *disk, fmode_t mode)
+{
+	hbx_layer_release(disk->private_data);
+}
+#endif
+
+/* The last reference to the disk is gone: nothing can reach the layer. */
+static void hbx_bdev_free_disk(struct gendisk *disk)
+{
+	struct hbx_layer *layer = disk->private_data;
+
+	mutex_lock(&hbx_registry_mutex);
+	idr_remove(&hbx_registry, layer->index);
+	hbx_registry_gen++;
+	mutex_unlock(&hbx_registry_mutex);
+	mutex_destroy(&layer->lock);
+	kfree(layer);
+}
+
+static const struct block_device_operations hbx_bdev_ops = {
+	.owner		= THIS_MODULE,
+	.open		= hbx_bdev_open,
+	.release	= hbx_bdev_release,
+	.free_disk	= hbx_bdev_free_disk,
+};
+
+static struct gendisk *hbx_alloc_disk(struct hbx_layer *layer)
+{
+	struct gendisk *disk;
+#ifdef HBX_HAVE_QUEUE_LIMITS_ALLOC
+	struct queue_limits lim = {
+		.logical_block_size	= HBX_BLOCK_SIZE,
+		.physical_block_size	= HBX_BLOCK_SIZE,
+		.io_min			= HBX_BLOCK_SIZE,
+		.max_hw_sectors		= HBX_MAX_IO_SECTORS,
+	};
+
+	disk = blk_mq_alloc_disk(&layer->tag_set, &lim, layer);
+#else
+	disk = blk_mq_alloc_disk(&layer->tag_set, layer);
+	if (!IS_ERR(disk)) {
+		blk_queue_logical_block_size(disk->queue, HBX_BLOCK_SIZE);
+		blk_queue_physical_block_size(disk->queue, HBX_BLOCK_SIZE);
+		blk_queue_io_min(disk->queue, HBX_BLOCK_SIZE);
+		blk_queue_max_hw_sectors(disk->queue, HBX_MAX_IO_SECTORS);
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
+	}
+#endif
+	return disk;
+}
+
+static int hbx_layer_create_disk(struct hbx_layer *layer)
+{
+	struct blk_mq_tag_set *set = &layer->tag_set;
+	struct gendisk *disk;
+	int err;
+
+	set->ops = &hbx_mq_ops;
+	set->nr_hw_queues = 1;
+	set->queue_depth = HBX_QUEUE_DEPTH;
+	set->numa_node = NUMA_NO_NODE;
+	set->cmd_size = sizeof(struct hbx_io);
+	set->flags = BLK_MQ_F_SHOULD_MERGE;
+	set->driver_data = layer;
+	err = blk_mq_alloc_tag_set(set);
+	if (err)
+		return err;
+
+	disk = hbx_alloc_disk(layer);
+	if (IS_ERR(disk)) {
+		err = PTR_ERR(disk);
+		goto err_free_tag_set;
+	}
+	disk->major = hbx_major;
+	disk->first_minor = layer->index;
+	disk->minors = 1;
+	disk->fops = &hbx_bdev_ops;
+	disk->private_data = layer;
+	disk->flags |= GENHD_FL_NO_PART;
+	snprintf(disk->disk_name, sizeof(disk->disk_name), "hbx%d", layer->index);
+	set_capacity(disk, layer->manifest.image_size >> SECTOR_SHIFT);
+	set_disk_ro(disk, true);
+
+	layer->disk = disk;
+	err = add_disk(disk);
+	if (err)
+		goto err_put_disk;
+	return 0;
+
+err_put_disk:
+	/* Not added yet, so put_disk() does not call free_disk. */
+	layer->disk = NULL;
+	put_disk(disk);
+err_free_tag_set:
+	blk_mq_free_tag_set(set);
+	return err;
+}
+
+struct hbx_fd_msgs {
+	const char *bad_fd, *not_regular, *not_readable;
+};
+
+static const struct hbx_fd_msgs hbx_image_fd_msgs = {
+	"image fd is not an open file descriptor",
+	"image fd is not a regular file",
+	"image fd is not open for reading",
+};
+
+static const struct hbx_fd_msgs hbx_manifest_fd_msgs = {
+	"manifest fd is not an open file descriptor",
+	"manifest fd is not a regular file",
+	"manifest fd is not open for reading",
+};
+
+/* User space hands us fds, never paths; check what each one is. */
+static struct file *hbx_fget_regular(int fd, const struct hbx_fd_msgs *msgs,
+				     struct netlink_ext_ack *extack,
+				     const struct nlattr *attr)
+{
+	struct file *file = fget(fd);
+
+	if (!file) {
+		hbx_extack_attr(extack, attr, msgs->bad_fd);
+		return ERR_PTR(-EBADF);
+	}
+	if (!S_ISREG(file_inode(file)->i_mode)) {
+		hbx_extack_attr(extack, attr, msgs->not_regular);
+		fput(file);
+		return ERR_PTR(-EINVAL);
+	}
+	if (!(file->f_mode & FMODE_READ)) {
+		hbx_extack_attr(extack, attr, msgs->not_readable);
+		fput(file);
+		return ERR_PTR(-EBADF);
+	}
+	return file;
+}
+
+static int hbx_layer_load_manifest(struct hbx_layer *layer,
+				   const struct hbx_layer_params *p,
+				   struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_MANIFEST_FD];
+	struct file *file;
+	int err;
+
+	file = hbx_fget_regular(p->manifest_fd, &hbx_manifest_fd_msgs,
+				info->extack, attr);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	err = hbx_manifest_load(&layer->manifest, file, p->digest,
+				layer->chunks.sha256, info->extack, attr);
+	fput(file);
+	return err;
+}
+
+static int hbx_layer_open_image(struct hbx_layer *layer,
+				const struct hbx_layer_params *p,
+				struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_IMAGE_FD];
+	struct file *file;
+	loff_t size;
+	int err;
+
+	file = hbx_fget_regular(p->image_fd, &hbx_image_fd_msgs,
+				info->extack, attr);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+
+	size = i_size_read(file_inode(file));
+	if (size != layer->manifest.image_size) {
+		hbx_extack_attr(info->extack, attr,
+				size < layer->manifest.image_size ?
+				"image is shorter than the manifest says" :
+				"image is longer than the manifest says");
+		err = -EINVAL;
+		goto err_put;
+	}
+	/* What we verify must stay what we serve: no writers while attached. */
+	err = deny_write_access(file);
+	if (err) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "image is open for writing elsewhere");
+		goto err_put;
+	}
+	layer->image = file;
+	return 0;
+
+err_put:
+	fput(file);
+	return err;
+}
+
+static void hbx_layer_close_image(struct hbx_layer *layer)
+{
+	allow_write_access(layer->image);
+	fput(layer->image);
+	layer->image = NULL;
+}
+
+static int hbx_registry_reserve(struct hbx_layer *layer,
+				struct netlink_ext_ack *extack)
+{
+	int index;
+
+	mutex_lock(&hbx_registry_mutex);
+	/* Reserve the index with NULL: lookups skip a layer being built. */
+	index = idr_alloc(&hbx_registry, NULL, 0, HBX_MAX_LAYERS, GFP_KERNEL);
+	mutex_unlock(&hbx_registry_mutex);
+	if (index == -ENOSPC)
+		NL_SET_ERR_MSG(extack, "too many layers attached");
+	if (index < 0)
+		return index;
+	layer->index = index;
+	return 0;
+}
+
+/* Leaves the registry locked for hbx_layer_add()'s caller. */
+static void hbx_registry_publish(struct hbx_layer *layer)
+{
+	mutex_lock(&hbx_registry_mutex);
+	idr_replace(&hbx_registry, layer, layer->index);
+	hbx_registry_gen++;
+}
+
+static void hbx_registry_unreserve(struct hbx_layer *layer)
+{
+	mutex_lock(&hbx_registry_mutex);
+	idr_remove(&hbx_registry, layer->index);
+	mutex_unlock(&hbx_registry_mutex);
+}
+
+/* Everything but the gendisk itself, which free_disk releases. */
+static void hbx_layer_release_data(struct hbx_layer *layer)
+{
+	hbx_chunks_free(&layer->chunks);
+	hbx_layer_close_image(layer);
+	hbx_manifest_free(&layer->manifest);
+	crypto_free_shash(layer->chunks.sha256);
+}
+
+struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
+				struct genl_info *info)
+{
+	struct crypto_shash *sha256;
+	struct hbx_layer *layer;
+	int err;
+
+	layer = kzalloc(sizeof(*layer), GFP_KERNEL);
+	if (!layer)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&layer->lock);
+
+	/* Allocated per layer so accelerated drivers loaded later are used. */
+	sha256 = crypto_alloc_shash("sha256", 0, 0);
+	if (IS_ERR(sha256)) {
+		NL_SET_ERR_MSG(info->extack, "the kernel has no sha256");
+		err = PTR_ERR(sha256);
+		goto err_free_layer;
+	}
+	layer->chunks.sha256 = sha256;
+
+	err = hbx_layer_load_manifest(layer, p, info);
+	if (err)
+		goto err_free_sha256;
+	err = hbx_layer_open_image(layer, p, info);
+	if (err)
+		goto err_free_manifest;
+	err = hbx_chunks_init(&layer->chunks, &layer->manifest, layer->image,
+			      sha256);
+	if (err)
+		goto err_close_image;
+	err = hbx_registry_reserve(layer, info->extack);
+	if (err)
+		goto err_free_chunks;
+	err = hbx_layer_create_disk(layer);
+	if (err) {
+		NL_SET_ERR_MSG(info->extack, "could not create the block device");
+		goto err_unreserve;
+	}
+	hbx_registry_publish(layer);
+	return layer;
+
+err_unreserve:
+	hbx_registry_unreserve(layer);
+err_free_chunks:
+	hbx_chunks_free(&layer->chunks);
+err_close_image:
+	hbx_layer_close_image(layer);
+err_free_manifest:
+	hbx_manifest_free(&layer->manifest);
+err_free_sha256:
+	crypto_free_shash(sha256);
+err_free_layer:
+	mutex_destroy(&layer->lock);
+	kfree(layer);
+	return ERR_PTR(err);
+}
+
+/*
+ * Tear down a layer already marked dead.  del_gendisk() waits for requests
+ * in flight and fails later ones, after which the data can go; the struct
+ * itself lives until free_disk.
+ */
+static void hbx_layer_destroy(struct hbx_layer *layer)
+{
+	struct gendisk *disk = layer->disk;
+
+	del_gendisk(disk);
+	blk_mq_free_tag_set(&layer->tag_set);
+	hbx_layer_release_data(layer);
+	put_disk(disk);
+}
+
+/* Caller holds hbx_registry_mutex. */
+static int hbx_layer_kill(struct hbx_layer *layer, bool force,
+			  struct netlink_ext_ack *extack)
+{
+	int err = 0;
+
+	mutex_lock(&layer->lock);
+	if (layer->dead) {
+		NL_SET_ERR_MSG(extack, "layer is already deleted and waits for its last user to close it");
+		err = -ENOENT;
+	} else if (layer->openers && !force) {
+		NL_SET_ERR_MSG(extack, "layer is in use (open or mounted); unmount it or delete with force");
+		err = -EBUSY;
+	} else {
+		WRITE_ONCE(layer->dead, true);
+	}
+	mutex_unlock(&layer->lock);
+	return err;
+}
+
+int hbx_layer_del(u32 index, bool force, struct genl_info *info)
+{
+	struct hbx_layer *layer;
+	int err;
+
+	mutex_lock(&hbx_registry_mutex);
+	layer = idr_find(&hbx_registry, index);
+	if (!layer) {
+		mutex_unlock(&hbx_registry_mutex);
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_INDEX],
+				    "no layer with that index");
+		return -ENOENT;
+	}
+	err = hbx_layer_kill(layer, force, info->extack);
+	if (!err)
+		hbx_registry_gen++;
+	mutex_unlock(&hbx_registry_mutex);
+	if (err)
+		return err;
+
+	/* Only we can tear it down now; free_disk cannot run before put_disk. */
+	hbx_notify_layer(layer, HBX_CMD_LAYER_DEL_NTF);
+	hbx_layer_destroy(layer);
+	return 0;
+}
+
+void hbx_layers_lock(void)
+{
+	mutex_lock(&hbx_registry_mutex);
+}
+
+void hbx_layers_unlock(void)
+{
+	mutex_unlock(&hbx_registry_mutex);
+}
+
+struct hbx_layer *hbx_layer_find(u32 index)
+{
+	lockdep_assert_held(&hbx_registry_mutex);
+	return idr_find(&hbx_registry, index);
+}
+
+struct hbx_layer *hbx_layer_next(u32 *index)
+{
+	int id = *index;
+	struct hbx_layer *layer;
+
+	lockdep_assert_held(&hbx_registry_mutex);
+	layer = idr_get_next(&hbx_registry, &id);
+	*index = id;
+	return layer;
+}
+
+unsigned int hbx_layers_gen(void)
+{
+	return hbx_registry_gen;
+}
+
+unsigned int hbx_layers_count(void)
+{
+	struct hbx_layer *layer;
+	unsigned int n = 0;
+	int id;
+
+	lockdep_assert_held(&hbx_registry_mutex);
+	idr_for_each_entry(&hbx_registry, layer, id)
+		n++;
+	return n;
+}
+
+enum hbx_layer_state hbx_layer_state(struct hbx_layer *layer)
+{
+	return READ_ONCE(layer->dead) ? HBX_LAYER_STATE_DEAD :
+					HBX_LAYER_STATE_LIVE;
+}
+
+unsigned int hbx_layer_openers(struct hbx_layer *layer)
+{
+	return READ_ONCE(layer->openers);
+}
+
+int hbx_layer_init(void)
+{
+	hbx_io_wq = alloc_workqueue("hyperbox_io",
+				    WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!hbx_io_wq)
+		return -ENOMEM;
+	hbx_major = register_blkdev(0, "hbx");
+	if (hbx_major < 0) {
+		destroy_workqueue(hbx_io_wq);
+		return hbx_major;
+	}
+	return 0;
+}
+
+/*
+ * Module unload: a layer that is open holds a module reference, so every
+ * layer left here is closed and can go at once.
+ */
+void hbx_layer_exit(void)
+{
+	struct hbx_layer *layer;
+	int id;
+
+	for (id = 0;; id++) {
+		mutex_lock(&hbx_registry_mutex);
+		layer = idr_get_next(&hbx_registry, &id);
+		if (layer && layer->dead)
+			layer = ERR_PTR(-ENOENT);	/* torn down already */
+		else if (layer)
+			WRITE_ONCE(layer->dead, true);
+		mutex_unlock(&hbx_registry_mutex);
+		if (!layer)
+			break;
+		if (!IS_ERR(layer))
+			hbx_layer_destroy(layer);
+	}
+	idr_destroy(&hbx_registry);
+	unregister_blkdev(hbx_major, "hbx");
+	destroy_workqueue(hbx_io_wq);
+}

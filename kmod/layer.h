@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef HBX_LAYER_H
+#define HBX_LAYER_H
+
+#include <linux/blk-mq.h>
+#include <linux/mutex.h>
+#include <linux/atomic.h>
+#include "manifest.h"
+#include "chunk.h"
+
+#define HBX_MAX_LAYERS	256
+
+struct hbx_layer {
+	int			index;		/* N of /dev/hbxN */
+	struct gendisk		*disk;
+	struct blk_mq_tag_set	tag_set;
+	struct file		*image;		/* write access denied while held */
+	struct hbx_manifest	manifest;
+	struct hbx_chunks	chunks;
+
+	struct mutex		lock;		/* openers, dead */
+	unsigned int		openers;
+	bool			dead;		/* force-deleted: all I/O fails */
+
+	atomic64_t		bytes_read;
+};
+
+struct hbx_layer_params {
+	int		image_fd;
+	int		manifest_fd;
+	const u8	*digest;
+	u32		flags;
+};
+
+int hbx_layer_init(void);
+void hbx_layer_exit(void);
+
+/*
+ * On success the layer is attached and published, and the registry is left
+ * locked so the caller can report it before anyone can delete it; the caller
+ * then calls hbx_layers_unlock().
+ */
+struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
+				struct genl_info *info);
+int hbx_layer_del(u32 index, bool force, struct genl_info *info);
+
+/*
+ * The registry lock keeps a looked-up layer alive; netlink holds it while it
+ * fills a reply or walks a dump.  hbx_layers_gen changes on every add and
+ * delete so a dump can flag itself inconsistent.
+ */
+void hbx_layers_lock(void);
+void hbx_layers_unlock(void);
+struct hbx_layer *hbx_layer_find(u32 index);
+struct hbx_layer *hbx_layer_next(u32 *index);
+unsigned int hbx_layers_gen(void);
+unsigned int hbx_layers_count(void);
+
+enum hbx_layer_state hbx_layer_state(struct hbx_layer *layer);
+unsigned int hbx_layer_openers(struct hbx_layer *layer);
+
+#endif

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hyperbox.ko: container layers as verified block devices.
+ */
+#include <linux/module.h>
+#include <net/genetlink.h>
+#include "layer.h"
+#include "netlink.h"
+#include "version.h"
+
+static int __init hbx_init(void)
+{
+	int err;
+
+	err = hbx_layer_init();
+	if (err)
+		return err;
+	err = hbx_netlink_init();
+	if (err)
+		goto err_layer;
+	pr_info("hyperbox " HBX_VERSION " loaded (protocol %d)\n",
+		HBX_PROTOCOL_VERSION);
+	return 0;
+
+err_layer:
+	hbx_layer_exit();
+	return err;
+}
+
+static void __exit hbx_exit(void)
+{
+	/* Netlink first: no request can create a layer while they go. */
+	hbx_netlink_exit();
+	hbx_layer_exit();
+	pr_info("hyperbox unloaded\n");
+}
+
+module_init(hbx_init);
+module_exit(hbx_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("HyperBox developers");
+MODULE_DESCRIPTION("HyperBox: verified container layers as block devices");
+MODULE_VERSION(HBX_VERSION);
+MODULE_ALIAS_GENL_FAMILY(HBX_GENL_NAME);

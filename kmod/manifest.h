@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef HBX_MANIFEST_H
+#define HBX_MANIFEST_H
+
+#include <linux/types.h>
+#include <linux/hyperbox.h>
+
+struct crypto_shash;
+struct file;
+struct netlink_ext_ack;
+struct nlattr;
+
+/* A manifest that has been read, bounds-checked and matched to its digest. */
+struct hbx_manifest {
+	void		*buf;		/* the manifest's bytes, kvmalloc'd */
+	size_t		len;
+	u64		image_size;
+	u64		chunk_count;
+	unsigned int	chunk_shift;
+	u8		digest[HBX_DIGEST_SIZE];	/* SHA-256 of buf */
+	const u8	*chunk_digests;	/* chunk_count digests inside buf */
+};
+
+int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
+		      const u8 *expected_digest, struct crypto_shash *sha256,
+		      struct netlink_ext_ack *extack,
+		      const struct nlattr *fd_attr);
+void hbx_manifest_free(struct hbx_manifest *m);
+
+static inline u32 hbx_manifest_chunk_size(const struct hbx_manifest *m)
+{
+	return 1U << m->chunk_shift;
+}
+
+#endif

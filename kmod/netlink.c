@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "hyperbox" generic netlink family: strict policies on every operation,
+ * an extack message on every rejection, notifications on "events".
+ * kmod/hyperbox.yaml is the contract this file implements.
+ */
+#include <linux/capability.h>
+#include <linux/kdev_t.h>
+#include <linux/module.h>
+#include <net/genetlink.h>
+#include "compat/genl.h"
+#include "layer.h"
+#include "netlink.h"
+#include "version.h"
+
+enum hbx_mcgrp_id {
+	HBX_MCGRP_EVENTS_ID,
+};
+
+static const struct genl_multicast_group hbx_mcgrps[] = {
+	[HBX_MCGRP_EVENTS_ID] = {
+		.name = HBX_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+static struct genl_family hbx_family;
+
+/* GENL_REQ_ATTR_CHECK() names the missing attribute; add a sentence. */
+#define HBX_REQUIRE(info, attr, msg) ({					\
+	bool __missing = GENL_REQ_ATTR_CHECK(info, attr);		\
+									\
+	if (__missing)							\
+		NL_SET_ERR_MSG((info)->extack, msg);			\
+	__missing;							\
+})
+
+/* Fds are ints in user space; fget() rejects anything that is not open. */
+static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_FLAGS + 1] = {
+	[HBX_A_LAYER_IMAGE_FD]		= { .type = NLA_U32 },
+	[HBX_A_LAYER_MANIFEST_FD]	= { .type = NLA_U32 },
+	[HBX_A_LAYER_DIGEST]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
+	[HBX_A_LAYER_FLAGS]		= NLA_POLICY_MASK(NLA_U32, HBX_LAYER_FLAGS_ALL),
+};
+
+static const struct nla_policy hbx_layer_del_policy[HBX_A_LAYER_FORCE + 1] = {
+	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
+	[HBX_A_LAYER_FORCE]		= { .type = NLA_FLAG },
+};
+
+static const struct nla_policy hbx_layer_get_policy[HBX_A_LAYER_INDEX + 1] = {
+	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
+};
+
+static int hbx_put_u64(struct sk_buff *skb, int type, u64 value)
+{
+	return nla_put_u64_64bit(skb, type, value, HBX_A_LAYER_PAD);
+}
+
+static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
+{
+	const struct hbx_manifest *m = &layer->manifest;
+	const struct hbx_chunks *c = &layer->chunks;
+
+	if (nla_put_u32(skb, HBX_A_LAYER_INDEX, layer->index) ||
+	    nla_put_string(skb, HBX_A_LAYER_DEVICE, layer->disk->disk_name) ||
+	    nla_put_u32(skb, HBX_A_LAYER_DEV,
+			new_encode_dev(disk_devt(layer->disk))) ||
+	    nla_put(skb, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, m->digest) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_SIZE, m->image_size) ||
+	    nla_put_u32(skb, HBX_A_LAYER_CHUNK_SIZE, hbx_manifest_chunk_size(m)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_TOTAL, m->chunk_count) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_VERIFIED,
+			atomic64_read(&c->nr_verified)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_HASHED,
+			atomic64_read(&c->nr_hashed)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_BYTES_READ,
+			atomic64_read(&layer->bytes_read)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_VERIFY_FAILURES,
+			atomic64_read(&c->nr_failed)) ||
+	    nla_put_u32(skb, HBX_A_LAYER_STATE, hbx_layer_state(layer)) ||
+	    nla_put_u32(skb, HBX_A_LAYER_OPENERS, hbx_layer_openers(layer)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static void hbx_multicast(struct sk_buff *skb, void *hdr, int err, gfp_t gfp)
+{
+	if (err) {
+		genlmsg_cancel(skb, hdr);
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	/* Layers are host-wide block devices: tell the initial namespace. */
+	genlmsg_multicast(&hbx_family, skb, 0, HBX_MCGRP_EVENTS_ID, gfp);
+}
+
+void hbx_notify_layer(struct hbx_layer *layer, u8 cmd)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &hbx_family, 0, cmd);
+	if (!hdr) {
+		nlmsg_free(skb);
+		return;
+	}
+	hbx_multicast(skb, hdr, hbx_layer_fill(skb, layer), GFP_KERNEL);
+}
+
+/* Called from the I/O path: no allocation may recurse into block I/O. */
+void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk)
+{
+	struct sk_buff *skb;
+	void *hdr;
+	int err;
+
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_NOIO);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &hbx_family, 0, HBX_CMD_VERIFY_FAIL_NTF);
+	if (!hdr) {
+		nlmsg_free(skb);
+		return;
+	}
+	err = hbx_layer_fill(skb, layer);
+	if (!err)
+		err = hbx_put_u64(skb, HBX_A_LAYER_CHUNK, chunk);
+	hbx_multicast(skb, hdr, err, GFP_NOIO);
+}
+
+static int hbx_get_info_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	unsigned int layers;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, HBX_CMD_GET_INFO);
+	if (!hdr)
+		goto err_free;
+
+	hbx_layers_lock();
+	layers = hbx_layers_count();
+	hbx_layers_unlock();
+
+	if (nla_put_string(msg, HBX_A_INFO_MODULE_VERSION, HBX_VERSION) ||
+	    nla_put_u32(msg, HBX_A_INFO_PROTOCOL_VERSION, HBX_PROTOCOL_VERSION) ||
+	    nla_put_u64_64bit(msg, HBX_A_INFO_FEATURES, HBX_FEATURES,
+			      HBX_A_INFO_PAD) ||
+	    nla_put_u32(msg, HBX_A_INFO_MAX_LAYERS, HBX_MAX_LAYERS) ||
+	    nla_put_u32(msg, HBX_A_INFO_CHUNK_SIZE_MIN, 1U << HBX_CHUNK_SHIFT_MIN) ||
+	    nla_put_u32(msg, HBX_A_INFO_CHUNK_SIZE_MAX, 1U << HBX_CHUNK_SHIFT_MAX) ||
+	    nla_put_u32(msg, HBX_A_INFO_MANIFEST_SIZE_MAX, HBX_MANIFEST_MAX) ||
+	    nla_put_u32(msg, HBX_A_INFO_LAYERS, layers))
+		goto err_cancel;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_cancel:
+	genlmsg_cancel(msg, hdr);
+err_free:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+/* Block devices are host-wide: attaching or detaching one needs more than
+ * CAP_NET_ADMIN, which the family's GENL_ADMIN_PERM already checked.
+ */
+static bool hbx_may_manage_layers(struct sk_buff *skb, struct genl_info *info)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN))
+		return true;
+	NL_SET_ERR_MSG(info->extack, "managing layers needs CAP_SYS_ADMIN");
+	return false;
+}
+
+static int hbx_layer_reply(struct hbx_layer *layer, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
+	if (!hdr || hbx_layer_fill(msg, layer)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct hbx_layer_params p = {};
+	struct hbx_layer *layer;
+	int err;
+
+	if (!hbx_may_manage_layers(skb, info))
+		return -EPERM;
+	if (HBX_REQUIRE(info, HBX_A_LAYER_IMAGE_FD, "image fd is required") ||
+	    HBX_REQUIRE(info, HBX_A_LAYER_MANIFEST_FD, "manifest fd is required") ||
+	    HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
+		return -EINVAL;
+
+	p.image_fd = nla_get_u32(info->attrs[HBX_A_LAYER_IMAGE_FD]);
+	p.manifest_fd = nla_get_u32(info->attrs[HBX_A_LAYER_MANIFEST_FD]);
+	p.digest = nla_data(info->attrs[HBX_A_LAYER_DIGEST]);
+	if (info->attrs[HBX_A_LAYER_FLAGS])
+		p.flags = nla_get_u32(info->attrs[HBX_A_LAYER_FLAGS]);
+
+	layer = hbx_layer_add(&p, info);
+	if (IS_ERR(layer))
+		return PTR_ERR(layer);
+	/* Still under the registry lock: nobody can delete it yet. */
+	hbx_notify_layer(layer, HBX_CMD_LAYER_ADD_NTF);
+	err = hbx_layer_reply(layer, info);
+	hbx_layers_unlock();
+	return err;
+}
+
+static int hbx_layer_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	if (!hbx_may_manage_layers(skb, info))
+		return -EPERM;
+	if (HBX_REQUIRE(info, HBX_A_LAYER_INDEX, "layer index is required"))
+		return -EINVAL;
+	return hbx_layer_del(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]),
+			     nla_get_flag(info->attrs[HBX_A_LAYER_FORCE]), info);
+}
+
+static int hbx_layer_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct hbx_layer *layer;
+	int err;
+
+	if (HBX_REQUIRE(info, HBX_A_LAYER_INDEX, "layer index is required"))
+		return -EINVAL;
+	hbx_layers_lock();
+	layer = hbx_layer_find(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]));
+	if (layer) {
+		err = hbx_layer_reply(layer, info);
+	} else {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_INDEX],
+				    "no layer with that index");
+		err = -ENOENT;
+	}
+	hbx_layers_unlock();
+	return err;
+}
+
+/* cb->args[0]: the next layer index to visit. */
+static int hbx_layer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct hbx_layer *layer;
+	u32 index = cb->args[0];
+	int err = 0;
+	void *hdr;
+
+	hbx_layers_lock();
+	cb->seq = hbx_layers_gen();
+	while ((layer = hbx_layer_next(&index))) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &hbx_family, NLM_F_MULTI,
+				  HBX_CMD_LAYER_GET);
+		if (!hdr) {
+			err = -EMSGSIZE;
+			break;
+		}
+		genl_dump_check_consistent(cb, hdr);
+		err = hbx_layer_fill(skb, layer);
+		if (err) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		index++;
+	}
+	hbx_layers_unlock();
+	cb->args[0] = index;
+	/* A full skb ends this part of the dump; the next call resumes. */
+	if (err == -EMSGSIZE && skb->len)
+		return skb->len;
+	return err ? err : skb->len;
+}
+
+static const hbx_genl_op hbx_ops[] = {
+	HBX_GENL_DO_NOATTR(HBX_CMD_GET_INFO, hbx_get_info_doit, GENL_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_LAYER_ADD, hbx_layer_add_doit, hbx_layer_add_policy,
+		    GENL_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_LAYER_DEL, hbx_layer_del_doit, hbx_layer_del_policy,
+		    GENL_ADMIN_PERM),
+	HBX_GENL_DO_DUMP(HBX_CMD_LAYER_GET, hbx_layer_get_doit,
+			 hbx_layer_get_dumpit, hbx_layer_get_policy,
+			 GENL_ADMIN_PERM),
+};
+
+static struct genl_family hbx_family __ro_after_init = {
+	.name		= HBX_GENL_NAME,
+	.version	= HBX_GENL_VERSION,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	HBX_GENL_OPS(hbx_ops),
+	.mcgrps		= hbx_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(hbx_mcgrps),
+};
+
+int __init hbx_netlink_init(void)
+{
+	return genl_register_family(&hbx_family);
+}
+
+void hbx_netlink_exit(void)
+{
+	genl_unregister_family(&hbx_family);
+}

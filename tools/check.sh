@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: host unit tests, then for every installed kernel that has
+# headers and an image, build hyperbox.ko for it and run the selftests in a
+# VM booting that kernel, then the DKMS check.  Prints TAP as it goes and,
+# last, "N passed, N failed"; exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+top=$PWD
+out=build/check
+mkdir -p "$out"
+passed=0 failed=0 skipped=0
+
+# count LOG: add the TAP results in LOG to the totals.
+count() {
+	local p f s
+	p=$(grep -E '^ok ' "$1" | grep -vc '# SKIP')
+	s=$(grep -E '^ok ' "$1" | grep -c '# SKIP')
+	f=$(grep -cE '^not ok ' "$1")
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# result STATUS NAME: one TAP line from this script.
+result() {
+	if [ "$1" -eq 0 ]; then echo "ok - $2"; passed=$((passed + 1))
+	else echo "not ok - $2"; failed=$((failed + 1)); fi
+}
+
+kernels=${HBX_KERNELS:-}
+if [ -z "$kernels" ]; then
+	for d in /lib/modules/*/build; do
+		k=$(basename "$(dirname "$d")")
+		[ -e "/boot/vmlinuz-$k" ] && kernels="$kernels $k"
+	done
+fi
+[ -n "$kernels" ] || { echo "check: no kernel with headers and image; run: make deps" >&2; exit 1; }
+
+echo "# host unit tests"
+for t in tests/*_test; do
+	[ -x "$t" ] || continue
+	"$t" > "$out/$(basename "$t").log" 2>&1
+	cat "$out/$(basename "$t").log"
+	count "$out/$(basename "$t").log"
+done
+
+for k in $kernels; do
+	start=$(date +%s)
+	echo "# kernel $k"
+	src=build/$k/src
+	rm -rf "$src" && mkdir -p "$src" && cp -r Kbuild kmod "$src/"
+	find "$src" \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' \) -delete
+	make -C "/lib/modules/$k/build" M="$top/$src" W=1 modules > "$out/build-$k.log" 2>&1
+	rc=$?
+	result $rc "build.$k"
+	! grep -E "warning:|error:" "$out/build-$k.log"
+	result $? "build.$k.no_warnings_with_W=1"
+	[ $rc -eq 0 ] || continue
+
+	log=$out/vm-$k.log
+	tools/vm/run --kernel "$k" --timeout 2400 --log "$out/console-$k.log" \
+		-- selftests/run_vm.sh "$src/kmod/hyperbox.ko" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	count "$log"
+	result $rc "vm.$k.ran_to_completion_with_a_clean_kernel_log"
+	echo "# kernel $k: $(( $(date +%s) - start )) s"
+done
+
+if [ -z "${HBX_SKIP_DKMS:-}" ]; then
+	for k in $kernels; do
+		tools/dkms-check.sh "$k" > "$out/dkms-$k.log" 2>&1
+		cat "$out/dkms-$k.log"
+		count "$out/dkms-$k.log"
+	done
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hbx: configure hyperbox.ko and run the HyperBox toolkit.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "hbx.h"
+
+const char *hbx_context = "";
+static char context_buf[64];
+
+static int help_main(int argc, char **argv);
+
+static const struct hbx_subcommand subcommands[] = {
+	{ "version",	version_main,	"show the versions of hbx and the module" },
+	{ "info",	info_main,	"show what the loaded module offers" },
+	{ "help",	help_main,	"show this help" },
+	{ NULL, NULL, NULL }
+};
+
+void hbx_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hbx: %s%s", hbx_context, *hbx_context ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int hbx_usage(const char *usage)
+{
+	fprintf(stderr, "usage: hbx %s\n", usage);
+	return 2;
+}
+
+static void print_table(FILE *out, const struct hbx_subcommand *table,
+			const char *group)
+{
+	for (; table->name; table++)
+		fprintf(out, "  %s%s%-10s %s\n", group, *group ? " " : "",
+			table->name, table->summary);
+}
+
+static int help_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("usage: hbx COMMAND [ARGS...]\n\ncommands:\n");
+	print_table(stdout, subcommands, "");
+	return 0;
+}
+
+int hbx_dispatch(const struct hbx_subcommand *table, const char *group,
+		 int argc, char **argv)
+{
+	const struct hbx_subcommand *c;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: hbx %s%sCOMMAND [ARGS...]\n", group,
+			*group ? " " : "");
+		print_table(stderr, table, group);
+		return 2;
+	}
+	for (c = table; c->name; c++) {
+		if (strcmp(argv[0], c->name))
+			continue;
+		snprintf(context_buf, sizeof(context_buf), "%s%s%s", group,
+			 *group ? " " : "", c->name);
+		hbx_context = context_buf;
+		return c->main(argc, argv);
+	}
+	fprintf(stderr, "hbx: unknown command '%s%s%s'\n", group,
+		*group ? " " : "", argv[0]);
+	fprintf(stderr, "usage: hbx %s%sCOMMAND [ARGS...]\n", group,
+		*group ? " " : "");
+	print_table(stderr, table, group);
+	return 2;
+}
+
+struct hbx_nl *hbx_connect(void)
+{
+	struct hbx_nl *nl;
+
+	if (hbx_nl_open(&nl) < 0) {
+		hbx_err("%s", nl ? hbx_nl_error(nl) : "out of memory");
+		hbx_nl_close(nl);
+		return NULL;
+	}
+	return nl;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return help_main(0, NULL);
+	if (argc == 2 && !strcmp(argv[1], "--version"))
+		return version_main(1, argv + 1);
+	return hbx_dispatch(subcommands, "", argc - 1, argv + 1);
+}

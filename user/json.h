@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A small streaming JSON writer: enough for -j output, with commas and
+ * string escaping handled in one place.
+ */
+#ifndef HBX_JSON_H
+#define HBX_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HBX_JSON_MAX_DEPTH 16
+
+struct hbx_json {
+	FILE	*out;
+	int	depth;
+	bool	need_comma[HBX_JSON_MAX_DEPTH];
+};
+
+void hbx_json_init(struct hbx_json *j, FILE *out);
+void hbx_json_object_begin(struct hbx_json *j, const char *key);
+void hbx_json_object_end(struct hbx_json *j);
+void hbx_json_array_begin(struct hbx_json *j, const char *key);
+void hbx_json_array_end(struct hbx_json *j);
+void hbx_json_string(struct hbx_json *j, const char *key, const char *value);
+void hbx_json_u64(struct hbx_json *j, const char *key, uint64_t value);
+void hbx_json_bool(struct hbx_json *j, const char *key, bool value);
+/* Ends the document with a newline. */
+void hbx_json_finish(struct hbx_json *j);
+
+#endif
