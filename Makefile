@@ -20,8 +20,8 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-unused-parameter
 NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null)
-NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
-HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ikmod/uapi -Ikmod -Iuser $(NL_CFLAGS)
+NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3) -lmbedcrypto
+HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser -Ikmod/uapi -Ikmod $(NL_CFLAGS)
 
 LIB_SRCS := $(wildcard user/*.c)
 LIB_OBJS := $(LIB_SRCS:.c=.o)
@@ -45,7 +45,7 @@ user/%.o: user/%.c $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h
 user/libhbx.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-tools/hbx/%.o: tools/hbx/%.c tools/hbx/hbx.h $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
+tools/hbx/%.o: tools/hbx/%.c $(wildcard tools/hbx/*.h) $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
 	$(CC) $(HBX_CFLAGS) -c -o $@ $<
 tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
 	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS)

@@ -30,6 +30,9 @@ static DEFINE_IDR(hbx_registry);
 static unsigned int hbx_registry_gen;
 static int hbx_major;
 static struct workqueue_struct *hbx_io_wq;
+static struct workqueue_struct *hbx_ctl_wq;	/* deferred teardown */
+
+static void hbx_layer_destroy(struct hbx_layer *layer);
 
 struct hbx_io {
 	struct work_struct	work;
@@ -132,6 +135,11 @@ static const struct blk_mq_ops hbx_mq_ops = {
 	.init_request	= hbx_init_request,
 };
 
+static void hbx_layer_destroy_work(struct work_struct *work)
+{
+	hbx_layer_destroy(container_of(work, struct hbx_layer, destroy_work));
+}
+
 static int hbx_layer_open(struct hbx_layer *layer)
 {
 	int err = 0;
@@ -145,11 +153,19 @@ static int hbx_layer_open(struct hbx_layer *layer)
 	return err;
 }
 
+/*
+ * A force-deleted layer is torn down when its last user goes.  Not here:
+ * release runs under the disk's open_mutex, which del_gendisk() takes.
+ */
 static void hbx_layer_release(struct hbx_layer *layer)
 {
+	bool destroy;
+
 	mutex_lock(&layer->lock);
-	layer->openers--;
+	destroy = !--layer->openers && layer->dead;
 	mutex_unlock(&layer->lock);
+	if (destroy)
+		queue_work(hbx_ctl_wq, &layer->destroy_work);
 }
 
 #ifdef HBX_HAVE_BLK_MODE_T
@@ -421,6 +437,7 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 	if (!layer)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&layer->lock);
+	INIT_WORK(&layer->destroy_work, hbx_layer_destroy_work);
 
 	/* Allocated per layer so accelerated drivers loaded later are used. */
 	sha256 = crypto_alloc_shash("sha256", 0, 0);
@@ -477,36 +494,45 @@ static void hbx_layer_destroy(struct hbx_layer *layer)
 {
 	struct gendisk *disk = layer->disk;
 
+	/* What the last opener of a dead layer left behind, read below. */
+	if (WARN_ON_ONCE(!layer->dead || layer->openers))
+		return;
+
 	del_gendisk(disk);
 	blk_mq_free_tag_set(&layer->tag_set);
 	hbx_layer_release_data(layer);
 	put_disk(disk);
 }
 
-/* Caller holds hbx_registry_mutex. */
+/*
+ * Caller holds hbx_registry_mutex.  Marks the layer dead: opens fail and
+ * I/O gets EIO from now on.  Returns 1 if the caller must tear it down now,
+ * 0 if it is still open and its last release will, or a negative errno.
+ */
 static int hbx_layer_kill(struct hbx_layer *layer, bool force,
 			  struct netlink_ext_ack *extack)
 {
-	int err = 0;
+	int ret;
 
 	mutex_lock(&layer->lock);
 	if (layer->dead) {
 		NL_SET_ERR_MSG(extack, "layer is already deleted and waits for its last user to close it");
-		err = -ENOENT;
+		ret = -ENOENT;
 	} else if (layer->openers && !force) {
 		NL_SET_ERR_MSG(extack, "layer is in use (open or mounted); unmount it or delete with force");
-		err = -EBUSY;
+		ret = -EBUSY;
 	} else {
 		WRITE_ONCE(layer->dead, true);
+		ret = !layer->openers;
 	}
 	mutex_unlock(&layer->lock);
-	return err;
+	return ret;
 }
 
 int hbx_layer_del(u32 index, bool force, struct genl_info *info)
 {
 	struct hbx_layer *layer;
-	int err;
+	int ret;
 
 	mutex_lock(&hbx_registry_mutex);
 	layer = idr_find(&hbx_registry, index);
@@ -516,16 +542,18 @@ int hbx_layer_del(u32 index, bool force, struct genl_info *info)
 				    "no layer with that index");
 		return -ENOENT;
 	}
-	err = hbx_layer_kill(layer, force, info->extack);
-	if (!err)
+	ret = hbx_layer_kill(layer, force, info->extack);
+	if (ret >= 0) {
 		hbx_registry_gen++;
+		/* Still registered: nothing can free it before we unlock. */
+		hbx_notify_layer(layer, HBX_CMD_LAYER_DEL_NTF);
+	}
 	mutex_unlock(&hbx_registry_mutex);
-	if (err)
-		return err;
-
-	/* Only we can tear it down now; free_disk cannot run before put_disk. */
-	hbx_notify_layer(layer, HBX_CMD_LAYER_DEL_NTF);
-	hbx_layer_destroy(layer);
+	if (ret < 0)
+		return ret;
+	/* Unopened: we own the teardown (free_disk waits for put_disk). */
+	if (ret)
+		hbx_layer_destroy(layer);
 	return 0;
 }
 
@@ -590,37 +618,43 @@ int hbx_layer_init(void)
 				    WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!hbx_io_wq)
 		return -ENOMEM;
+	hbx_ctl_wq = alloc_workqueue("hyperbox_ctl", 0, 0);
+	if (!hbx_ctl_wq)
+		goto err_io_wq;
 	hbx_major = register_blkdev(0, "hbx");
-	if (hbx_major < 0) {
-		destroy_workqueue(hbx_io_wq);
-		return hbx_major;
-	}
+	if (hbx_major < 0)
+		goto err_ctl_wq;
 	return 0;
+
+err_ctl_wq:
+	destroy_workqueue(hbx_ctl_wq);
+err_io_wq:
+	destroy_workqueue(hbx_io_wq);
+	return hbx_major < 0 ? hbx_major : -ENOMEM;
 }
 
 /*
- * Module unload: a layer that is open holds a module reference, so every
- * layer left here is closed and can go at once.
+ * Module unload.  An open layer holds a module reference, so what is left
+ * is closed: pending deferred teardowns first, then every live layer.
  */
 void hbx_layer_exit(void)
 {
 	struct hbx_layer *layer;
-	int id;
+	int id = 0;
 
-	for (id = 0;; id++) {
+	flush_workqueue(hbx_ctl_wq);
+	for (;;) {
 		mutex_lock(&hbx_registry_mutex);
 		layer = idr_get_next(&hbx_registry, &id);
-		if (layer && layer->dead)
-			layer = ERR_PTR(-ENOENT);	/* torn down already */
-		else if (layer)
+		if (layer)
 			WRITE_ONCE(layer->dead, true);
 		mutex_unlock(&hbx_registry_mutex);
 		if (!layer)
 			break;
-		if (!IS_ERR(layer))
-			hbx_layer_destroy(layer);
+		hbx_layer_destroy(layer);
 	}
 	idr_destroy(&hbx_registry);
 	unregister_blkdev(hbx_major, "hbx");
+	destroy_workqueue(hbx_ctl_wq);
 	destroy_workqueue(hbx_io_wq);
 }

@@ -5,6 +5,7 @@
 #include <linux/blk-mq.h>
 #include <linux/mutex.h>
 #include <linux/atomic.h>
+#include <linux/workqueue.h>
 #include "manifest.h"
 #include "chunk.h"
 
@@ -20,7 +21,8 @@ struct hbx_layer {
 
 	struct mutex		lock;		/* openers, dead */
 	unsigned int		openers;
-	bool			dead;		/* force-deleted: all I/O fails */
+	bool			dead;		/* deleted: opens and I/O fail */
+	struct work_struct	destroy_work;	/* teardown after last close */
 
 	atomic64_t		bytes_read;
 };

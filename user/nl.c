@@ -265,9 +265,12 @@ int hbx_nl_subscribe(struct hbx_nl *nl)
 			 "cannot join the events group: %s", nl_geterror(err));
 		return err == -NLE_PERM ? -EPERM : -EIO;
 	}
-	/* Notifications carry no sequence number of ours. */
-	nl_socket_disable_seq_check(nl->sk);
 	return 0;
+}
+
+static int hbx_nl_any_seq(struct nl_msg *msg, void *arg)
+{
+	return NL_OK;
 }
 
 int hbx_nl_listen(struct hbx_nl *nl, int maxattr, hbx_nl_reply_fn fn,
@@ -282,6 +285,8 @@ int hbx_nl_listen(struct hbx_nl *nl, int maxattr, hbx_nl_reply_fn fn,
 	cb = hbx_nl_callbacks(&ctx);
 	if (!cb)
 		return -ENOMEM;
+	/* Notifications carry no sequence number of ours. */
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, hbx_nl_any_seq, NULL);
 	err = hbx_nl_receive(&ctx, cb);
 	nl_cb_put(cb);
 	return err;

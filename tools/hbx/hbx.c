@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "hbx.h"
+#include "layer.h"
 
 const char *hbx_context = "";
 static char context_buf[64];
@@ -15,6 +16,9 @@ static int help_main(int argc, char **argv);
 static const struct hbx_subcommand subcommands[] = {
 	{ "version",	version_main,	"show the versions of hbx and the module" },
 	{ "info",	info_main,	"show what the loaded module offers" },
+	{ "layer",	layer_main,	"build, attach, list, mount and detach layers" },
+	{ "rootfs",	rootfs_main,	"stack layers into a container root" },
+	{ "monitor",	monitor_main,	"print the module's notifications" },
 	{ "help",	help_main,	"show this help" },
 	{ NULL, NULL, NULL }
 };

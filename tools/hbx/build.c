@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hbx layer build SRC -o NAME.erofs: a reproducible EROFS image of a
+ * directory or tar file, and its manifest.  Timestamps are pinned (to
+ * SOURCE_DATE_EPOCH or 0) and the UUID is fixed; mkfs.erofs sorts directory
+ * entries itself, so the same tree gives the same digest.  Owners, modes,
+ * special files, hard links and xattrs come through from the source.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "hbx.h"
+#include "json.h"
+#include "layer.h"
+#include "manifest.h"
+
+static const char usage[] =
+	"layer build SRC -o NAME.erofs [-z lz4|lz4hc] [--chunk-size SIZE] [-j]";
+
+/* Run argv, wait for it; 0 if it exited 0, else -1 after saying why. */
+static int run(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		hbx_err("cannot fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "hbx: %s: cannot run %s: %s\n", hbx_context,
+			argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid) {
+		hbx_err("waiting for %s: %s", argv[0], strerror(errno));
+		return -1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return -1;	/* the child said why */
+	hbx_err("%s failed (%s %d)", argv[0],
+		WIFEXITED(status) ? "exit status" : "signal",
+		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void remove_tree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* "65536", "64K", "1M": a power of two within the manifest's limits. */
+static int parse_chunk_size(const char *s, unsigned int *shift)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned int i;
+
+	if (end == s)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end)
+		return -1;
+	for (i = HBX_CHUNK_SHIFT_MIN; i <= HBX_CHUNK_SHIFT_MAX; i++) {
+		if (v == 1ULL << i) {
+			*shift = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* SOURCE_DATE_EPOCH if set (and sane), else 0. */
+static int build_epoch(char *buf, size_t len)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+
+	if (!s || !*s) {
+		snprintf(buf, len, "-T0");
+		return 0;
+	}
+	errno = 0;
+	(void)strtoull(s, &end, 10);
+	if (errno || *end) {
+		hbx_err("SOURCE_DATE_EPOCH='%s' is not a number of seconds", s);
+		return -1;
+	}
+	snprintf(buf, len, "-T%s", s);
+	return 0;
+}
+
+/* Extract a tar file as it is: owners, modes, xattrs, devices, links. */
+static int extract_tar(const char *tarball, char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *argv[] = {
+		"tar", "-x", "-p", "--numeric-owner", "--same-owner",
+		"--xattrs", "--xattrs-include=*", "-f", (char *)tarball,
+		"-C", dir, NULL
+	};
+
+	snprintf(dir, len, "%s/hbx-build.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		hbx_err("cannot create a temporary directory: %s", strerror(errno));
+		return -1;
+	}
+	if (run(argv)) {
+		remove_tree(dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int make_manifest(const char *image, const char *manifest,
+			 unsigned int shift, struct hbx_manifest_info *info)
+{
+	int in, out, err;
+
+	in = open(image, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		hbx_err("cannot open %s: %s", image, strerror(errno));
+		return -1;
+	}
+	out = open(manifest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		hbx_err("cannot create %s: %s", manifest, strerror(errno));
+		close(in);
+		return -1;
+	}
+	err = hbx_manifest_build(in, shift, out, info);
+	if (err)
+		hbx_err("cannot build the manifest of %s: %s", image, strerror(-err));
+	else if (fsync(out) || fsync(in))
+		hbx_err("cannot sync %s: %s", manifest, strerror(err = errno));
+	close(in);
+	if (close(out) && !err)
+		hbx_err("cannot write %s: %s", manifest, strerror(err = errno));
+	return err ? -1 : 0;
+}
+
+static void print_result(const char *image, const char *manifest,
+			 const struct hbx_manifest_info *info, bool json)
+{
+	char digest[HBX_DIGEST_STR_LEN + 1];
+	struct hbx_json j;
+
+	hbx_digest_format(info->digest, digest);
+	if (!json) {
+		printf("%s\n", digest);
+		return;
+	}
+	hbx_json_init(&j, stdout);
+	hbx_json_object_begin(&j, NULL);
+	hbx_json_string(&j, "digest", digest);
+	hbx_json_string(&j, "image", image);
+	hbx_json_string(&j, "manifest", manifest);
+	hbx_json_u64(&j, "size", info->image_size);
+	hbx_json_u64(&j, "chunk-size", info->chunk_size);
+	hbx_json_u64(&j, "chunks-total", info->chunk_count);
+	hbx_json_object_end(&j);
+	hbx_json_finish(&j);
+}
+
+int layer_build_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "compress", required_argument, NULL, 'z' },
+		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char manifest[4096], image_tmp[4200], manifest_tmp[4200];
+	char tmpdir[4096] = "", epoch[32], zopt[16] = "";
+	const char *out = NULL, *src;
+	unsigned int shift = HBX_CHUNK_SHIFT_DEFAULT;
+	struct hbx_manifest_info info;
+	bool json = false;
+	struct stat st;
+	int c, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "o:z:c:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'z':
+			if (strcmp(optarg, "lz4") && strcmp(optarg, "lz4hc")) {
+				hbx_err("unknown compressor '%s' (lz4 or lz4hc)", optarg);
+				return 2;
+			}
+			snprintf(zopt, sizeof(zopt), "-z%s", optarg);
+			break;
+		case 'c':
+			if (parse_chunk_size(optarg, &shift)) {
+				hbx_err("chunk size '%s' is not a power of two from 4K to 4M", optarg);
+				return 2;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return hbx_usage(usage);
+		}
+	}
+	if (optind != argc - 1 || !out)
+		return hbx_usage(usage);
+	src = argv[optind];
+	if (build_epoch(epoch, sizeof(epoch)))
+		return 2;
+	if (stat(src, &st)) {
+		hbx_err("cannot read %s: %s", src, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		hbx_err("%s is neither a directory nor a tar file", src);
+		return 1;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (extract_tar(src, tmpdir, sizeof(tmpdir)))
+			return 1;
+		src = tmpdir;
+	}
+
+	/* Build beside the targets and rename: never a half-written layer. */
+	hbx_layer_manifest_path(out, manifest, sizeof(manifest));
+	snprintf(image_tmp, sizeof(image_tmp), "%s.partial", out);
+	snprintf(manifest_tmp, sizeof(manifest_tmp), "%s.partial", manifest);
+	{
+		char *mkfs[8];
+		int n = 0;
+
+		mkfs[n++] = "mkfs.erofs";
+		mkfs[n++] = "--quiet";
+		mkfs[n++] = epoch;
+		mkfs[n++] = "-U00000000-0000-0000-0000-000000000000";
+		if (*zopt)
+			mkfs[n++] = zopt;
+		mkfs[n++] = image_tmp;
+		mkfs[n++] = (char *)src;
+		mkfs[n] = NULL;
+		if (run(mkfs))
+			goto out;
+	}
+	if (make_manifest(image_tmp, manifest_tmp, shift, &info))
+		goto out;
+	if (rename(image_tmp, out) || rename(manifest_tmp, manifest)) {
+		hbx_err("cannot write %s: %s", out, strerror(errno));
+		goto out;
+	}
+	print_result(out, manifest, &info, json);
+	ret = 0;
+out:
+	unlink(image_tmp);
+	unlink(manifest_tmp);
+	if (*tmpdir)
+		remove_tree(tmpdir);
+	return ret;
+}

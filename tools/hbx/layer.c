@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hbx layer add|del|list|mount|umount: attach EROFS images as /dev/hbxN.
+ * (hbx layer build lives in build.c.)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "hbx.h"
+#include "json.h"
+#include "layer.h"
+#include "manifest.h"
+
+static const char *const state_names[] = {
+	[HBX_LAYER_STATE_LIVE] = "live",
+	[HBX_LAYER_STATE_DEAD] = "dead",
+};
+
+const char *hbx_layer_state_name(uint32_t state)
+{
+	if (state < sizeof(state_names) / sizeof(state_names[0]) &&
+	    state_names[state])
+		return state_names[state];
+	return "unknown";
+}
+
+#define GET_U32(attr, field) if (tb[attr]) l->field = nla_get_u32(tb[attr])
+#define GET_U64(attr, field) if (tb[attr]) l->field = nla_get_u64(tb[attr])
+
+void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l)
+{
+	memset(l, 0, sizeof(*l));
+	GET_U32(HBX_A_LAYER_INDEX, index);
+	GET_U32(HBX_A_LAYER_DEV, dev);
+	GET_U32(HBX_A_LAYER_CHUNK_SIZE, chunk_size);
+	GET_U32(HBX_A_LAYER_STATE, state);
+	GET_U32(HBX_A_LAYER_OPENERS, openers);
+	GET_U64(HBX_A_LAYER_SIZE, size);
+	GET_U64(HBX_A_LAYER_CHUNKS_TOTAL, chunks_total);
+	GET_U64(HBX_A_LAYER_CHUNKS_VERIFIED, chunks_verified);
+	GET_U64(HBX_A_LAYER_CHUNKS_HASHED, chunks_hashed);
+	GET_U64(HBX_A_LAYER_BYTES_READ, bytes_read);
+	GET_U64(HBX_A_LAYER_VERIFY_FAILURES, verify_failures);
+	l->has_chunk = tb[HBX_A_LAYER_CHUNK] != NULL;
+	GET_U64(HBX_A_LAYER_CHUNK, chunk);
+	if (tb[HBX_A_LAYER_DEVICE])
+		snprintf(l->device, sizeof(l->device), "%s",
+			 nla_get_string(tb[HBX_A_LAYER_DEVICE]));
+	if (tb[HBX_A_LAYER_DIGEST] &&
+	    nla_len(tb[HBX_A_LAYER_DIGEST]) == HBX_DIGEST_SIZE)
+		hbx_digest_format(nla_data(tb[HBX_A_LAYER_DIGEST]), l->digest);
+}
+
+void hbx_layer_json(struct hbx_json *j, const char *key,
+		    const struct hbx_layer_info *l)
+{
+	hbx_json_object_begin(j, key);
+	hbx_json_u64(j, "index", l->index);
+	hbx_json_string(j, "device", l->device);
+	hbx_json_u64(j, "dev", l->dev);
+	hbx_json_string(j, "digest", l->digest);
+	hbx_json_u64(j, "size", l->size);
+	hbx_json_u64(j, "chunk-size", l->chunk_size);
+	hbx_json_u64(j, "chunks-total", l->chunks_total);
+	hbx_json_u64(j, "chunks-verified", l->chunks_verified);
+	hbx_json_u64(j, "chunks-hashed", l->chunks_hashed);
+	hbx_json_u64(j, "bytes-read", l->bytes_read);
+	hbx_json_u64(j, "verify-failures", l->verify_failures);
+	hbx_json_string(j, "state", hbx_layer_state_name(l->state));
+	hbx_json_u64(j, "openers", l->openers);
+	if (l->has_chunk)
+		hbx_json_u64(j, "chunk", l->chunk);
+	hbx_json_object_end(j);
+}
+
+static int layer_reply(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	hbx_layer_parse(tb, arg);
+	return 0;
+}
+
+/* Fills *l from the reply; prints the error and returns -1 on failure. */
+int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
+		     const char *digest, struct hbx_layer_info *l)
+{
+	char manifest_path[4096];
+	uint8_t want[HBX_DIGEST_SIZE];
+	int image_fd, manifest_fd, err;
+	struct nl_msg *msg;
+
+	if (!manifest) {
+		hbx_layer_manifest_path(image, manifest_path, sizeof(manifest_path));
+		manifest = manifest_path;
+	}
+	if (digest && hbx_digest_parse(digest, want)) {
+		hbx_err("'%s' is not a digest (want sha256:<64 hex digits>)", digest);
+		return -1;
+	}
+	image_fd = open(image, O_RDONLY | O_CLOEXEC);
+	if (image_fd < 0) {
+		hbx_err("cannot open image %s: %s", image, strerror(errno));
+		return -1;
+	}
+	manifest_fd = open(manifest, O_RDONLY | O_CLOEXEC);
+	if (manifest_fd < 0) {
+		hbx_err("cannot open manifest %s: %s", manifest, strerror(errno));
+		close(image_fd);
+		return -1;
+	}
+	/* Without --digest, pin the manifest as it is now; the kernel re-hashes it. */
+	err = digest ? 0 : hbx_file_digest(manifest_fd, want);
+	if (err) {
+		hbx_err("cannot read manifest %s: %s", manifest, strerror(-err));
+		goto out;
+	}
+	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
+	if (!msg || nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, image_fd) ||
+	    nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, manifest_fd) ||
+	    nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, want)) {
+		hbx_err("out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
+	err = hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l);
+	if (err)
+		hbx_err("%s", hbx_nl_error(nl));
+out:
+	close(image_fd);
+	close(manifest_fd);
+	return err ? -1 : 0;
+}
+
+int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_DEL, 0);
+
+	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
+	    (force && nla_put_flag(msg, HBX_A_LAYER_FORCE))) {
+		hbx_err("out of memory");
+		return -1;
+	}
+	if (hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL)) {
+		hbx_err("%s", hbx_nl_error(nl));
+		return -1;
+	}
+	return 0;
+}
+
+struct layer_list {
+	struct hbx_layer_info	*v;
+	size_t			n;
+};
+
+static int list_reply(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	struct layer_list *ll = arg;
+	struct hbx_layer_info *v = realloc(ll->v, (ll->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	ll->v = v;
+	hbx_layer_parse(tb, &ll->v[ll->n++]);
+	return 0;
+}
+
+/* All layers; *out is malloc'd.  Returns the count or -1 after an error. */
+ssize_t hbx_layer_dump(struct hbx_nl *nl, struct hbx_layer_info **out)
+{
+	struct layer_list ll = { NULL, 0 };
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_GET, NLM_F_DUMP);
+
+	if (!msg || hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, list_reply, &ll)) {
+		hbx_err("%s", msg ? hbx_nl_error(nl) : "out of memory");
+		free(ll.v);
+		return -1;
+	}
+	*out = ll.v;
+	return ll.n;
+}
+
+void hbx_layer_manifest_path(const char *image, char *buf, size_t len)
+{
+	size_t n = strlen(image);
+
+	if (n > 6 && !strcmp(image + n - 6, ".erofs"))
+		snprintf(buf, len, "%.*s.manifest", (int)(n - 6), image);
+	else
+		snprintf(buf, len, "%s.manifest", image);
+}
+
+static bool parse_json_flag(int argc, char **argv, const char *usage, int *ret)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool json = false;
+	int c;
+
+	*ret = 0;
+	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (c != 'j') {
+			*ret = hbx_usage(usage);
+			return false;
+		}
+		json = true;
+	}
+	return json;
+}
+
+static void print_layer_text(const struct hbx_layer_info *l)
+{
+	printf("%-6s %.19s  %10" PRIu64 "  %6" PRIu64 "/%-6" PRIu64 " %12" PRIu64
+	       "  %5" PRIu64 "  %-4s %u\n",
+	       l->device, l->digest, l->size, l->chunks_verified,
+	       l->chunks_total, l->bytes_read, l->verify_failures,
+	       hbx_layer_state_name(l->state), l->openers);
+}
+
+static int layer_list_main(int argc, char **argv)
+{
+	struct hbx_layer_info *v = NULL;
+	struct hbx_json j;
+	struct hbx_nl *nl;
+	ssize_t n, i;
+	bool json;
+	int ret;
+
+	json = parse_json_flag(argc, argv, "layer list [-j]", &ret);
+	if (ret)
+		return ret;
+	if (optind != argc)
+		return hbx_usage("layer list [-j]");
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	n = hbx_layer_dump(nl, &v);
+	hbx_nl_close(nl);
+	if (n < 0)
+		return 1;
+	if (json) {
+		hbx_json_init(&j, stdout);
+		hbx_json_array_begin(&j, NULL);
+		for (i = 0; i < n; i++)
+			hbx_layer_json(&j, NULL, &v[i]);
+		hbx_json_array_end(&j);
+		hbx_json_finish(&j);
+	} else {
+		printf("%-6s %-19s  %10s  %13s %12s  %5s  %-4s %s\n", "DEVICE",
+		       "DIGEST", "SIZE", "VERIFIED", "READ", "FAILS", "STATE",
+		       "OPEN");
+		for (i = 0; i < n; i++)
+			print_layer_text(&v[i]);
+	}
+	free(v);
+	return 0;
+}
+
+struct attach_opts {
+	const char	*manifest, *digest;
+	bool		json;
+};
+
+/* Parse [--manifest M] [--digest D] [-j]; returns 0 or a usage status. */
+static int parse_attach_opts(int argc, char **argv, const char *usage,
+			     struct attach_opts *o)
+{
+	static const struct option opts[] = {
+		{ "manifest", required_argument, NULL, 'm' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "m:d:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->manifest = optarg; break;
+		case 'd': o->digest = optarg; break;
+		case 'j': o->json = true; break;
+		default: return hbx_usage(usage);
+		}
+	}
+	return 0;
+}
+
+static void print_attached(const struct hbx_layer_info *l, bool json)
+{
+	struct hbx_json j;
+
+	if (!json) {
+		printf("/dev/%s %s\n", l->device, l->digest);
+		return;
+	}
+	hbx_json_init(&j, stdout);
+	hbx_layer_json(&j, NULL, l);
+	hbx_json_finish(&j);
+}
+
+static int layer_add_main(int argc, char **argv)
+{
+	static const char usage[] =
+		"layer add IMAGE [--manifest M] [--digest sha256:HEX] [-j]";
+	struct attach_opts o;
+	struct hbx_layer_info l;
+	struct hbx_nl *nl;
+	int ret;
+
+	ret = parse_attach_opts(argc, argv, usage, &o);
+	if (ret)
+		return ret;
+	if (optind != argc - 1)
+		return hbx_usage(usage);
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.digest, &l) ? 1 : 0;
+	hbx_nl_close(nl);
+	if (!ret)
+		print_attached(&l, o.json);
+	return ret;
+}
+
+static int layer_del_main(int argc, char **argv)
+{
+	static const char usage[] = "layer del N [--force]";
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool force = false;
+	struct hbx_nl *nl;
+	uint32_t index;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (c != 'f')
+			return hbx_usage(usage);
+		force = true;
+	}
+	if (optind != argc - 1 || hbx_parse_layer_index(argv[optind], &index))
+		return hbx_usage(usage);
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	ret = hbx_layer_detach(nl, index, force) ? 1 : 0;
+	hbx_nl_close(nl);
+	return ret;
+}
+
+int hbx_parse_layer_index(const char *s, uint32_t *index)
+{
+	char *end;
+	unsigned long v;
+
+	if (!strncmp(s, "/dev/", 5))
+		s += 5;
+	if (!strncmp(s, "hbx", 3))
+		s += 3;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || v > UINT32_MAX)
+		return -1;
+	*index = v;
+	return 0;
+}
+
+/* Attach IMAGE and mount it read-only at dir; detaches again on failure. */
+int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
+		    const char *digest, const char *dir,
+		    struct hbx_layer_info *l)
+{
+	char dev[64];
+
+	if (hbx_layer_attach(nl, image, manifest, digest, l))
+		return -1;
+	snprintf(dev, sizeof(dev), "/dev/%s", l->device);
+	if (mount(dev, dir, "erofs", MS_RDONLY, NULL)) {
+		hbx_err("cannot mount %s (%s) on %s: %s", dev, image, dir,
+			strerror(errno));
+		hbx_layer_detach(nl, l->index, false);
+		return -1;
+	}
+	return 0;
+}
+
+static int layer_mount_main(int argc, char **argv)
+{
+	static const char usage[] =
+		"layer mount IMAGE DIR [--manifest M] [--digest sha256:HEX] [-j]";
+	struct attach_opts o;
+	struct hbx_layer_info l;
+	struct hbx_nl *nl;
+	int ret;
+
+	ret = parse_attach_opts(argc, argv, usage, &o);
+	if (ret)
+		return ret;
+	if (optind != argc - 2)
+		return hbx_usage(usage);
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	ret = hbx_layer_mount(nl, argv[optind], o.manifest, o.digest,
+			      argv[optind + 1], &l) ? 1 : 0;
+	hbx_nl_close(nl);
+	if (!ret)
+		print_attached(&l, o.json);
+	return ret;
+}
+
+/* Unmount dir and detach the layer mounted there. */
+int hbx_layer_umount(struct hbx_nl *nl, const char *dir)
+{
+	struct hbx_layer_info *v = NULL;
+	struct stat st;
+	ssize_t n, i;
+	int ret = -1;
+
+	if (stat(dir, &st)) {
+		hbx_err("cannot stat %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	n = hbx_layer_dump(nl, &v);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (v[i].dev == st.st_dev)
+			break;
+	if (i == n) {
+		hbx_err("%s is not a mounted hyperbox layer", dir);
+		goto out;
+	}
+	if (umount2(dir, 0)) {
+		hbx_err("cannot unmount %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	ret = hbx_layer_detach(nl, v[i].index, false);
+out:
+	free(v);
+	return ret;
+}
+
+static int layer_umount_main(int argc, char **argv)
+{
+	struct hbx_nl *nl;
+	int ret;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return hbx_usage("layer umount DIR");
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	ret = hbx_layer_umount(nl, argv[1]) ? 1 : 0;
+	hbx_nl_close(nl);
+	return ret;
+}
+
+static const struct hbx_subcommand layer_subcommands[] = {
+	{ "build",	layer_build_main,  "build an EROFS layer and its manifest" },
+	{ "add",	layer_add_main,	   "attach an image as /dev/hbxN" },
+	{ "del",	layer_del_main,	   "detach a layer" },
+	{ "list",	layer_list_main,   "list attached layers" },
+	{ "mount",	layer_mount_main,  "attach an image and mount it read-only" },
+	{ "umount",	layer_umount_main, "unmount a layer and detach it" },
+	{ NULL, NULL, NULL }
+};
+
+int layer_main(int argc, char **argv)
+{
+	return hbx_dispatch(layer_subcommands, "layer", argc - 1, argv + 1);
+}

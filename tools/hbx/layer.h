@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Layers as hbx sees them: shared by layer, rootfs and monitor. */
+#ifndef HBX_CLI_LAYER_H
+#define HBX_CLI_LAYER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "json.h"
+#include "manifest.h"
+#include "nl.h"
+
+struct hbx_layer_info {
+	uint32_t	index, dev, chunk_size, state, openers;
+	uint64_t	size, chunks_total, chunks_verified, chunks_hashed;
+	uint64_t	bytes_read, verify_failures, chunk;
+	bool		has_chunk;
+	char		device[32];
+	char		digest[HBX_DIGEST_STR_LEN + 1];
+};
+
+void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l);
+void hbx_layer_json(struct hbx_json *j, const char *key,
+		    const struct hbx_layer_info *l);
+const char *hbx_layer_state_name(uint32_t state);
+
+/* IMAGE.erofs -> IMAGE.manifest; anything else gets ".manifest" appended. */
+void hbx_layer_manifest_path(const char *image, char *buf, size_t len);
+int hbx_parse_layer_index(const char *s, uint32_t *index);
+
+/* These print their own errors and return -1 on failure. */
+int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
+		     const char *digest, struct hbx_layer_info *l);
+int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force);
+ssize_t hbx_layer_dump(struct hbx_nl *nl, struct hbx_layer_info **out);
+int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
+		    const char *digest, const char *dir,
+		    struct hbx_layer_info *l);
+int hbx_layer_umount(struct hbx_nl *nl, const char *dir);
+
+int layer_main(int argc, char **argv);
+int layer_build_main(int argc, char **argv);
+int rootfs_main(int argc, char **argv);
+int monitor_main(int argc, char **argv);
+
+#endif
