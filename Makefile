@@ -29,9 +29,9 @@ HBX_SRCS := $(wildcard tools/hbx/*.c)
 HBX_OBJS := $(HBX_SRCS:.c=.o)
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/compat/*.h kmod/uapi/linux/*.h) kmod/Kbuild
 
-.PHONY: all module tools selftests bpf deps check check-host check-vm demo \
+.PHONY: all module tools selftests unit-tests bpf deps check check-host check-vm demo \
 	bench install dkms dkms-check clean
-all: module tools selftests bpf
+all: module tools selftests unit-tests bpf
 
 module: kmod/hyperbox.ko
 kmod/hyperbox.ko: $(KMOD_SRCS)
@@ -53,6 +53,11 @@ tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
 selftests: tools
 	$(MAKE) -C selftests
 
+# Host unit tests share the selftests' harness header.
+unit-tests: tests/libhbx_test
+tests/libhbx_test: tests/libhbx_test.c user/libhbx.a selftests
+	$(CC) $(HBX_CFLAGS) -Wno-sign-compare -Wno-missing-prototypes -Ibuild/kselftest -o $@ $< user/libhbx.a $(NL_LIBS)
+
 bpf:
 	$(MAKE) -C bpf
 
@@ -66,7 +71,7 @@ check: all
 demo: all
 	tools/vm/run --kernel $(KVER) --timeout 600 -- tools/demo.sh
 
-bench: all
+bench: all tools/bench/readbench
 	tools/bench/run --kernel $(KVER)
 
 install: all
@@ -91,3 +96,6 @@ clean:
 	-$(MAKE) -C selftests clean
 	-$(MAKE) -C bpf clean
 	rm -rf build
+
+tools/bench/readbench: tools/bench/readbench.c
+	$(CC) $(CFLAGS) $(WARN) -o $@ $<

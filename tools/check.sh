@@ -46,10 +46,7 @@ done
 for k in $kernels; do
 	start=$(date +%s)
 	echo "# kernel $k"
-	src=build/$k/src
-	rm -rf "$src" && mkdir -p "$src" && cp -r Kbuild kmod "$src/"
-	find "$src" \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' \) -delete
-	make -C "/lib/modules/$k/build" M="$top/$src" W=1 modules > "$out/build-$k.log" 2>&1
+	ko=$(tools/kmod-build.sh "$k" "$out/build-$k.log")
 	rc=$?
 	result $rc "build.$k"
 	! grep -E "warning:|error:" "$out/build-$k.log"
@@ -58,7 +55,7 @@ for k in $kernels; do
 
 	log=$out/vm-$k.log
 	tools/vm/run --kernel "$k" --timeout 2400 --log "$out/console-$k.log" \
-		-- selftests/run_vm.sh "$src/kmod/hyperbox.ko" 2>&1 | tee "$log"
+		-- selftests/run_vm.sh "$ko" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	count "$log"
 	result $rc "vm.$k.ran_to_completion_with_a_clean_kernel_log"
