@@ -69,7 +69,8 @@ check: all
 	tools/check.sh
 
 demo: all
-	tools/vm/run --kernel $(KVER) --timeout 600 -- tools/demo.sh
+	ko=$$(tools/kmod-build.sh $(KVER)) && \
+		tools/vm/run --kernel $(KVER) --timeout 900 -- tools/demo.sh $$ko
 
 bench: all tools/bench/readbench
 	tools/bench/run --kernel $(KVER)

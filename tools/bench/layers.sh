@@ -9,8 +9,9 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . selftests/lib.sh
 ko=${1:?usage: layers.sh hyperbox.ko}
-rounds=${HBX_BENCH_ROUNDS:-3}
-rand_ios=${HBX_BENCH_RAND_IOS:-3000}
+rounds=${HBX_BENCH_ROUNDS:-3}		# sequential runs take seconds each
+rand_rounds=${HBX_BENCH_RAND_ROUNDS:-5}	# random runs are cheap: more of them
+rand_ios=${HBX_BENCH_RAND_IOS:-5000}
 hbx=$PWD/tools/hbx/hbx
 rb=$PWD/tools/bench/readbench
 
@@ -64,7 +65,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cases="loop verity hbx-cold hbx-verified"
 declare -A runs
 for pattern in seq rand; do
-	for r in $(seq "$rounds"); do
+	n=$rounds
+	[ "$pattern" = rand ] && n=$rand_rounds
+	for r in $(seq "$n"); do
 		# Rotate the order each round so no case always runs first.
 		set -- $cases
 		for _ in $(seq $(( (r - 1) % 4 ))); do set -- "$@" "$1"; shift; done
