@@ -36,6 +36,16 @@ static struct genl_family hbx_family;
 })
 
 /* Fds are ints in user space; fget() rejects anything that is not open. */
+/*
+ * For commands that take no attributes.  An explicit policy, not none: with
+ * split ops (6.2+) an op without a policy parses nothing, so unknown
+ * attributes would be ignored instead of refused.
+ */
+static const struct nla_policy hbx_no_attrs_policy[2] = {
+	[0] = { .type = NLA_REJECT },
+	[1] = { .type = NLA_REJECT },
+};
+
 static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_FLAGS + 1] = {
 	[HBX_A_LAYER_IMAGE_FD]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_MANIFEST_FD]	= { .type = NLA_U32 },
@@ -293,7 +303,8 @@ static int hbx_layer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb
 }
 
 static const hbx_genl_op hbx_ops[] = {
-	HBX_GENL_DO_NOATTR(HBX_CMD_GET_INFO, hbx_get_info_doit, GENL_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_GET_INFO, hbx_get_info_doit, hbx_no_attrs_policy,
+		    GENL_ADMIN_PERM),
 	HBX_GENL_DO(HBX_CMD_LAYER_ADD, hbx_layer_add_doit, hbx_layer_add_policy,
 		    GENL_ADMIN_PERM),
 	HBX_GENL_DO(HBX_CMD_LAYER_DEL, hbx_layer_del_doit, hbx_layer_del_policy,

@@ -18,8 +18,6 @@ typedef struct genl_split_ops hbx_genl_op;
 #define HBX_GENL_DO(_cmd, _doit, _policy, _flags)			\
 	{ .cmd = (_cmd), .doit = (_doit), HBX_POLICY(_policy),		\
 	  .flags = (_flags) | GENL_CMD_CAP_DO }
-#define HBX_GENL_DO_NOATTR(_cmd, _doit, _flags)				\
-	{ .cmd = (_cmd), .doit = (_doit), .flags = (_flags) | GENL_CMD_CAP_DO }
 #define HBX_GENL_DO_DUMP(_cmd, _doit, _dumpit, _policy, _flags)		\
 	HBX_GENL_DO(_cmd, _doit, _policy, _flags),			\
 	{ .cmd = (_cmd), .dumpit = (_dumpit),				\
@@ -30,8 +28,6 @@ typedef struct genl_ops hbx_genl_op;
 
 #define HBX_GENL_DO(_cmd, _doit, _policy, _flags)			\
 	{ .cmd = (_cmd), .doit = (_doit), HBX_POLICY(_policy), .flags = (_flags) }
-#define HBX_GENL_DO_NOATTR(_cmd, _doit, _flags)				\
-	{ .cmd = (_cmd), .doit = (_doit), .flags = (_flags) }
 /* genl_ops shares one policy between do and dump. */
 #define HBX_GENL_DO_DUMP(_cmd, _doit, _dumpit, _policy, _flags)		\
 	{ .cmd = (_cmd), .doit = (_doit), .dumpit = (_dumpit),		\
