@@ -24,8 +24,13 @@ int hbx_chunks_init(struct hbx_chunks *c, const struct hbx_manifest *m,
 	memset(c, 0, sizeof(*c));
 	c->verified = kvcalloc(BITS_TO_LONGS(m->chunk_count),
 			       sizeof(unsigned long), GFP_KERNEL);
-	if (!c->verified)
+	c->failed = kvcalloc(BITS_TO_LONGS(m->chunk_count),
+			     sizeof(unsigned long), GFP_KERNEL);
+	if (!c->verified || !c->failed) {
+		kvfree(c->verified);
+		kvfree(c->failed);
 		return -ENOMEM;
+	}
 	c->manifest = m;
 	c->image = image;
 	c->sha256 = sha256;
@@ -41,7 +46,9 @@ void hbx_chunks_free(struct hbx_chunks *c)
 	for (i = 0; i < HBX_VERIFY_LOCKS; i++)
 		mutex_destroy(&c->locks[i]);
 	kvfree(c->verified);
+	kvfree(c->failed);
 	c->verified = NULL;
+	c->failed = NULL;
 }
 
 static int hbx_chunk_hash(struct hbx_chunks *c, u64 index, void *buf,
@@ -80,16 +87,18 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 	int err;
 
 	mutex_lock(lock);
-	/* Someone else may have verified it while we waited. */
-	if (test_bit(index, c->verified)) {
+	/* Someone else may have hashed it while we waited. */
+	if (test_bit(index, c->verified) || test_bit(index, c->failed)) {
+		err = test_bit(index, c->failed) ? -EIO : 0;
 		mutex_unlock(lock);
-		return 0;
+		return err;
 	}
 	err = hbx_chunk_hash(c, index, buf, digest);
 	if (!err) {
 		atomic64_inc(&c->nr_hashed);
 		if (memcmp(digest, c->manifest->chunk_digests +
 			   index * HBX_DIGEST_SIZE, HBX_DIGEST_SIZE)) {
+			set_bit(index, c->failed);
 			atomic64_inc(&c->nr_failed);
 			err = -EBADMSG;
 		} else {
@@ -110,6 +119,10 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 	for (i = first; i <= last; i++) {
 		if (test_bit(i, c->verified))
 			continue;
+		if (test_bit(i, c->failed)) {
+			err = -EIO;
+			break;
+		}
 		if (!buf) {
 			buf = kvmalloc(HBX_HASH_BUF_SIZE, GFP_NOIO);
 			if (!buf)

@@ -19,10 +19,11 @@ struct hbx_chunks {
 	struct file		*image;
 	struct crypto_shash	*sha256;
 	unsigned long		*verified;	/* bitmap, one bit per chunk */
+	unsigned long		*failed;	/* chunks known not to match */
 	struct mutex		locks[HBX_VERIFY_LOCKS];
 	atomic64_t		nr_verified;
 	atomic64_t		nr_hashed;	/* chunk hashes computed */
-	atomic64_t		nr_failed;	/* verification failures */
+	atomic64_t		nr_failed;	/* chunks that failed verification */
 };
 
 int hbx_chunks_init(struct hbx_chunks *c, const struct hbx_manifest *m,
@@ -31,8 +32,10 @@ void hbx_chunks_free(struct hbx_chunks *c);
 
 /*
  * Make sure chunks [first, last] are verified, hashing those that are not.
- * Returns 0, or -EBADMSG if a chunk does not match the manifest (*bad is
- * then its index), or another error if the image could not be read.
+ * Returns 0; -EBADMSG if a chunk was just found not to match the manifest
+ * (*bad is then its index); -EIO for a chunk that failed before (the image
+ * cannot change while attached, so it is not hashed again); or another
+ * error if the image could not be read.
  */
 int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
 

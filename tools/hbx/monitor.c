@@ -35,8 +35,8 @@ static int on_event(uint8_t cmd, struct nlattr **tb, void *arg)
 	}
 	printf("%-11s %-6s %s", event_name(cmd), l.device, l.digest);
 	if (cmd == HBX_CMD_VERIFY_FAIL_NTF)
-		printf(" chunk %" PRIu64 " failed verification (%" PRIu64
-		       " failures)", l.chunk, l.verify_failures);
+		printf(" chunk %" PRIu64 " failed verification (failed chunks: %"
+		       PRIu64 ")", l.chunk, l.verify_failures);
 	printf("\n");
 	fflush(stdout);
 	return 0;

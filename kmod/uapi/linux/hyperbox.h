@@ -107,7 +107,7 @@ enum hbx_layer_attr {
 	HBX_A_LAYER_CHUNKS_VERIFIED,	/* u64 */
 	HBX_A_LAYER_CHUNKS_HASHED,	/* u64: chunk hashes computed */
 	HBX_A_LAYER_BYTES_READ,		/* u64: bytes served to readers */
-	HBX_A_LAYER_VERIFY_FAILURES,	/* u64 */
+	HBX_A_LAYER_VERIFY_FAILURES,	/* u64: chunks that did not match */
 	HBX_A_LAYER_STATE,		/* u32, enum hbx_layer_state */
 	HBX_A_LAYER_OPENERS,		/* u32: open handles (mounts count) */
 	HBX_A_LAYER_CHUNK,		/* u64: chunk index (VERIFY_FAIL_NTF) */
