@@ -96,6 +96,22 @@ struct hbx_nl *hbx_connect(void)
 	return nl;
 }
 
+int hbx_dir_main(int argc, char **argv, const char *usage,
+		 int (*fn)(struct hbx_nl *nl, const char *dir))
+{
+	struct hbx_nl *nl;
+	int ret;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return hbx_usage(usage);
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	ret = fn(nl, argv[1]) ? 1 : 0;
+	hbx_nl_close(nl);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))

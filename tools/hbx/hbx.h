@@ -24,6 +24,9 @@ int hbx_dispatch(const struct hbx_subcommand *table, const char *group,
 		 int argc, char **argv);
 /* Open the netlink connection or print why not. */
 struct hbx_nl *hbx_connect(void);
+/* A subcommand whose one argument is a directory: connect, run fn, exit status. */
+int hbx_dir_main(int argc, char **argv, const char *usage,
+		 int (*fn)(struct hbx_nl *nl, const char *dir));
 
 int version_main(int argc, char **argv);
 int info_main(int argc, char **argv);

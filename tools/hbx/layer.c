@@ -306,10 +306,9 @@ static void print_attached(const struct hbx_layer_info *l, bool json)
 	hbx_json_finish(&j);
 }
 
-static int layer_add_main(int argc, char **argv)
+/* layer add IMAGE and layer mount IMAGE DIR: the same options, one more argument. */
+static int attach_main(int argc, char **argv, const char *usage, bool mount_it)
 {
-	static const char usage[] =
-		"layer add IMAGE [--manifest M] [--digest sha256:HEX] [-j]";
 	struct attach_opts o;
 	struct hbx_layer_info l;
 	struct hbx_nl *nl;
@@ -318,16 +317,28 @@ static int layer_add_main(int argc, char **argv)
 	ret = parse_attach_opts(argc, argv, usage, &o);
 	if (ret)
 		return ret;
-	if (optind != argc - 1)
+	if (optind != argc - (mount_it ? 2 : 1))
 		return hbx_usage(usage);
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.digest, &l) ? 1 : 0;
+	if (mount_it)
+		ret = hbx_layer_mount(nl, argv[optind], o.manifest, o.digest,
+				      argv[optind + 1], &l);
+	else
+		ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.digest, &l);
 	hbx_nl_close(nl);
-	if (!ret)
-		print_attached(&l, o.json);
-	return ret;
+	if (ret)
+		return 1;
+	print_attached(&l, o.json);
+	return 0;
+}
+
+static int layer_add_main(int argc, char **argv)
+{
+	return attach_main(argc, argv,
+			   "layer add IMAGE [--manifest M] [--digest sha256:HEX] [-j]",
+			   false);
 }
 
 static int layer_del_main(int argc, char **argv)
@@ -395,27 +406,9 @@ int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
 
 static int layer_mount_main(int argc, char **argv)
 {
-	static const char usage[] =
-		"layer mount IMAGE DIR [--manifest M] [--digest sha256:HEX] [-j]";
-	struct attach_opts o;
-	struct hbx_layer_info l;
-	struct hbx_nl *nl;
-	int ret;
-
-	ret = parse_attach_opts(argc, argv, usage, &o);
-	if (ret)
-		return ret;
-	if (optind != argc - 2)
-		return hbx_usage(usage);
-	nl = hbx_connect();
-	if (!nl)
-		return 1;
-	ret = hbx_layer_mount(nl, argv[optind], o.manifest, o.digest,
-			      argv[optind + 1], &l) ? 1 : 0;
-	hbx_nl_close(nl);
-	if (!ret)
-		print_attached(&l, o.json);
-	return ret;
+	return attach_main(argc, argv,
+			   "layer mount IMAGE DIR [--manifest M] [--digest sha256:HEX] [-j]",
+			   true);
 }
 
 /* Unmount dir and detach the layer mounted there. */
@@ -452,17 +445,7 @@ out:
 
 static int layer_umount_main(int argc, char **argv)
 {
-	struct hbx_nl *nl;
-	int ret;
-
-	if (argc != 2 || argv[1][0] == '-')
-		return hbx_usage("layer umount DIR");
-	nl = hbx_connect();
-	if (!nl)
-		return 1;
-	ret = hbx_layer_umount(nl, argv[1]) ? 1 : 0;
-	hbx_nl_close(nl);
-	return ret;
+	return hbx_dir_main(argc, argv, "layer umount DIR", hbx_layer_umount);
 }
 
 static const struct hbx_subcommand layer_subcommands[] = {

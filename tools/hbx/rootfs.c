@@ -205,17 +205,7 @@ static int rootfs_umount(struct hbx_nl *nl, const char *arg)
 
 static int rootfs_umount_main(int argc, char **argv)
 {
-	struct hbx_nl *nl;
-	int ret;
-
-	if (argc != 2 || argv[1][0] == '-')
-		return hbx_usage("rootfs umount DIR");
-	nl = hbx_connect();
-	if (!nl)
-		return 1;
-	ret = rootfs_umount(nl, argv[1]) ? 1 : 0;
-	hbx_nl_close(nl);
-	return ret;
+	return hbx_dir_main(argc, argv, "rootfs umount DIR", rootfs_umount);
 }
 
 static const struct hbx_subcommand rootfs_subcommands[] = {
