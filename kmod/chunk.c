@@ -12,16 +12,18 @@
 #include <crypto/hash.h>
 #include "chunk.h"
 #include "manifest.h"
+#include "trace.h"
 
 /* Chunks are hashed through a bounded buffer, whatever their size. */
 #define HBX_HASH_BUF_SIZE (128U << 10)
 
-int hbx_chunks_init(struct hbx_chunks *c, const struct hbx_manifest *m,
+int hbx_chunks_init(struct hbx_chunks *c, int id, const struct hbx_manifest *m,
 		    struct file *image, struct crypto_shash *sha256)
 {
 	int i;
 
 	memset(c, 0, sizeof(*c));
+	c->id = id;
 	c->verified = kvcalloc(BITS_TO_LONGS(m->chunk_count),
 			       sizeof(unsigned long), GFP_KERNEL);
 	c->failed = kvcalloc(BITS_TO_LONGS(m->chunk_count),
@@ -51,12 +53,18 @@ void hbx_chunks_free(struct hbx_chunks *c)
 	c->failed = NULL;
 }
 
+static u32 hbx_chunk_len(const struct hbx_manifest *m, u64 index)
+{
+	return min_t(u64, hbx_manifest_chunk_size(m),
+		     m->image_size - (index << m->chunk_shift));
+}
+
 static int hbx_chunk_hash(struct hbx_chunks *c, u64 index, void *buf,
 			  u8 *out)
 {
 	const struct hbx_manifest *m = c->manifest;
 	loff_t pos = index << m->chunk_shift;
-	u64 left = min_t(u64, hbx_manifest_chunk_size(m), m->image_size - pos);
+	u64 left = hbx_chunk_len(m, index);
 	SHASH_DESC_ON_STACK(desc, c->sha256);
 	int err;
 
@@ -84,6 +92,7 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 {
 	struct mutex *lock = &c->locks[index % HBX_VERIFY_LOCKS];
 	u8 digest[HBX_DIGEST_SIZE];
+	u64 start;
 	int err;
 
 	mutex_lock(lock);
@@ -93,11 +102,16 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 		mutex_unlock(lock);
 		return err;
 	}
+	start = ktime_get_ns();
 	err = hbx_chunk_hash(c, index, buf, digest);
 	if (!err) {
+		bool ok = !memcmp(digest, c->manifest->chunk_digests +
+				  index * HBX_DIGEST_SIZE, HBX_DIGEST_SIZE);
+
 		atomic64_inc(&c->nr_hashed);
-		if (memcmp(digest, c->manifest->chunk_digests +
-			   index * HBX_DIGEST_SIZE, HBX_DIGEST_SIZE)) {
+		trace_hbx_chunk_verify(c->id, index, hbx_chunk_len(c->manifest, index),
+				       ok, ktime_get_ns() - start);
+		if (!ok) {
 			set_bit(index, c->failed);
 			atomic64_inc(&c->nr_failed);
 			err = -EBADMSG;

@@ -15,6 +15,7 @@ struct hbx_manifest;
 
 /* Per-layer verification state: which chunks are known good. */
 struct hbx_chunks {
+	int			id;		/* the layer's index, for tracing */
 	const struct hbx_manifest *manifest;
 	struct file		*image;
 	struct crypto_shash	*sha256;
@@ -26,7 +27,7 @@ struct hbx_chunks {
 	atomic64_t		nr_failed;	/* chunks that failed verification */
 };
 
-int hbx_chunks_init(struct hbx_chunks *c, const struct hbx_manifest *m,
+int hbx_chunks_init(struct hbx_chunks *c, int id, const struct hbx_manifest *m,
 		    struct file *image, struct crypto_shash *sha256);
 void hbx_chunks_free(struct hbx_chunks *c);
 

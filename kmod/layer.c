@@ -20,6 +20,7 @@
 #include <net/genetlink.h>
 #include "layer.h"
 #include "netlink.h"
+#include "trace.h"
 
 #define HBX_QUEUE_DEPTH		128
 /*
@@ -112,9 +113,12 @@ static void hbx_io_work(struct work_struct *work)
 	struct request *rq = io->rq;
 	/* We sit under the page cache of whatever is mounted on us. */
 	unsigned int noio = memalloc_noio_save();
-	blk_status_t status = hbx_do_read(rq->q->queuedata, rq);
+	struct hbx_layer *layer = rq->q->queuedata;
+	blk_status_t status = hbx_do_read(layer, rq);
 
 	memalloc_noio_restore(noio);
+	trace_hbx_read(layer->index, (u64)blk_rq_pos(rq) << SECTOR_SHIFT,
+		       blk_rq_bytes(rq), blk_status_to_errno(status));
 	blk_mq_end_request(rq, status);
 }
 
@@ -472,25 +476,25 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 	err = hbx_layer_open_image(layer, p, info);
 	if (err)
 		goto err_free_manifest;
-	err = hbx_chunks_init(&layer->chunks, &layer->manifest, layer->image,
-			      sha256);
-	if (err)
-		goto err_close_image;
 	err = hbx_registry_reserve(layer, info->extack);
 	if (err)
-		goto err_free_chunks;
+		goto err_close_image;
+	err = hbx_chunks_init(&layer->chunks, layer->index, &layer->manifest,
+			      layer->image, sha256);
+	if (err)
+		goto err_unreserve;
 	err = hbx_layer_create_disk(layer);
 	if (err) {
 		NL_SET_ERR_MSG(info->extack, "could not create the block device");
-		goto err_unreserve;
+		goto err_free_chunks;
 	}
 	hbx_registry_publish(layer);
 	return layer;
 
-err_unreserve:
-	hbx_registry_unreserve(layer);
 err_free_chunks:
 	hbx_chunks_free(&layer->chunks);
+err_unreserve:
+	hbx_registry_unreserve(layer);
 err_close_image:
 	hbx_layer_close_image(layer);
 err_free_manifest:
