@@ -20,7 +20,9 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-unused-parameter
 NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null)
-NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3) -lmbedcrypto
+NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
+# mbedTLS: x509 for hbx cert, tls for the handshake, crypto (SHA-256) for all.
+TLS_LIBS  := -lmbedtls -lmbedx509 -lmbedcrypto
 HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser -Ikmod/uapi -Ikmod $(NL_CFLAGS)
 
 LIB_SRCS := $(wildcard user/*.c)
@@ -48,15 +50,18 @@ user/libhbx.a: $(LIB_OBJS)
 tools/hbx/%.o: tools/hbx/%.c $(wildcard tools/hbx/*.h) $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
 	$(CC) $(HBX_CFLAGS) -c -o $@ $<
 tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
-	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS)
 
 selftests: tools
 	$(MAKE) -C selftests
 
 # Host unit tests share the selftests' harness header.
-unit-tests: tests/libhbx_test
-tests/libhbx_test: tests/libhbx_test.c user/libhbx.a selftests
-	$(CC) $(HBX_CFLAGS) -Wno-sign-compare -Wno-missing-prototypes -Ibuild/kselftest -o $@ $< user/libhbx.a $(NL_LIBS)
+UNIT_TESTS := $(patsubst %.c,%,$(wildcard tests/*_test.c))
+unit-tests: $(UNIT_TESTS)
+tests/%_test: tests/%_test.c user/libhbx.a selftests
+	$(CC) $(HBX_CFLAGS) -Wno-sign-compare -Wno-missing-prototypes -Ibuild/kselftest -o $@ $< user/libhbx.a $(NL_LIBS) $(TLS_LIBS)
+# cert_test also runs the CLI (tests/../tools/hbx/hbx).
+tests/cert_test: tools/hbx/hbx
 
 bpf:
 	$(MAKE) -C bpf

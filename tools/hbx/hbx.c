@@ -7,6 +7,7 @@
 #include <string.h>
 #include "hbx.h"
 #include "layer.h"
+#include "cert.h"
 
 const char *hbx_context = "";
 static char context_buf[64];
@@ -19,6 +20,7 @@ static const struct hbx_subcommand subcommands[] = {
 	{ "layer",	layer_main,	"build, attach, list, mount and detach layers" },
 	{ "rootfs",	rootfs_main,	"stack layers into a container root" },
 	{ "monitor",	monitor_main,	"print the module's notifications" },
+	{ "cert",	cert_main,	"run the cluster CA: keys, certificates, CRL" },
 	{ "help",	help_main,	"show this help" },
 	{ NULL, NULL, NULL }
 };
