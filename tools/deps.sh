@@ -15,4 +15,4 @@ apt-get install -y --no-install-recommends \
 	libnl-3-dev libnl-genl-3-dev libmbedtls-dev libseccomp-dev \
 	libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev \
 	erofs-utils dkms cryptsetup-bin iproute2 util-linux libcap2-bin \
-	python3 attr
+	python3 attr openssl
