@@ -16,6 +16,8 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/wait_bit.h>
+#include <net/net_namespace.h>
 #include <crypto/hash.h>
 #include <net/genetlink.h>
 #include "layer.h"
@@ -519,6 +521,10 @@ static void hbx_layer_destroy(struct hbx_layer *layer)
 	/* What the last opener of a dead layer left behind, read below. */
 	if (WARN_ON_ONCE(!layer->dead || layer->openers))
 		return;
+	/* Dead: no new pins.  Servers copying out of it finish quickly. */
+	wait_var_event(&layer->pins, !atomic_read(&layer->pins));
+	if (layer->export_net)
+		put_net(layer->export_net);
 
 	del_gendisk(disk);
 	blk_mq_free_tag_set(&layer->tag_set);
@@ -577,6 +583,57 @@ int hbx_layer_del(u32 index, bool force, struct genl_info *info)
 	if (ret)
 		hbx_layer_destroy(layer);
 	return 0;
+}
+
+int hbx_layer_export(u32 index, bool on, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct hbx_layer *layer;
+	int err = 0;
+
+	mutex_lock(&hbx_registry_mutex);
+	layer = idr_find(&hbx_registry, index);
+	if (!layer || layer->dead) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_INDEX],
+				    "no layer with that index");
+		err = -ENOENT;
+	} else if (on && layer->export_net && !net_eq(layer->export_net, net)) {
+		NL_SET_ERR_MSG(info->extack, "layer is exported in another network namespace");
+		err = -EBUSY;
+	} else if (on && !layer->export_net) {
+		layer->export_net = get_net(net);
+	} else if (!on && layer->export_net) {
+		put_net(layer->export_net);
+		layer->export_net = NULL;
+	}
+	if (!err)
+		hbx_registry_gen++;
+	mutex_unlock(&hbx_registry_mutex);
+	return err;
+}
+
+struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest)
+{
+	struct hbx_layer *layer;
+	int id;
+
+	mutex_lock(&hbx_registry_mutex);
+	idr_for_each_entry(&hbx_registry, layer, id) {
+		if (!layer->dead && layer->export_net &&
+		    net_eq(layer->export_net, net) &&
+		    !memcmp(layer->manifest.digest, digest, HBX_DIGEST_SIZE)) {
+			atomic_inc(&layer->pins);
+			break;
+		}
+	}
+	mutex_unlock(&hbx_registry_mutex);
+	return layer;
+}
+
+void hbx_layer_put_exported(struct hbx_layer *layer)
+{
+	if (atomic_dec_and_test(&layer->pins))
+		wake_up_var(&layer->pins);
 }
 
 void hbx_layers_lock(void)

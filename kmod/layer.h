@@ -9,6 +9,9 @@
 #include "manifest.h"
 #include "chunk.h"
 
+struct genl_info;
+struct net;
+
 #define HBX_MAX_LAYERS	256
 
 struct hbx_layer {
@@ -25,6 +28,10 @@ struct hbx_layer {
 	struct work_struct	destroy_work;	/* teardown after last close */
 
 	atomic64_t		bytes_read;
+	atomic64_t		chunks_served;	/* to peers */
+
+	struct net		*export_net;	/* served to peers there; counted */
+	atomic_t		pins;		/* servers copying out of it */
 };
 
 struct hbx_layer_params {
@@ -45,6 +52,14 @@ void hbx_layer_exit(void);
 struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 				struct genl_info *info);
 int hbx_layer_del(u32 index, bool force, struct genl_info *info);
+int hbx_layer_export(u32 index, bool on, struct genl_info *info);
+
+/*
+ * The live layer with this manifest digest exported in net, pinned: its data
+ * stays until hbx_layer_put_exported().  Hold pins only briefly.
+ */
+struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest);
+void hbx_layer_put_exported(struct hbx_layer *layer);
 
 /*
  * The registry lock keeps a looked-up layer alive; netlink holds it while it

@@ -6,6 +6,7 @@
 #include <net/genetlink.h>
 #include "layer.h"
 #include "netlink.h"
+#include "peer.h"
 #include "version.h"
 
 static int __init hbx_init(void)
@@ -15,13 +16,18 @@ static int __init hbx_init(void)
 	err = hbx_layer_init();
 	if (err)
 		return err;
-	err = hbx_netlink_init();
+	err = hbx_peer_init();
 	if (err)
 		goto err_layer;
+	err = hbx_netlink_init();
+	if (err)
+		goto err_peer;
 	pr_info("hyperbox " HBX_VERSION " loaded (protocol %d)\n",
 		HBX_PROTOCOL_VERSION);
 	return 0;
 
+err_peer:
+	hbx_peer_exit();
 err_layer:
 	hbx_layer_exit();
 	return err;
@@ -31,6 +37,7 @@ static void __exit hbx_exit(void)
 {
 	/* Netlink first: no request can create a layer while they go. */
 	hbx_netlink_exit();
+	hbx_peer_exit();	/* servers read layers: stop them first */
 	hbx_layer_exit();
 	pr_info("hyperbox unloaded\n");
 }

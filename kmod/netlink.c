@@ -8,8 +8,10 @@
 #include <linux/kdev_t.h>
 #include <linux/module.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include "compat/genl.h"
 #include "layer.h"
+#include "peer.h"
 #include "netlink.h"
 #include "version.h"
 
@@ -62,6 +64,30 @@ static const struct nla_policy hbx_layer_get_policy[HBX_A_LAYER_INDEX + 1] = {
 	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
 };
 
+static const struct nla_policy hbx_layer_export_policy[HBX_A_LAYER_EXPORTED + 1] = {
+	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
+	[HBX_A_LAYER_EXPORTED]		= NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+static const struct nla_policy hbx_peer_sockets_policy[HBX_A_PEER_SOCKET_FD + 1] = {
+	[HBX_A_PEER_SOCKET_FD]		= { .type = NLA_U32 },
+};
+
+static const struct nla_policy hbx_peer_add_policy[HBX_A_PEER_TIMEOUT_MS + 1] = {
+	[HBX_A_PEER_NAME]		= { .type = NLA_NUL_STRING,
+					    .len = HBX_PEER_NAME_MAX - 1 },
+	[HBX_A_PEER_IDENTITY]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
+	[HBX_A_PEER_ROLE]		= NLA_POLICY_RANGE(NLA_U32, HBX_PEER_ROLE_SERVER,
+							   HBX_PEER_ROLE_CLIENT),
+	[HBX_A_PEER_SOCKETS]		= NLA_POLICY_NESTED(hbx_peer_sockets_policy),
+	[HBX_A_PEER_INSECURE]		= { .type = NLA_FLAG },
+	[HBX_A_PEER_TIMEOUT_MS]		= { .type = NLA_U32 },	/* checked below */
+};
+
+static const struct nla_policy hbx_peer_id_policy[HBX_A_PEER_ID + 1] = {
+	[HBX_A_PEER_ID]			= { .type = NLA_U32 },
+};
+
 static int hbx_put_u64(struct sk_buff *skb, int type, u64 value)
 {
 	return nla_put_u64_64bit(skb, type, value, HBX_A_LAYER_PAD);
@@ -89,9 +115,59 @@ static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 	    hbx_put_u64(skb, HBX_A_LAYER_VERIFY_FAILURES,
 			atomic64_read(&c->nr_failed)) ||
 	    nla_put_u32(skb, HBX_A_LAYER_STATE, hbx_layer_state(layer)) ||
-	    nla_put_u32(skb, HBX_A_LAYER_OPENERS, hbx_layer_openers(layer)))
+	    nla_put_u32(skb, HBX_A_LAYER_OPENERS, hbx_layer_openers(layer)) ||
+	    nla_put_u8(skb, HBX_A_LAYER_EXPORTED, !!layer->export_net) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_SERVED,
+			atomic64_read(&layer->chunks_served)))
 		return -EMSGSIZE;
 	return 0;
+}
+
+static int hbx_peer_fill(struct sk_buff *skb, struct hbx_peer *peer)
+{
+	if (nla_put_u32(skb, HBX_A_PEER_ID, peer->id) ||
+	    nla_put_string(skb, HBX_A_PEER_NAME, peer->name) ||
+	    (peer->has_identity &&
+	     nla_put(skb, HBX_A_PEER_IDENTITY, HBX_DIGEST_SIZE, peer->identity)) ||
+	    nla_put_u32(skb, HBX_A_PEER_ROLE, peer->role) ||
+	    (peer->insecure && nla_put_flag(skb, HBX_A_PEER_INSECURE)) ||
+	    nla_put_u32(skb, HBX_A_PEER_TIMEOUT_MS, peer->timeout_ms) ||
+	    nla_put_u32(skb, HBX_A_PEER_STATE, hbx_peer_state(peer)) ||
+	    nla_put_u32(skb, HBX_A_PEER_SOCKETS_UP, hbx_peer_socks_up(peer)) ||
+	    nla_put_u64_64bit(skb, HBX_A_PEER_REQUESTS,
+			      atomic64_read(&peer->requests), HBX_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, HBX_A_PEER_BYTES_TX,
+			      atomic64_read(&peer->bytes_tx), HBX_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, HBX_A_PEER_PROTOCOL_ERRORS,
+			      atomic64_read(&peer->protocol_errors), HBX_A_PEER_PAD))
+		return -EMSGSIZE;
+	mutex_lock(&peer->lock);
+	if (peer->last_error[0] &&
+	    nla_put_string(skb, HBX_A_PEER_LAST_ERROR, peer->last_error)) {
+		mutex_unlock(&peer->lock);
+		return -EMSGSIZE;
+	}
+	mutex_unlock(&peer->lock);
+	return 0;
+}
+
+/* From the peer's socket thread: tell its own namespace. */
+void hbx_notify_peer_down(struct hbx_peer *peer)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &hbx_family, 0, HBX_CMD_PEER_DOWN_NTF);
+	if (!hdr || hbx_peer_fill(skb, peer)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&hbx_family, peer->net, skb, 0,
+				HBX_MCGRP_EVENTS_ID, GFP_KERNEL);
 }
 
 static void hbx_multicast(struct sk_buff *skb, void *hdr, int err, gfp_t gfp)
@@ -247,6 +323,156 @@ static int hbx_layer_del_doit(struct sk_buff *skb, struct genl_info *info)
 			     nla_get_flag(info->attrs[HBX_A_LAYER_FORCE]), info);
 }
 
+static int hbx_layer_export_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	if (!hbx_may_manage_layers(skb, info))
+		return -EPERM;
+	if (HBX_REQUIRE(info, HBX_A_LAYER_INDEX, "layer index is required") ||
+	    HBX_REQUIRE(info, HBX_A_LAYER_EXPORTED, "exported (0 or 1) is required"))
+		return -EINVAL;
+	return hbx_layer_export(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]),
+				nla_get_u8(info->attrs[HBX_A_LAYER_EXPORTED]), info);
+}
+
+static int hbx_peer_reply(struct hbx_peer *peer, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
+	if (!hdr || hbx_peer_fill(msg, peer)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int hbx_peer_parse_sockets(struct hbx_peer_params *p,
+				  struct genl_info *info)
+{
+	const struct nlattr *nest = info->attrs[HBX_A_PEER_SOCKETS], *attr;
+	int rem;
+
+	nla_for_each_nested(attr, nest, rem) {
+		if (nla_type(attr) != HBX_A_PEER_SOCKET_FD)
+			continue;
+		if (p->nr_fds == HBX_PEER_SOCKETS_MAX) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nest, "too many sockets for one peer");
+			return -E2BIG;
+		}
+		p->fds[p->nr_fds++] = nla_get_u32(attr);
+	}
+	if (!p->nr_fds) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nest, "no socket given");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct hbx_peer_params p = { .timeout_ms = HBX_PEER_TIMEOUT_MS_DEFAULT };
+	struct hbx_peer *peer;
+	int err;
+
+	if (HBX_REQUIRE(info, HBX_A_PEER_ROLE, "peer role is required") ||
+	    HBX_REQUIRE(info, HBX_A_PEER_SOCKETS, "at least one socket is required"))
+		return -EINVAL;
+	p.role = nla_get_u32(info->attrs[HBX_A_PEER_ROLE]);
+	if (p.role != HBX_PEER_ROLE_SERVER) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_ROLE],
+				    "client peers come with remote layers, which this module does not have yet");
+		return -EOPNOTSUPP;
+	}
+	if (info->attrs[HBX_A_PEER_NAME])
+		p.name = nla_data(info->attrs[HBX_A_PEER_NAME]);
+	if (info->attrs[HBX_A_PEER_IDENTITY])
+		p.identity = nla_data(info->attrs[HBX_A_PEER_IDENTITY]);
+	p.insecure = nla_get_flag(info->attrs[HBX_A_PEER_INSECURE]);
+	if (info->attrs[HBX_A_PEER_TIMEOUT_MS])
+		p.timeout_ms = nla_get_u32(info->attrs[HBX_A_PEER_TIMEOUT_MS]);
+	if (p.timeout_ms > HBX_PEER_TIMEOUT_MS_MAX) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_TIMEOUT_MS],
+				    "timeout is longer than an hour");
+		return -ERANGE;
+	}
+	err = hbx_peer_parse_sockets(&p, info);
+	if (err)
+		return err;
+
+	peer = hbx_peer_add(&p, info);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+	err = hbx_peer_reply(peer, info);
+	hbx_peers_unlock();
+	return err;
+}
+
+static int hbx_peer_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	if (HBX_REQUIRE(info, HBX_A_PEER_ID, "peer id is required"))
+		return -EINVAL;
+	return hbx_peer_del(nla_get_u32(info->attrs[HBX_A_PEER_ID]), info);
+}
+
+static int hbx_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct hbx_peer *peer;
+	int err;
+
+	if (HBX_REQUIRE(info, HBX_A_PEER_ID, "peer id is required"))
+		return -EINVAL;
+	hbx_peers_lock();
+	peer = hbx_peer_find(genl_info_net(info),
+			     nla_get_u32(info->attrs[HBX_A_PEER_ID]));
+	if (peer) {
+		err = hbx_peer_reply(peer, info);
+	} else {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_ID],
+				    "no peer with that id in this network namespace");
+		err = -ENOENT;
+	}
+	hbx_peers_unlock();
+	return err;
+}
+
+/* cb->args[0]: the next peer id to visit, in the caller's namespace. */
+static int hbx_peer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct net *net = sock_net(cb->skb->sk);
+	struct hbx_peer *peer;
+	u32 id = cb->args[0];
+	int err = 0;
+	void *hdr;
+
+	hbx_peers_lock();
+	while ((peer = hbx_peer_next(net, &id))) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &hbx_family, NLM_F_MULTI,
+				  HBX_CMD_PEER_GET);
+		if (!hdr) {
+			err = -EMSGSIZE;
+			break;
+		}
+		err = hbx_peer_fill(skb, peer);
+		if (err) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		id++;
+	}
+	hbx_peers_unlock();
+	cb->args[0] = id;
+	if (err == -EMSGSIZE && skb->len)
+		return skb->len;
+	return err ? err : skb->len;
+}
+
 static int hbx_layer_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct hbx_layer *layer;
@@ -312,6 +538,16 @@ static const hbx_genl_op hbx_ops[] = {
 	HBX_GENL_DO_DUMP(HBX_CMD_LAYER_GET, hbx_layer_get_doit,
 			 hbx_layer_get_dumpit, hbx_layer_get_policy,
 			 GENL_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_LAYER_EXPORT, hbx_layer_export_doit,
+		    hbx_layer_export_policy, GENL_ADMIN_PERM),
+	/* Peers are per network namespace: its own admin may manage them. */
+	HBX_GENL_DO(HBX_CMD_PEER_ADD, hbx_peer_add_doit, hbx_peer_add_policy,
+		    GENL_UNS_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_PEER_DEL, hbx_peer_del_doit, hbx_peer_id_policy,
+		    GENL_UNS_ADMIN_PERM),
+	HBX_GENL_DO_DUMP(HBX_CMD_PEER_GET, hbx_peer_get_doit,
+			 hbx_peer_get_dumpit, hbx_peer_id_policy,
+			 GENL_UNS_ADMIN_PERM),
 };
 
 static struct genl_family hbx_family __ro_after_init = {

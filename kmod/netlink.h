@@ -20,12 +20,15 @@ static inline void hbx_extack_attr(struct netlink_ext_ack *extack,
 }
 
 /* What this build of the module offers (HBX_A_INFO_FEATURES). */
-#define HBX_FEATURES (HBX_FEATURE_LAYERS | HBX_FEATURE_VERIFY | HBX_FEATURE_EVENTS)
+#define HBX_FEATURES (HBX_FEATURE_LAYERS | HBX_FEATURE_VERIFY | \
+		      HBX_FEATURE_EVENTS | HBX_FEATURE_SERVE)
 
 int hbx_netlink_init(void);
 void hbx_netlink_exit(void);
 
 void hbx_notify_layer(struct hbx_layer *layer, u8 cmd);
 void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk);
+struct hbx_peer;
+void hbx_notify_peer_down(struct hbx_peer *peer);
 
 #endif

@@ -22,6 +22,7 @@ enum hbx_feature {
 	HBX_FEATURE_LAYERS	= 1 << 0,	/* LAYER_ADD/DEL/GET */
 	HBX_FEATURE_VERIFY	= 1 << 1,	/* SHA-256 chunk verification */
 	HBX_FEATURE_EVENTS	= 1 << 2,	/* "events" notifications */
+	HBX_FEATURE_SERVE	= 1 << 3,	/* PEER_ADD servers, LAYER_EXPORT */
 };
 
 /*
@@ -59,6 +60,11 @@ enum hbx_cmd {
 	HBX_CMD_LAYER_ADD_NTF,	/* notification: a layer was attached */
 	HBX_CMD_LAYER_DEL_NTF,	/* notification: a layer was detached */
 	HBX_CMD_VERIFY_FAIL_NTF, /* notification: a chunk failed verification */
+	HBX_CMD_LAYER_EXPORT,	/* do: serve (or stop serving) a layer to peers */
+	HBX_CMD_PEER_ADD,	/* do: hand sockets to the module */
+	HBX_CMD_PEER_DEL,	/* do: close a peer's sockets */
+	HBX_CMD_PEER_GET,	/* do (by id) and dump */
+	HBX_CMD_PEER_DOWN_NTF,	/* notification: a peer's socket died */
 
 	__HBX_CMD_MAX,
 	HBX_CMD_MAX = __HBX_CMD_MAX - 1
@@ -112,9 +118,99 @@ enum hbx_layer_attr {
 	HBX_A_LAYER_OPENERS,		/* u32: open handles (mounts count) */
 	HBX_A_LAYER_CHUNK,		/* u64: chunk index (VERIFY_FAIL_NTF) */
 	HBX_A_LAYER_PAD,
+	HBX_A_LAYER_EXPORTED,		/* u8: LAYER_EXPORT on (1) or off (0); dumps */
+	HBX_A_LAYER_CHUNKS_SERVED,	/* u64: chunks sent to peers */
 
 	__HBX_A_LAYER_MAX,
 	HBX_A_LAYER_MAX = __HBX_A_LAYER_MAX - 1
+};
+
+/* Peer roles (HBX_A_PEER_ROLE). */
+enum hbx_peer_role {
+	HBX_PEER_ROLE_SERVER = 1,	/* we answer the peer's requests */
+	HBX_PEER_ROLE_CLIENT,		/* we send requests (remote layers) */
+};
+
+/* Peer states (HBX_A_PEER_STATE). */
+enum hbx_peer_state {
+	HBX_PEER_STATE_UP = 1,		/* at least one socket alive */
+	HBX_PEER_STATE_DOWN,		/* every socket is gone */
+};
+
+#define HBX_PEER_NAME_MAX	64
+#define HBX_PEER_SOCKETS_MAX	16
+
+/* Attributes of peer commands and notifications. */
+enum hbx_peer_attr {
+	HBX_A_PEER_UNSPEC,
+	HBX_A_PEER_ID,			/* u32 */
+	HBX_A_PEER_NAME,		/* string: the name its certificate carries */
+	HBX_A_PEER_IDENTITY,		/* binary[32]: SHA-256 of its public key */
+	HBX_A_PEER_ROLE,		/* u32, enum hbx_peer_role */
+	HBX_A_PEER_SOCKETS,		/* nest of HBX_A_PEER_SOCKET_FD */
+	HBX_A_PEER_SOCKET_FD,		/* u32: a TCP socket with kTLS TX and RX */
+	HBX_A_PEER_INSECURE,		/* flag: accept plaintext (benchmarks only) */
+	HBX_A_PEER_TIMEOUT_MS,		/* u32: bound on every wait; 0 = forever */
+	HBX_A_PEER_STATE,		/* u32, enum hbx_peer_state */
+	HBX_A_PEER_SOCKETS_UP,		/* u32 */
+	HBX_A_PEER_REQUESTS,		/* u64: requests handled */
+	HBX_A_PEER_BYTES_TX,		/* u64: payload bytes sent */
+	HBX_A_PEER_PROTOCOL_ERRORS,	/* u64: sockets dropped for bad frames */
+	HBX_A_PEER_LAST_ERROR,		/* string: why the last socket was dropped */
+	HBX_A_PEER_PAD,
+
+	__HBX_A_PEER_MAX,
+	HBX_A_PEER_MAX = __HBX_A_PEER_MAX - 1
+};
+
+/*
+ * STOQ, the chunk transport between peers.  Every frame is a header and
+ * len bytes of payload, integers big endian.  The client opens with HELLO;
+ * the server answers HELLO with its own.  Then the client sends GET_MANIFEST
+ * and GET_CHUNK requests, each with an id of its choosing, and may have many
+ * in flight on one socket; every request gets one REPLY carrying its id, a
+ * status and, on success, the manifest or the chunk's bytes.  A server only
+ * sends chunks that have been verified against the manifest.  A frame with
+ * a bad magic, version, type or length ends the socket.
+ */
+#define HBX_STOQ_MAGIC		0x53544f51	/* "STOQ" */
+#define HBX_STOQ_VERSION	1
+#define HBX_STOQ_REQUEST_MAX	64		/* payload bytes of any request */
+
+enum hbx_stoq_type {
+	HBX_STOQ_HELLO = 1,		/* payload: struct hbx_stoq_hello */
+	HBX_STOQ_GET_MANIFEST,		/* payload: struct hbx_stoq_get (chunk 0) */
+	HBX_STOQ_GET_CHUNK,		/* payload: struct hbx_stoq_get */
+	HBX_STOQ_REPLY,			/* payload: data, when status is OK */
+};
+
+enum hbx_stoq_status {
+	HBX_STOQ_OK = 0,
+	HBX_STOQ_UNKNOWN_LAYER,		/* not exported here (in this netns) */
+	HBX_STOQ_OUT_OF_RANGE,		/* chunk index beyond the layer */
+	HBX_STOQ_NOT_HERE,		/* this peer does not have the chunk */
+	HBX_STOQ_FAILED,		/* I/O or verification failure */
+};
+
+struct hbx_stoq_hdr {
+	__be32	magic;
+	__u8	version;
+	__u8	type;		/* enum hbx_stoq_type */
+	__be16	status;		/* enum hbx_stoq_status, REPLY only */
+	__be32	len;		/* payload bytes after this header */
+	__be32	reserved;	/* zero */
+	__be64	id;		/* the request's id, echoed in its REPLY */
+};
+
+struct hbx_stoq_hello {
+	__be32	version;	/* HBX_STOQ_VERSION */
+	__be32	reserved;
+	__be64	features;	/* none defined yet */
+};
+
+struct hbx_stoq_get {
+	__u8	digest[HBX_DIGEST_SIZE];	/* the layer */
+	__be64	chunk;
 };
 
 #endif /* _UAPI_LINUX_HYPERBOX_H */

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Peers: TCP sockets that user space connected, secured with kTLS and handed
+ * in (as nbd-client hands sockets to nbd).  Each socket gets a kernel thread;
+ * after the handoff no user-space process sits in the data path.  Every
+ * socket is checked for what it is before anything is created.
+ */
+#include <linux/file.h>
+#include <linux/idr.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/slab.h>
+#include <net/inet_connection_sock.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <net/tls.h>
+#include <net/genetlink.h>
+#include "netlink.h"
+#include "peer.h"
+#include "server.h"
+
+static DEFINE_MUTEX(hbx_peers_mutex);
+static DEFINE_IDR(hbx_peers);
+
+/* kTLS must be on in both directions: we never carry plaintext unasked. */
+static bool hbx_sock_has_ktls(struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = inet_csk(sk);
+	const struct tls_context *ctx;
+	bool ok;
+
+	lock_sock(sk);
+	ok = icsk->icsk_ulp_ops && !strcmp(icsk->icsk_ulp_ops->name, "tls");
+	if (ok) {
+		ctx = tls_get_ctx(sk);
+		ok = ctx && ctx->tx_conf != TLS_BASE && ctx->rx_conf != TLS_BASE;
+	}
+	release_sock(sk);
+	return ok;
+}
+
+/* Caller holds hbx_peers_mutex. */
+static bool hbx_sock_in_use(struct socket *sock)
+{
+	struct hbx_peer *peer;
+	unsigned int i;
+	int id;
+
+	idr_for_each_entry(&hbx_peers, peer, id)
+		for (i = 0; i < peer->nr_socks; i++)
+			if (peer->socks[i].sock == sock)
+				return true;
+	return false;
+}
+
+static struct socket *hbx_peer_get_sock(int fd, const struct hbx_peer_params *p,
+					struct net *net, struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_PEER_SOCKETS];
+	struct socket *sock;
+	struct sock *sk;
+	const char *why = NULL;
+	int err;
+
+	sock = sockfd_lookup(fd, &err);
+	if (!sock) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "socket fd is not an open socket");
+		return ERR_PTR(err);
+	}
+	sk = sock->sk;
+	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP ||
+	    (sk->sk_family != AF_INET && sk->sk_family != AF_INET6))
+		why = "socket is not a TCP socket";
+	else if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED)
+		why = "socket is not connected";
+	else if (!net_eq(sock_net(sk), net))
+		why = "socket belongs to another network namespace";
+	else if (!p->insecure && !hbx_sock_has_ktls(sk))
+		why = "socket has no kernel TLS in both directions (plaintext needs the insecure flag)";
+	if (why) {
+		hbx_extack_attr(info->extack, attr, why);
+		sockfd_put(sock);
+		return ERR_PTR(-EINVAL);
+	}
+	return sock;
+}
+
+static void hbx_peer_put_socks(struct hbx_peer *peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < peer->nr_socks; i++)
+		sockfd_put(peer->socks[i].sock);
+}
+
+/* Send timeouts bound every write; reads wait for the next request. */
+static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	long timeo = peer->timeout_ms ?
+		     msecs_to_jiffies(peer->timeout_ms) : MAX_SCHEDULE_TIMEOUT;
+
+	lock_sock(sk);
+	sk->sk_sndtimeo = timeo;
+	sk->sk_allocation = GFP_NOIO;	/* we may be serving reclaim */
+	release_sock(sk);
+}
+
+void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
+			  bool protocol_error)
+{
+	struct hbx_peer *peer = ps->peer;
+	bool last;
+
+	if (protocol_error)
+		atomic64_inc(&peer->protocol_errors);
+	mutex_lock(&peer->lock);
+	ps->up = false;
+	strscpy(peer->last_error, why, sizeof(peer->last_error));
+	last = !hbx_peer_socks_up(peer);
+	mutex_unlock(&peer->lock);
+	/* Wake anyone else on this socket; the fd stays ours until PEER_DEL. */
+	kernel_sock_shutdown(ps->sock, SHUT_RDWR);
+	if (last)
+		hbx_notify_peer_down(peer);
+}
+
+static int hbx_peer_sock_thread(void *arg)
+{
+	struct hbx_peer_sock *ps = arg;
+
+	hbx_server_run(ps);
+	/* Stay until PEER_DEL stops us, so the task outlives no one's pointer. */
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+static void hbx_peer_stop(struct hbx_peer *peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < peer->nr_socks; i++) {
+		kernel_sock_shutdown(peer->socks[i].sock, SHUT_RDWR);
+		if (peer->socks[i].thread)
+			kthread_stop(peer->socks[i].thread);
+	}
+}
+
+static void hbx_peer_free(struct hbx_peer *peer)
+{
+	hbx_peer_put_socks(peer);
+	put_net(peer->net);
+	mutex_destroy(&peer->lock);
+	kfree(peer);
+}
+
+static int hbx_peer_start(struct hbx_peer *peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < peer->nr_socks; i++) {
+		struct hbx_peer_sock *ps = &peer->socks[i];
+		struct task_struct *t;
+
+		t = kthread_create(hbx_peer_sock_thread, ps, "hbx-peer%u/%u",
+				   peer->id, i);
+		if (IS_ERR(t))
+			return PTR_ERR(t);
+		ps->thread = t;
+		ps->up = true;
+	}
+	for (i = 0; i < peer->nr_socks; i++)
+		wake_up_process(peer->socks[i].thread);
+	return 0;
+}
+
+struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
+			      struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct hbx_peer *peer;
+	unsigned int i;
+	int err, id;
+
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
+	if (!peer)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&peer->lock);
+	peer->role = p->role;
+	peer->insecure = p->insecure;
+	peer->timeout_ms = p->timeout_ms;
+	peer->net = get_net(net);
+	if (p->name)
+		strscpy(peer->name, p->name, sizeof(peer->name));
+	if (p->identity) {
+		memcpy(peer->identity, p->identity, HBX_DIGEST_SIZE);
+		peer->has_identity = true;
+	}
+
+	for (i = 0; i < p->nr_fds; i++) {
+		struct socket *sock = hbx_peer_get_sock(p->fds[i], p, net, info);
+
+		if (IS_ERR(sock)) {
+			err = PTR_ERR(sock);
+			goto err_put_socks;
+		}
+		peer->socks[peer->nr_socks].peer = peer;
+		peer->socks[peer->nr_socks++].sock = sock;
+	}
+
+	mutex_lock(&hbx_peers_mutex);
+	for (i = 0; i < peer->nr_socks; i++) {
+		if (hbx_sock_in_use(peer->socks[i].sock)) {
+			mutex_unlock(&hbx_peers_mutex);
+			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_SOCKETS],
+					    "socket is already handed to a peer");
+			err = -EBUSY;
+			goto err_put_socks;
+		}
+	}
+	id = idr_alloc(&hbx_peers, peer, 0, INT_MAX, GFP_KERNEL);
+	if (id < 0) {
+		mutex_unlock(&hbx_peers_mutex);
+		err = id;
+		goto err_put_socks;
+	}
+	peer->id = id;
+	for (i = 0; i < peer->nr_socks; i++)
+		hbx_peer_setup_sock(peer, peer->socks[i].sock);
+	err = hbx_peer_start(peer);
+	if (err) {
+		idr_remove(&hbx_peers, id);
+		mutex_unlock(&hbx_peers_mutex);
+		hbx_peer_stop(peer);
+		goto err_put_socks;
+	}
+	return peer;	/* registry still locked, for the reply */
+
+err_put_socks:
+	hbx_peer_free(peer);
+	return ERR_PTR(err);
+}
+
+int hbx_peer_del(u32 id, struct genl_info *info)
+{
+	struct hbx_peer *peer;
+
+	mutex_lock(&hbx_peers_mutex);
+	peer = hbx_peer_find(genl_info_net(info), id);
+	if (!peer) {
+		mutex_unlock(&hbx_peers_mutex);
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_ID],
+				    "no peer with that id in this network namespace");
+		return -ENOENT;
+	}
+	idr_remove(&hbx_peers, id);
+	mutex_unlock(&hbx_peers_mutex);
+
+	hbx_peer_stop(peer);
+	hbx_peer_free(peer);
+	return 0;
+}
+
+void hbx_peers_lock(void)
+{
+	mutex_lock(&hbx_peers_mutex);
+}
+
+void hbx_peers_unlock(void)
+{
+	mutex_unlock(&hbx_peers_mutex);
+}
+
+struct hbx_peer *hbx_peer_find(struct net *net, u32 id)
+{
+	struct hbx_peer *peer;
+
+	lockdep_assert_held(&hbx_peers_mutex);
+	peer = idr_find(&hbx_peers, id);
+	return peer && net_eq(peer->net, net) ? peer : NULL;
+}
+
+struct hbx_peer *hbx_peer_next(struct net *net, u32 *id)
+{
+	struct hbx_peer *peer;
+	int i = *id;
+
+	lockdep_assert_held(&hbx_peers_mutex);
+	while ((peer = idr_get_next(&hbx_peers, &i)) && !net_eq(peer->net, net))
+		i++;
+	*id = i;
+	return peer;
+}
+
+unsigned int hbx_peer_socks_up(struct hbx_peer *peer)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < peer->nr_socks; i++)
+		n += READ_ONCE(peer->socks[i].up);
+	return n;
+}
+
+enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer)
+{
+	return hbx_peer_socks_up(peer) ? HBX_PEER_STATE_UP : HBX_PEER_STATE_DOWN;
+}
+
+int hbx_peer_init(void)
+{
+	return 0;
+}
+
+/* Module unload: netlink is gone, so nothing adds peers meanwhile. */
+void hbx_peer_exit(void)
+{
+	struct hbx_peer *peer;
+	int id;
+
+	for (;;) {
+		mutex_lock(&hbx_peers_mutex);
+		id = 0;
+		peer = idr_get_next(&hbx_peers, &id);
+		if (peer)
+			idr_remove(&hbx_peers, id);
+		mutex_unlock(&hbx_peers_mutex);
+		if (!peer)
+			break;
+		hbx_peer_stop(peer);
+		hbx_peer_free(peer);
+	}
+	idr_destroy(&hbx_peers);
+}

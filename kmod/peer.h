@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef HBX_PEER_H
+#define HBX_PEER_H
+
+#include <linux/atomic.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/hyperbox.h>
+
+struct genl_info;
+struct net;
+struct socket;
+struct task_struct;
+
+#define HBX_PEER_TIMEOUT_MS_DEFAULT	30000
+#define HBX_PEER_TIMEOUT_MS_MAX		(3600 * 1000)
+
+struct hbx_peer;
+
+/* One handed-in socket and the kernel thread that services it. */
+struct hbx_peer_sock {
+	struct hbx_peer		*peer;
+	struct socket		*sock;
+	struct task_struct	*thread;
+	bool			up;
+};
+
+struct hbx_peer {
+	u32			id;
+	char			name[HBX_PEER_NAME_MAX];
+	u8			identity[HBX_DIGEST_SIZE];
+	bool			has_identity;
+	u32			role;		/* enum hbx_peer_role */
+	bool			insecure;	/* plaintext allowed: benchmarks */
+	u32			timeout_ms;
+	struct net		*net;		/* where it was added; counted */
+
+	struct mutex		lock;		/* socks[].up, last_error */
+	unsigned int		nr_socks;
+	struct hbx_peer_sock	socks[HBX_PEER_SOCKETS_MAX];
+	char			last_error[64];
+
+	atomic64_t		requests;
+	atomic64_t		bytes_tx;
+	atomic64_t		protocol_errors;
+};
+
+struct hbx_peer_params {
+	u32		role;
+	const char	*name;
+	const u8	*identity;
+	bool		insecure;
+	u32		timeout_ms;
+	int		fds[HBX_PEER_SOCKETS_MAX];
+	unsigned int	nr_fds;
+};
+
+int hbx_peer_init(void);
+void hbx_peer_exit(void);
+
+/* On success the registry is left locked (see hbx_layer_add()). */
+struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
+			      struct genl_info *info);
+int hbx_peer_del(u32 id, struct genl_info *info);
+
+void hbx_peers_lock(void);
+void hbx_peers_unlock(void);
+/* Peers of one network namespace only. */
+struct hbx_peer *hbx_peer_find(struct net *net, u32 id);
+struct hbx_peer *hbx_peer_next(struct net *net, u32 *id);
+
+unsigned int hbx_peer_socks_up(struct hbx_peer *peer);
+enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer);
+
+/* The socket's thread ends it: count why, tell user space if it was the last. */
+void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
+			  bool protocol_error);
+
+#endif

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The in-kernel STOQ server: answers a peer's requests for the manifests
+ * and chunks of layers exported in the socket's network namespace.  Only
+ * verified chunks leave: a chunk not yet verified is hashed first.  A layer
+ * is pinned only while its bytes are copied out, never while we wait on the
+ * network, so a slow peer cannot hold up a delete.
+ */
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <net/sock.h>
+#include "layer.h"
+#include "peer.h"
+#include "server.h"
+#include "stoq.h"
+
+static int hbx_server_hello(struct hbx_peer_sock *ps,
+			    const struct hbx_stoq_hdr *hdr,
+			    const struct hbx_stoq_hello *hello, const char **why)
+{
+	struct hbx_stoq_hello ours = {
+		.version = cpu_to_be32(HBX_STOQ_VERSION),
+	};
+
+	if (be32_to_cpu(hello->version) != HBX_STOQ_VERSION) {
+		*why = "peer speaks another protocol version";
+		return -EPROTO;
+	}
+	return hbx_stoq_send(ps->sock, HBX_STOQ_HELLO, 0, be64_to_cpu(hdr->id),
+			     &ours, sizeof(ours));
+}
+
+/* Reply with a bare status; a request for what is not here ends the socket. */
+static int hbx_server_refuse(struct hbx_peer_sock *ps, u64 id, u16 status,
+			     const char *reason, const char **why)
+{
+	hbx_stoq_send(ps->sock, HBX_STOQ_REPLY, status, id, NULL, 0);
+	*why = reason;
+	return -EPROTO;
+}
+
+/* Copy what the request asks for out of the layer while it is pinned. */
+static int hbx_server_copy(struct hbx_layer *layer, u8 type, u64 chunk,
+			   void **data, u32 *len, u16 *status)
+{
+	const struct hbx_manifest *m = &layer->manifest;
+	loff_t pos;
+	u64 bad;
+	int err;
+
+	if (type == HBX_STOQ_GET_MANIFEST) {
+		*len = m->len;
+		*data = kvmalloc(*len, GFP_KERNEL);
+		if (!*data)
+			return -ENOMEM;
+		memcpy(*data, m->buf, *len);
+		return 0;
+	}
+	if (chunk >= m->chunk_count) {
+		*status = HBX_STOQ_OUT_OF_RANGE;
+		return 0;
+	}
+	if (hbx_chunks_verify(&layer->chunks, chunk, chunk, &bad)) {
+		*status = HBX_STOQ_FAILED;	/* never send what did not verify */
+		return 0;
+	}
+	pos = chunk << m->chunk_shift;
+	*len = min_t(u64, hbx_manifest_chunk_size(m), m->image_size - pos);
+	*data = kvmalloc(*len, GFP_KERNEL);
+	if (!*data)
+		return -ENOMEM;
+	err = kernel_read(layer->image, *data, *len, &pos);
+	if (err != *len) {
+		kvfree(*data);
+		*data = NULL;
+		*status = HBX_STOQ_FAILED;
+		return 0;
+	}
+	atomic64_inc(&layer->chunks_served);
+	return 0;
+}
+
+static int hbx_server_get(struct hbx_peer_sock *ps,
+			  const struct hbx_stoq_hdr *hdr,
+			  const struct hbx_stoq_get *get, const char **why)
+{
+	u64 id = be64_to_cpu(hdr->id), chunk = be64_to_cpu(get->chunk);
+	struct hbx_layer *layer;
+	u16 status = HBX_STOQ_OK;
+	void *data = NULL;
+	u32 len = 0;
+	int err;
+
+	layer = hbx_layer_get_exported(ps->peer->net, get->digest);
+	if (!layer)
+		return hbx_server_refuse(ps, id, HBX_STOQ_UNKNOWN_LAYER,
+					 "request for a layer not exported here", why);
+	err = hbx_server_copy(layer, hdr->type, chunk, &data, &len, &status);
+	hbx_layer_put_exported(layer);
+	if (err) {
+		*why = "out of memory";
+		return err;
+	}
+	if (status == HBX_STOQ_OUT_OF_RANGE)
+		return hbx_server_refuse(ps, id, status, "chunk out of range", why);
+
+	err = hbx_stoq_send(ps->sock, HBX_STOQ_REPLY, status, id, data,
+			    status == HBX_STOQ_OK ? len : 0);
+	kvfree(data);
+	if (err) {
+		*why = "socket send failed or timed out";
+		return err;
+	}
+	if (status == HBX_STOQ_OK)
+		atomic64_add(len, &ps->peer->bytes_tx);
+	return 0;
+}
+
+void hbx_server_run(struct hbx_peer_sock *ps)
+{
+	u8 payload[HBX_STOQ_REQUEST_MAX] __aligned(8);
+	struct hbx_stoq_hdr hdr;
+	const char *why = NULL;
+	bool hello = false;
+	int err;
+
+	for (;;) {
+		err = hbx_stoq_recv_request(ps->sock, &hdr, payload, &why);
+		if (err)
+			break;
+		if (!hello && hdr.type != HBX_STOQ_HELLO) {
+			why = "first frame is not a hello";
+			err = -EPROTO;
+			break;
+		}
+		if (hdr.type == HBX_STOQ_HELLO) {
+			err = hbx_server_hello(ps, &hdr, (void *)payload, &why);
+			hello = true;
+		} else {
+			err = hbx_server_get(ps, &hdr, (void *)payload, &why);
+		}
+		if (err)
+			break;
+		atomic64_inc(&ps->peer->requests);
+	}
+	hbx_peer_sock_failed(ps, why ? why : "socket error", err == -EPROTO);
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * STOQ frames on a socket that may carry kTLS: the kernel's TLS layer does
+ * the records, we see plaintext.  Nothing a peer sends is trusted: every
+ * header field is checked before its length is used.
+ */
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+#include "stoq.h"
+
+/* Read exactly len bytes; a peer that stops mid-way ends the socket. */
+static int hbx_recv_full(struct socket *sock, void *buf, size_t len,
+			 size_t *got)
+{
+	*got = 0;
+	while (*got < len) {
+		struct kvec iov = { buf + *got, len - *got };
+		struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+		int n = kernel_recvmsg(sock, &msg, &iov, 1, iov.iov_len,
+				       MSG_WAITALL | MSG_NOSIGNAL);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EPIPE;
+		*got += n;
+	}
+	return 0;
+}
+
+static u32 hbx_stoq_request_len(u8 type)
+{
+	switch (type) {
+	case HBX_STOQ_HELLO:		return sizeof(struct hbx_stoq_hello);
+	case HBX_STOQ_GET_MANIFEST:	/* fall through */
+	case HBX_STOQ_GET_CHUNK:	return sizeof(struct hbx_stoq_get);
+	default:			return 0;
+	}
+}
+
+int hbx_stoq_recv_request(struct socket *sock, struct hbx_stoq_hdr *hdr,
+			  void *payload, const char **why)
+{
+	size_t got;
+	u32 len;
+	int err;
+
+	err = hbx_recv_full(sock, hdr, sizeof(*hdr), &got);
+	if (err == -EPIPE && got) {
+		*why = "truncated frame header";
+		return -EPROTO;
+	}
+	if (err) {
+		*why = err == -EPIPE ? "peer closed the connection" :
+				       "socket receive failed";
+		return err;
+	}
+	len = be32_to_cpu(hdr->len);
+	if (be32_to_cpu(hdr->magic) != HBX_STOQ_MAGIC)
+		*why = "bad magic";
+	else if (hdr->version != HBX_STOQ_VERSION)
+		*why = "unsupported protocol version";
+	else if (!hbx_stoq_request_len(hdr->type))
+		*why = "unknown frame type";
+	else if (len > HBX_STOQ_REQUEST_MAX)
+		*why = "frame too long";
+	else if (len != hbx_stoq_request_len(hdr->type) || hdr->reserved ||
+		 hdr->status)
+		*why = "malformed frame";
+	else
+		*why = NULL;
+	if (*why)
+		return -EPROTO;
+
+	err = hbx_recv_full(sock, payload, len, &got);
+	if (err == -EPIPE) {
+		*why = "truncated frame";
+		return -EPROTO;
+	}
+	if (err)
+		*why = "socket receive failed";
+	return err;
+}
+
+int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
+		  const void *data, u32 len)
+{
+	struct hbx_stoq_hdr hdr = {
+		.magic = cpu_to_be32(HBX_STOQ_MAGIC),
+		.version = HBX_STOQ_VERSION,
+		.type = type,
+		.status = cpu_to_be16(status),
+		.len = cpu_to_be32(len),
+		.id = cpu_to_be64(id),
+	};
+	struct kvec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)data, len } };
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	size_t total = sizeof(hdr) + len;
+	int n;
+
+	/* sk_sndtimeo bounds this; a short send means the socket is done. */
+	n = kernel_sendmsg(sock, &msg, iov, len ? 2 : 1, total);
+	if (n < 0)
+		return n;
+	return n == total ? 0 : -EPIPE;
+}

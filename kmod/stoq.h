@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* STOQ framing over a kernel socket (the protocol is in the UAPI header). */
+#ifndef HBX_STOQ_H
+#define HBX_STOQ_H
+
+#include <linux/types.h>
+#include <linux/hyperbox.h>
+
+struct socket;
+
+/*
+ * Read one request frame: header and payload (at most HBX_STOQ_REQUEST_MAX
+ * bytes).  Returns 0; -EPIPE when the peer closed cleanly between frames;
+ * -EPROTO for a bad frame, with *why saying what was wrong; or another error
+ * from the socket (*why says so too).
+ */
+int hbx_stoq_recv_request(struct socket *sock, struct hbx_stoq_hdr *hdr,
+			  void *payload, const char **why);
+
+/* Send a frame of type with data; one call, all or an error. */
+int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
+		  const void *data, u32 len);
+
+#endif

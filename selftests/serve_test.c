@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The in-kernel STOQ server: a socket handed in with PEER_ADD serves the
+ * manifest and the verified chunks of exported layers; only TCP sockets with
+ * kTLS both ways are taken (plaintext only with the insecure flag); a peer
+ * that sends garbage loses its socket, with a counter and a reason.  The test
+ * plays the client itself, over loopback, with kTLS keys it installs itself.
+ */
+#include <endian.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/tls.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include "kselftest_harness.h"
+#include "hbx_test.h"
+#include "manifest.h"
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+
+#define CHUNK_SHIFT	14
+#define IMAGE_SIZE	(40 * 4096)
+#define NCHUNKS		((IMAGE_SIZE + (1 << CHUNK_SHIFT) - 1) >> CHUNK_SHIFT)
+
+struct peer_info {
+	uint32_t	id, state, socks_up;
+	uint64_t	requests, bytes_tx, protocol_errors;
+	char		last_error[64];
+	int		count;
+};
+
+static int peer_cb(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	struct peer_info *p = arg;
+
+	p->count++;
+	if (tb[HBX_A_PEER_ID])
+		p->id = nla_get_u32(tb[HBX_A_PEER_ID]);
+	if (tb[HBX_A_PEER_STATE])
+		p->state = nla_get_u32(tb[HBX_A_PEER_STATE]);
+	if (tb[HBX_A_PEER_SOCKETS_UP])
+		p->socks_up = nla_get_u32(tb[HBX_A_PEER_SOCKETS_UP]);
+	if (tb[HBX_A_PEER_REQUESTS])
+		p->requests = nla_get_u64(tb[HBX_A_PEER_REQUESTS]);
+	if (tb[HBX_A_PEER_BYTES_TX])
+		p->bytes_tx = nla_get_u64(tb[HBX_A_PEER_BYTES_TX]);
+	if (tb[HBX_A_PEER_PROTOCOL_ERRORS])
+		p->protocol_errors = nla_get_u64(tb[HBX_A_PEER_PROTOCOL_ERRORS]);
+	if (tb[HBX_A_PEER_LAST_ERROR])
+		snprintf(p->last_error, sizeof(p->last_error), "%s",
+			 nla_get_string(tb[HBX_A_PEER_LAST_ERROR]));
+	return 0;
+}
+
+static int peer_add(struct hbx_nl *nl, int fd, int insecure, struct peer_info *p)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_PEER_ADD, 0);
+	struct nlattr *nest;
+
+	memset(p, 0, sizeof(*p));
+	nla_put_u32(msg, HBX_A_PEER_ROLE, HBX_PEER_ROLE_SERVER);
+	nla_put_string(msg, HBX_A_PEER_NAME, "test-client");
+	nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, 5000);
+	if (insecure)
+		nla_put_flag(msg, HBX_A_PEER_INSECURE);
+	nest = nla_nest_start(msg, HBX_A_PEER_SOCKETS);
+	nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fd);
+	nla_nest_end(msg, nest);
+	return hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_cb, p);
+}
+
+static int peer_get(struct hbx_nl *nl, uint32_t id, struct peer_info *p)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_PEER_GET, 0);
+
+	memset(p, 0, sizeof(*p));
+	nla_put_u32(msg, HBX_A_PEER_ID, id);
+	return hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_cb, p);
+}
+
+static int peer_del(struct hbx_nl *nl, uint32_t id)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_PEER_DEL, 0);
+
+	nla_put_u32(msg, HBX_A_PEER_ID, id);
+	return hbx_nl_request(nl, msg, HBX_A_PEER_MAX, NULL, NULL);
+}
+
+static int layer_index_cb(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	if (tb[HBX_A_LAYER_INDEX])
+		*(uint32_t *)arg = nla_get_u32(tb[HBX_A_LAYER_INDEX]);
+	return 0;
+}
+
+/* A connected loopback TCP pair: *client is ours, *server goes to the kernel. */
+static int tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = { .tv_sec = 10 };
+
+	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (void *)&a, &alen))
+		return -1;
+	*client = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(*client, (void *)&a, sizeof(a)))
+		return -1;
+	*server = accept(l, NULL, NULL);
+	close(l);
+	/* Nothing in a test may wait forever. */
+	setsockopt(*client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return *server < 0 ? -1 : 0;
+}
+
+/* kTLS both ways on both ends, keys chosen here: no handshake needed. */
+static int ktls_pair(int client, int server)
+{
+	struct tls12_crypto_info_aes_gcm_128 a = { 0 }, b = { 0 };
+	int ends[2] = { client, server }, i;
+
+	a.info.version = b.info.version = TLS_1_2_VERSION;
+	a.info.cipher_type = b.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+	memset(a.key, 0x11, sizeof(a.key));
+	memset(a.salt, 0x22, sizeof(a.salt));
+	memset(b.key, 0x33, sizeof(b.key));
+	memset(b.salt, 0x44, sizeof(b.salt));
+	for (i = 0; i < 2; i++) {
+		if (setsockopt(ends[i], SOL_TCP, TCP_ULP, "tls", sizeof("tls")))
+			return -1;
+		/* client -> server uses a, server -> client uses b */
+		if (setsockopt(ends[i], SOL_TLS, TLS_TX, i ? (void *)&b : (void *)&a,
+			       sizeof(a)) ||
+		    setsockopt(ends[i], SOL_TLS, TLS_RX, i ? (void *)&a : (void *)&b,
+			       sizeof(a)))
+			return -1;
+	}
+	return 0;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
+
+		if (n <= 0)
+			return -1;
+		got += n;
+	}
+	return 0;
+}
+
+static int send_frame(int fd, uint8_t type, uint64_t id, const void *p, uint32_t len)
+{
+	struct hbx_stoq_hdr h = {
+		.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
+		.type = type, .len = htobe32(len), .id = htobe64(id),
+	};
+
+	return send_all(fd, &h, sizeof(h)) || (len && send_all(fd, p, len)) ? -1 : 0;
+}
+
+static int send_hello(int fd)
+{
+	struct hbx_stoq_hello h = { .version = htobe32(HBX_STOQ_VERSION) };
+
+	return send_frame(fd, HBX_STOQ_HELLO, 1, &h, sizeof(h));
+}
+
+static int send_get(int fd, uint8_t type, const uint8_t *digest, uint64_t chunk,
+		    uint64_t id)
+{
+	struct hbx_stoq_get g;
+
+	memcpy(g.digest, digest, sizeof(g.digest));
+	g.chunk = htobe64(chunk);
+	return send_frame(fd, type, id, &g, sizeof(g));
+}
+
+/* Read one frame; *data is malloc'd.  Returns its status, or -1. */
+static int recv_frame(int fd, struct hbx_stoq_hdr *h, void **data)
+{
+	uint32_t len;
+
+	*data = NULL;
+	if (recv_all(fd, h, sizeof(*h)) || be32toh(h->magic) != HBX_STOQ_MAGIC)
+		return -1;
+	len = be32toh(h->len);
+	if (len > (4U << 20))
+		return -1;
+	*data = malloc(len + 1);
+	if (len && recv_all(fd, *data, len))
+		return -1;
+	return be16toh(h->status);
+}
+
+/* The kernel closed its end: reads see EOF (or a reset). */
+static int closed_by_peer(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, 0) <= 0;
+}
+
+FIXTURE(serve) {
+	struct hbx_nl	*nl;
+	char		dir[64], image[96], manifest[96];
+	uint8_t		*data, *mbuf;
+	size_t		mlen;
+	uint8_t		digest[HBX_DIGEST_SIZE];
+	uint32_t	layer;
+	int		client, server;
+};
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+/* An exported layer of random bytes, and a loopback pair. */
+FIXTURE_SETUP(serve)
+{
+	struct hbx_manifest_info info;
+	int ifd, mfd, r;
+	struct nl_msg *msg;
+
+	ASSERT_EQ(0, hbx_nl_open(&self->nl));
+	strcpy(self->dir, "/tmp/hbx-serve-test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	snprintf(self->image, sizeof(self->image), "%s/image", self->dir);
+	snprintf(self->manifest, sizeof(self->manifest), "%s/manifest", self->dir);
+	self->data = malloc(IMAGE_SIZE);
+	r = open("/dev/urandom", O_RDONLY);
+	ASSERT_EQ(IMAGE_SIZE, read(r, self->data, IMAGE_SIZE));
+	close(r);
+	write_file(self->image, self->data, IMAGE_SIZE);
+	ifd = open(self->image, O_RDONLY);
+	mfd = open(self->manifest, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ASSERT_EQ(0, hbx_manifest_build(ifd, CHUNK_SHIFT, mfd, &info));
+	memcpy(self->digest, info.digest, HBX_DIGEST_SIZE);
+	self->mlen = lseek(mfd, 0, SEEK_END);
+	self->mbuf = malloc(self->mlen);
+	ASSERT_EQ(self->mlen, pread(mfd, self->mbuf, self->mlen, 0));
+
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX,
+				    layer_index_cb, &self->layer));
+	close(ifd);
+	close(mfd);
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, self->layer);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 1);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	ASSERT_EQ(0, tcp_pair(&self->client, &self->server));
+}
+
+FIXTURE_TEARDOWN(serve)
+{
+	struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_DEL, 0);
+	char cmd[128];
+
+	close(self->client);
+	close(self->server);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, self->layer);
+	EXPECT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	hbx_nl_close(self->nl);
+	free(self->data);
+	free(self->mbuf);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+}
+
+/* Fetch the manifest and every chunk, pipelined, and compare. */
+static void fetch_everything(struct __test_metadata *_metadata,
+			     struct _test_data_serve *self)
+{
+	struct hbx_stoq_hdr h;
+	void *data;
+	uint64_t i;
+
+	ASSERT_EQ(0, send_hello(self->client));
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(HBX_STOQ_HELLO, h.type);
+	free(data);
+
+	ASSERT_EQ(0, send_get(self->client, HBX_STOQ_GET_MANIFEST, self->digest, 0, 7));
+	ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(7, be64toh(h.id));
+	ASSERT_EQ(self->mlen, be32toh(h.len));
+	EXPECT_EQ(0, memcmp(data, self->mbuf, self->mlen));
+	free(data);
+
+	/* Many requests in flight on one socket. */
+	for (i = 0; i < NCHUNKS; i++)
+		ASSERT_EQ(0, send_get(self->client, HBX_STOQ_GET_CHUNK,
+				      self->digest, i, 100 + i));
+	for (i = 0; i < NCHUNKS; i++) {
+		uint64_t c;
+		size_t want;
+
+		ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+		c = be64toh(h.id) - 100;
+		ASSERT_GT(NCHUNKS, c);
+		want = IMAGE_SIZE - (c << CHUNK_SHIFT) < (1 << CHUNK_SHIFT) ?
+		       IMAGE_SIZE - (c << CHUNK_SHIFT) : (1 << CHUNK_SHIFT);
+		EXPECT_EQ(want, be32toh(h.len));
+		EXPECT_EQ(0, memcmp(data, self->data + (c << CHUNK_SHIFT), want));
+		free(data);
+	}
+}
+
+TEST_F(serve, plaintext_peer_with_insecure_flag_serves_manifest_and_chunks)
+{
+	struct peer_info p, g;
+
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	fetch_everything(_metadata, self);
+	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
+	EXPECT_EQ(2 + NCHUNKS, g.requests);
+	EXPECT_EQ(IMAGE_SIZE + self->mlen, g.bytes_tx);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	EXPECT_TRUE(closed_by_peer(self->client));
+	EXPECT_EQ(-ENOENT, peer_get(self->nl, p.id, &g));
+}
+
+TEST_F(serve, ktls_peer_serves_through_kernel_tls)
+{
+	struct peer_info p;
+
+	ASSERT_EQ(0, ktls_pair(self->client, self->server)) {
+		TH_LOG("kTLS setup failed: %s (is the tls module loaded?)", strerror(errno));
+	}
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 0, &p)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	fetch_everything(_metadata, self);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+TEST_F(serve, rejects_sockets_that_are_not_ktls_tcp)
+{
+	int udp = socket(AF_INET, SOCK_DGRAM, 0);
+	int unconnected = socket(AF_INET, SOCK_STREAM, 0);
+	int file = open("/dev/null", O_RDONLY);
+	struct peer_info p, again;
+
+	EXPECT_EQ(-EINVAL, peer_add(self->nl, self->server, 0, &p));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "no kernel TLS"));
+	EXPECT_EQ(-EINVAL, peer_add(self->nl, udp, 1, &p));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "not a TCP socket"));
+	EXPECT_EQ(-EINVAL, peer_add(self->nl, unconnected, 1, &p));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "not connected"));
+	EXPECT_EQ(-ENOTSOCK, peer_add(self->nl, file, 1, &p));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "not an open socket"));
+
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	EXPECT_EQ(-EBUSY, peer_add(self->nl, self->server, 1, &again));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "already handed"));
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	close(udp);
+	close(unconnected);
+	close(file);
+}
+
+/* Send bad bytes after (or instead of) a hello; the socket must be dropped. */
+static void expect_dropped(struct __test_metadata *_metadata,
+			   struct _test_data_serve *self, const void *bytes,
+			   size_t len, int hello, const char *why)
+{
+	struct hbx_stoq_hdr h;
+	struct peer_info p, g;
+	void *data;
+	int i;
+
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	if (hello) {
+		ASSERT_EQ(0, send_hello(self->client));
+		ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+		free(data);
+	}
+	ASSERT_EQ(0, send_all(self->client, bytes, len));
+	if (len < sizeof(h))
+		shutdown(self->client, SHUT_WR);	/* a truncated frame */
+	/* A refusal may come first; then the socket closes. */
+	for (i = 0; i < 3 && !closed_by_peer(self->client); i++)
+		;
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+		if (g.state == HBX_PEER_STATE_DOWN)
+			break;
+		usleep(100 * 1000);
+	}
+	EXPECT_EQ(HBX_PEER_STATE_DOWN, g.state);
+	EXPECT_EQ(1, g.protocol_errors);
+	EXPECT_NE(NULL, strstr(g.last_error, why)) {
+		TH_LOG("last error \"%s\", wanted \"%s\"", g.last_error, why);
+	}
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+static struct hbx_stoq_hdr hdr_of(uint32_t magic, uint8_t version, uint8_t type,
+				  uint32_t len)
+{
+	struct hbx_stoq_hdr h = {
+		.magic = htobe32(magic), .version = version, .type = type,
+		.len = htobe32(len), .id = htobe64(1),
+	};
+	return h;
+}
+
+TEST_F(serve, bad_magic_drops_the_socket)
+{
+	struct hbx_stoq_hdr h = hdr_of(0x12345678, HBX_STOQ_VERSION, HBX_STOQ_HELLO, 16);
+
+	expect_dropped(_metadata, self, &h, sizeof(h), 0, "bad magic");
+}
+
+TEST_F(serve, unknown_version_drops_the_socket)
+{
+	struct hbx_stoq_hdr h = hdr_of(HBX_STOQ_MAGIC, 9, HBX_STOQ_HELLO, 16);
+
+	expect_dropped(_metadata, self, &h, sizeof(h), 0, "protocol version");
+}
+
+TEST_F(serve, huge_length_drops_the_socket)
+{
+	struct hbx_stoq_hdr h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION,
+				       HBX_STOQ_GET_CHUNK, 0x7fffffff);
+
+	expect_dropped(_metadata, self, &h, sizeof(h), 1, "too long");
+}
+
+TEST_F(serve, unknown_type_drops_the_socket)
+{
+	struct hbx_stoq_hdr h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, 77, 0);
+
+	expect_dropped(_metadata, self, &h, sizeof(h), 1, "unknown frame type");
+}
+
+TEST_F(serve, request_before_hello_drops_the_socket)
+{
+	struct {
+		struct hbx_stoq_hdr h;
+		struct hbx_stoq_get g;
+	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_CHUNK,
+		       sizeof(struct hbx_stoq_get)) };
+
+	memcpy(f.g.digest, self->digest, HBX_DIGEST_SIZE);
+	expect_dropped(_metadata, self, &f, sizeof(f), 0, "not a hello");
+}
+
+TEST_F(serve, truncated_frame_drops_the_socket)
+{
+	struct hbx_stoq_hdr h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION,
+				       HBX_STOQ_GET_CHUNK, sizeof(struct hbx_stoq_get));
+
+	expect_dropped(_metadata, self, &h, sizeof(h) / 2, 1, "truncated");
+}
+
+TEST_F(serve, unknown_layer_is_refused_and_drops_the_socket)
+{
+	struct {
+		struct hbx_stoq_hdr h;
+		struct hbx_stoq_get g;
+	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_CHUNK,
+		       sizeof(struct hbx_stoq_get)) };
+
+	memset(f.g.digest, 0xab, HBX_DIGEST_SIZE);
+	expect_dropped(_metadata, self, &f, sizeof(f), 1, "not exported");
+}
+
+TEST_F(serve, chunk_out_of_range_drops_the_socket)
+{
+	struct {
+		struct hbx_stoq_hdr h;
+		struct hbx_stoq_get g;
+	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_CHUNK,
+		       sizeof(struct hbx_stoq_get)) };
+
+	memcpy(f.g.digest, self->digest, HBX_DIGEST_SIZE);
+	f.g.chunk = htobe64(NCHUNKS);
+	expect_dropped(_metadata, self, &f, sizeof(f), 1, "out of range");
+}
+
+TEST_F(serve, unexported_layer_is_not_served)
+{
+	struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
+	struct {
+		struct hbx_stoq_hdr h;
+		struct hbx_stoq_get g;
+	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_MANIFEST,
+		       sizeof(struct hbx_stoq_get)) };
+
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, self->layer);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 0);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	memcpy(f.g.digest, self->digest, HBX_DIGEST_SIZE);
+	expect_dropped(_metadata, self, &f, sizeof(f), 1, "not exported");
+}
+
+struct down_event {
+	int	seen;
+	uint32_t id;
+};
+
+static int down_cb(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	struct down_event *e = arg;
+
+	if (cmd != HBX_CMD_PEER_DOWN_NTF)
+		return 0;
+	e->seen = 1;
+	e->id = tb[HBX_A_PEER_ID] ? nla_get_u32(tb[HBX_A_PEER_ID]) : ~0U;
+	return 1;
+}
+
+TEST_F(serve, a_closed_connection_raises_peer_down)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	struct down_event e = { 0 };
+	struct hbx_nl *events;
+	struct peer_info p;
+
+	ASSERT_EQ(0, hbx_nl_open(&events));
+	ASSERT_EQ(0, hbx_nl_subscribe(events));
+	setsockopt(nl_socket_get_fd(hbx_nl_sock(events)), SOL_SOCKET,
+		   SO_RCVTIMEO, &tv, sizeof(tv));
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	close(self->client);
+	self->client = socket(AF_INET, SOCK_STREAM, 0);	/* for teardown */
+	EXPECT_EQ(0, hbx_nl_listen(events, HBX_A_PEER_MAX, down_cb, &e));
+	EXPECT_TRUE(e.seen);
+	EXPECT_EQ(p.id, e.id);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	hbx_nl_close(events);
+}
+
+TEST_HARNESS_MAIN
