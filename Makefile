@@ -23,7 +23,9 @@ NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null)
 NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
 # mbedTLS: x509 for hbx cert, tls for the handshake, crypto (SHA-256) for all.
 TLS_LIBS  := -lmbedtls -lmbedx509 -lmbedcrypto
-HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser -Ikmod/uapi -Ikmod $(NL_CFLAGS)
+# hbx seccomp: libbpf (the learn tracer), libseccomp (filters), json-c (profiles).
+SECCOMP_LIBS := $(shell pkg-config --libs libbpf libseccomp json-c 2>/dev/null || echo -lbpf -lseccomp -ljson-c)
+HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser -Ikmod/uapi -Ikmod -Ibpf $(NL_CFLAGS)
 
 LIB_SRCS := $(wildcard user/*.c)
 LIB_OBJS := $(LIB_SRCS:.c=.o)
@@ -44,26 +46,40 @@ tools: user/libhbx.a tools/hbx/hbx
 
 user/%.o: user/%.c $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h
 	$(CC) $(HBX_CFLAGS) -c -o $@ $<
+# hbx seccomp learn embeds its BPF object (a libbpf-tools style skeleton).
+# One rule makes it, for tools and for bpf, so make -j builds it once.
+bpf/syscalls.skel.h: bpf/syscalls.bpf.c bpf/syscalls.h
+	$(MAKE) -C bpf syscalls.skel.h
+user/seccomp_learn.o: bpf/syscalls.skel.h
+user/seccomp_learn.o user/seccomp_rules.o tools/hbx/seccomp.o: bpf/syscalls.h
 user/libhbx.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 tools/hbx/%.o: tools/hbx/%.c $(wildcard tools/hbx/*.h) $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
 	$(CC) $(HBX_CFLAGS) -c -o $@ $<
 tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
-	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS)
 
-selftests: tools
+selftests: tools tests/tls_pair tests/stoq_fetch
 	$(MAKE) -C selftests
+
+# The helper of selftests/tls_test.sh: a kTLS echo pair over libhbx's handshake.
+tests/tls_pair: tests/tls_pair.c user/libhbx.a
+	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a $(TLS_LIBS)
+
+# The STOQ client of selftests/serve_tls_test.sh (the kernel's client is to come).
+tests/stoq_fetch: tests/stoq_fetch.c user/libhbx.a
+	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a $(TLS_LIBS)
 
 # Host unit tests share the selftests' harness header.
 UNIT_TESTS := $(patsubst %.c,%,$(wildcard tests/*_test.c))
 unit-tests: $(UNIT_TESTS)
 tests/%_test: tests/%_test.c user/libhbx.a selftests
-	$(CC) $(HBX_CFLAGS) -Wno-sign-compare -Wno-missing-prototypes -Ibuild/kselftest -o $@ $< user/libhbx.a $(NL_LIBS) $(TLS_LIBS)
+	$(CC) $(HBX_CFLAGS) -Wno-sign-compare -Wno-missing-prototypes -Ibuild/kselftest -o $@ $< user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS)
 # cert_test also runs the CLI (tests/../tools/hbx/hbx).
 tests/cert_test: tools/hbx/hbx
 
-bpf:
+bpf: bpf/syscalls.skel.h
 	$(MAKE) -C bpf
 
 deps:
@@ -98,7 +114,7 @@ dkms-check: dkms tools selftests
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
-	rm -f $(LIB_OBJS) $(HBX_OBJS) user/libhbx.a tools/hbx/hbx
+	rm -f $(LIB_OBJS) $(HBX_OBJS) user/libhbx.a tools/hbx/hbx tests/tls_pair tests/stoq_fetch tests/*_test
 	-$(MAKE) -C selftests clean
 	-$(MAKE) -C bpf clean
 	rm -rf build

@@ -36,6 +36,9 @@ fi
 [ -n "$kernels" ] || { echo "check: no kernel with headers and image; run: make deps" >&2; exit 1; }
 
 echo "# host unit tests"
+/usr/bin/python3 tests/spec_check.py . > "$out/spec_check.log" 2>&1
+cat "$out/spec_check.log"
+count "$out/spec_check.log"
 for t in tests/*_test; do
 	[ -x "$t" ] || continue
 	"$t" > "$out/$(basename "$t").log" 2>&1

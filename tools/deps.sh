@@ -12,7 +12,7 @@ apt-get install -y --no-install-recommends \
 	linux-image-6.12-amd64 linux-headers-6.12-amd64 \
 	linux-source-6.1 \
 	qemu-system-x86 busybox-static \
-	libnl-3-dev libnl-genl-3-dev libmbedtls-dev libseccomp-dev \
+	libnl-3-dev libnl-genl-3-dev libmbedtls-dev libseccomp-dev libjson-c-dev \
 	libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev \
 	erofs-utils dkms cryptsetup-bin iproute2 util-linux libcap2-bin \
-	python3 attr openssl
+	python3 python3-yaml attr openssl

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Is this a good peer certificate of our cluster?  The one place where
- * mbedTLS verify flags become a reason and a sentence: hbx cert verify uses
- * it, and so does the TLS handshake code (hbx_cert_why() on the flags of
- * mbedtls_ssl_get_verify_result()).
+ * mbedTLS verify flags become a reason and a sentence for hbx cert verify.
+ * The TLS handshake (user/tls.c) ranks the flags the same way and words
+ * them from the peer's side.
  */
 #ifndef HBX_CERT_VERIFY_H
 #define HBX_CERT_VERIFY_H

@@ -20,7 +20,10 @@ static const struct hbx_subcommand subcommands[] = {
 	{ "layer",	layer_main,	"build, attach, list, mount and detach layers" },
 	{ "rootfs",	rootfs_main,	"stack layers into a container root" },
 	{ "monitor",	monitor_main,	"print the module's notifications" },
+	{ "serve",	serve_main,	"accept peers: mutual TLS, then kTLS sockets to the module" },
+	{ "peer",	peer_main,	"list and delete peers" },
 	{ "cert",	cert_main,	"run the cluster CA: keys, certificates, CRL" },
+	{ "seccomp",	seccomp_main,	"learn, enforce, merge and diff seccomp profiles" },
 	{ "help",	help_main,	"show this help" },
 	{ NULL, NULL, NULL }
 };

@@ -30,5 +30,8 @@ int hbx_dir_main(int argc, char **argv, const char *usage,
 
 int version_main(int argc, char **argv);
 int info_main(int argc, char **argv);
+int serve_main(int argc, char **argv);
+int peer_main(int argc, char **argv);
+int seccomp_main(int argc, char **argv);
 
 #endif

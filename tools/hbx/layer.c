@@ -448,6 +448,39 @@ static int layer_umount_main(int argc, char **argv)
 	return hbx_dir_main(argc, argv, "layer umount DIR", hbx_layer_umount);
 }
 
+static int layer_export_main(int argc, char **argv)
+{
+	static const char usage[] = "layer export N [--off]";
+	static const struct option opts[] = {
+		{ "off", no_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct nl_msg *msg;
+	struct hbx_nl *nl;
+	uint32_t index;
+	bool off = false;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'o')
+			return hbx_usage(usage);
+		off = true;
+	}
+	if (optind != argc - 1 || hbx_parse_layer_index(argv[optind], &index))
+		return hbx_usage(usage);
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+	err = !msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
+	      nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) ? -ENOMEM :
+	      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
+	if (err)
+		hbx_err("%s", hbx_nl_error(nl));
+	hbx_nl_close(nl);
+	return err ? 1 : 0;
+}
+
 static const struct hbx_subcommand layer_subcommands[] = {
 	{ "build",	layer_build_main,  "build an EROFS layer and its manifest" },
 	{ "add",	layer_add_main,	   "attach an image as /dev/hbxN" },
@@ -455,6 +488,7 @@ static const struct hbx_subcommand layer_subcommands[] = {
 	{ "list",	layer_list_main,   "list attached layers" },
 	{ "mount",	layer_mount_main,  "attach an image and mount it read-only" },
 	{ "umount",	layer_umount_main, "unmount a layer and detach it" },
+	{ "export",	layer_export_main, "serve (or stop serving) a layer to peers" },
 	{ NULL, NULL, NULL }
 };
 

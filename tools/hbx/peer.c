@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/* hbx peer list|del: the sockets handed to the module, per network namespace. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hbx.h"
+#include "json.h"
+#include "manifest.h"
+
+struct peer_row {
+	uint32_t	id, role, state, socks_up, timeout_ms;
+	uint64_t	requests, bytes_tx, protocol_errors;
+	bool		insecure;
+	char		name[HBX_PEER_NAME_MAX];
+	char		identity[HBX_DIGEST_STR_LEN + 1];
+	char		last_error[64];
+};
+
+struct peer_rows {
+	struct peer_row	*v;
+	size_t		n;
+};
+
+static int peer_row_parse(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	struct peer_rows *rows = arg;
+	struct peer_row *r, *v = realloc(rows->v, (rows->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	rows->v = v;
+	r = memset(&v[rows->n++], 0, sizeof(*r));
+#define U32(a, f) if (tb[a]) r->f = nla_get_u32(tb[a])
+#define U64(a, f) if (tb[a]) r->f = nla_get_u64(tb[a])
+	U32(HBX_A_PEER_ID, id);
+	U32(HBX_A_PEER_ROLE, role);
+	U32(HBX_A_PEER_STATE, state);
+	U32(HBX_A_PEER_SOCKETS_UP, socks_up);
+	U32(HBX_A_PEER_TIMEOUT_MS, timeout_ms);
+	U64(HBX_A_PEER_REQUESTS, requests);
+	U64(HBX_A_PEER_BYTES_TX, bytes_tx);
+	U64(HBX_A_PEER_PROTOCOL_ERRORS, protocol_errors);
+#undef U32
+#undef U64
+	r->insecure = tb[HBX_A_PEER_INSECURE] != NULL;
+	if (tb[HBX_A_PEER_NAME])
+		snprintf(r->name, sizeof(r->name), "%s", nla_get_string(tb[HBX_A_PEER_NAME]));
+	if (tb[HBX_A_PEER_LAST_ERROR])
+		snprintf(r->last_error, sizeof(r->last_error), "%s",
+			 nla_get_string(tb[HBX_A_PEER_LAST_ERROR]));
+	if (tb[HBX_A_PEER_IDENTITY] && nla_len(tb[HBX_A_PEER_IDENTITY]) == HBX_DIGEST_SIZE)
+		hbx_digest_format(nla_data(tb[HBX_A_PEER_IDENTITY]), r->identity);
+	return 0;
+}
+
+static void peer_row_json(struct hbx_json *j, const struct peer_row *r)
+{
+	hbx_json_object_begin(j, NULL);
+	hbx_json_u64(j, "id", r->id);
+	hbx_json_string(j, "name", r->name);
+	hbx_json_string(j, "identity", r->identity);
+	hbx_json_string(j, "role", r->role == HBX_PEER_ROLE_SERVER ? "server" : "client");
+	hbx_json_bool(j, "insecure", r->insecure);
+	hbx_json_u64(j, "timeout-ms", r->timeout_ms);
+	hbx_json_string(j, "state", r->state == HBX_PEER_STATE_UP ? "up" : "down");
+	hbx_json_u64(j, "sockets-up", r->socks_up);
+	hbx_json_u64(j, "requests", r->requests);
+	hbx_json_u64(j, "bytes-tx", r->bytes_tx);
+	hbx_json_u64(j, "protocol-errors", r->protocol_errors);
+	hbx_json_string(j, "last-error", r->last_error);
+	hbx_json_object_end(j);
+}
+
+static int peer_list_main(int argc, char **argv)
+{
+	struct peer_rows rows = { NULL, 0 };
+	struct hbx_json j;
+	struct hbx_nl *nl;
+	bool json = false;
+	size_t i;
+	int c, err;
+
+	while ((c = getopt(argc, argv, "j")) != -1) {
+		if (c != 'j')
+			return hbx_usage("peer list [-j]");
+		json = true;
+	}
+	if (optind != argc)
+		return hbx_usage("peer list [-j]");
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	err = hbx_nl_request(nl, hbx_nl_msg(nl, HBX_CMD_PEER_GET, NLM_F_DUMP),
+			     HBX_A_PEER_MAX, peer_row_parse, &rows);
+	if (err)
+		hbx_err("%s", hbx_nl_error(nl));
+	hbx_nl_close(nl);
+	if (err)
+		return 1;
+	if (json) {
+		hbx_json_init(&j, stdout);
+		hbx_json_array_begin(&j, NULL);
+		for (i = 0; i < rows.n; i++)
+			peer_row_json(&j, &rows.v[i]);
+		hbx_json_array_end(&j);
+		hbx_json_finish(&j);
+	} else {
+		printf("%-4s %-16s %-6s %-5s %10s %12s %6s  %s\n", "ID", "NAME", "ROLE",
+		       "STATE", "REQUESTS", "BYTES-TX", "ERRORS", "LAST ERROR");
+		for (i = 0; i < rows.n; i++) {
+			const struct peer_row *r = &rows.v[i];
+
+			printf("%-4u %-16s %-6s %-5s %10" PRIu64 " %12" PRIu64
+			       " %6" PRIu64 "  %s%s\n", r->id, r->name,
+			       r->role == HBX_PEER_ROLE_SERVER ? "server" : "client",
+			       r->state == HBX_PEER_STATE_UP ? "up" : "down",
+			       r->requests, r->bytes_tx, r->protocol_errors,
+			       r->last_error, r->insecure ? " (insecure)" : "");
+		}
+	}
+	free(rows.v);
+	return 0;
+}
+
+static int peer_del_main(int argc, char **argv)
+{
+	struct nl_msg *msg;
+	struct hbx_nl *nl;
+	char *end;
+	unsigned long id;
+	int err;
+
+	if (argc != 2)
+		return hbx_usage("peer del ID");
+	id = strtoul(argv[1], &end, 10);
+	if (!*argv[1] || *end || id > UINT32_MAX)
+		return hbx_usage("peer del ID");
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	msg = hbx_nl_msg(nl, HBX_CMD_PEER_DEL, 0);
+	err = !msg || nla_put_u32(msg, HBX_A_PEER_ID, id) ? -ENOMEM :
+	      hbx_nl_request(nl, msg, HBX_A_PEER_MAX, NULL, NULL);
+	if (err)
+		hbx_err("%s", hbx_nl_error(nl));
+	hbx_nl_close(nl);
+	return err ? 1 : 0;
+}
+
+static const struct hbx_subcommand peer_subcommands[] = {
+	{ "list",	peer_list_main,	"list peers and their counters" },
+	{ "del",	peer_del_main,	"close a peer's sockets" },
+	{ NULL, NULL, NULL }
+};
+
+int peer_main(int argc, char **argv)
+{
+	return hbx_dispatch(peer_subcommands, "peer", argc - 1, argv + 1);
+}
