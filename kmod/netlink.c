@@ -151,72 +151,80 @@ static int hbx_peer_fill(struct sk_buff *skb, struct hbx_peer *peer)
 	return 0;
 }
 
-/* From the peer's socket thread: tell its own namespace. */
-void hbx_notify_peer_down(struct hbx_peer *peer)
+/* Fills a message with one object's attributes. */
+typedef int (*hbx_fill_fn)(struct sk_buff *skb, void *obj, u64 extra);
+
+/* A notification on "events" in net: the object, and for verify-fail its chunk. */
+static void hbx_notify(u8 cmd, hbx_fill_fn fill, void *obj, u64 extra,
+		       struct net *net, gfp_t gfp)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
-	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!skb)
-		return;
-	hdr = genlmsg_put(skb, 0, 0, &hbx_family, 0, HBX_CMD_PEER_DOWN_NTF);
-	if (!hdr || hbx_peer_fill(skb, peer)) {
-		nlmsg_free(skb);
-		return;
-	}
-	genlmsg_end(skb, hdr);
-	genlmsg_multicast_netns(&hbx_family, peer->net, skb, 0,
-				HBX_MCGRP_EVENTS_ID, GFP_KERNEL);
-}
-
-static void hbx_multicast(struct sk_buff *skb, void *hdr, int err, gfp_t gfp)
-{
-	if (err) {
-		genlmsg_cancel(skb, hdr);
-		nlmsg_free(skb);
-		return;
-	}
-	genlmsg_end(skb, hdr);
-	/* Layers are host-wide block devices: tell the initial namespace. */
-	genlmsg_multicast(&hbx_family, skb, 0, HBX_MCGRP_EVENTS_ID, gfp);
-}
-
-void hbx_notify_layer(struct hbx_layer *layer, u8 cmd)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, gfp);
 	if (!skb)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &hbx_family, 0, cmd);
-	if (!hdr) {
+	if (!hdr || fill(skb, obj, extra)) {
 		nlmsg_free(skb);
 		return;
 	}
-	hbx_multicast(skb, hdr, hbx_layer_fill(skb, layer), GFP_KERNEL);
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&hbx_family, net, skb, 0, HBX_MCGRP_EVENTS_ID, gfp);
+}
+
+/* The reply to a do request: one object, same command. */
+static int hbx_reply(struct genl_info *info, hbx_fill_fn fill, void *obj)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
+	if (!hdr || fill(msg, obj, 0)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int hbx_layer_fill_msg(struct sk_buff *skb, void *layer, u64 unused)
+{
+	return hbx_layer_fill(skb, layer);
+}
+
+static int hbx_verify_fail_fill(struct sk_buff *skb, void *layer, u64 chunk)
+{
+	return hbx_layer_fill(skb, layer) ?:
+	       hbx_put_u64(skb, HBX_A_LAYER_CHUNK, chunk);
+}
+
+static int hbx_peer_fill_msg(struct sk_buff *skb, void *peer, u64 unused)
+{
+	return hbx_peer_fill(skb, peer);
+}
+
+/* From the peer's socket thread: tell the peer's own namespace. */
+void hbx_notify_peer_down(struct hbx_peer *peer)
+{
+	hbx_notify(HBX_CMD_PEER_DOWN_NTF, hbx_peer_fill_msg, peer, 0, peer->net,
+		   GFP_KERNEL);
+}
+
+/* Layers are host-wide block devices: tell the initial namespace. */
+void hbx_notify_layer(struct hbx_layer *layer, u8 cmd)
+{
+	hbx_notify(cmd, hbx_layer_fill_msg, layer, 0, &init_net, GFP_KERNEL);
 }
 
 /* Called from the I/O path: no allocation may recurse into block I/O. */
 void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk)
 {
-	struct sk_buff *skb;
-	void *hdr;
-	int err;
-
-	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_NOIO);
-	if (!skb)
-		return;
-	hdr = genlmsg_put(skb, 0, 0, &hbx_family, 0, HBX_CMD_VERIFY_FAIL_NTF);
-	if (!hdr) {
-		nlmsg_free(skb);
-		return;
-	}
-	err = hbx_layer_fill(skb, layer);
-	if (!err)
-		err = hbx_put_u64(skb, HBX_A_LAYER_CHUNK, chunk);
-	hbx_multicast(skb, hdr, err, GFP_NOIO);
+	hbx_notify(HBX_CMD_VERIFY_FAIL_NTF, hbx_verify_fail_fill, layer, chunk,
+		   &init_net, GFP_NOIO);
 }
 
 static int hbx_get_info_doit(struct sk_buff *skb, struct genl_info *info)
@@ -267,23 +275,6 @@ static bool hbx_may_manage_layers(struct sk_buff *skb, struct genl_info *info)
 	return false;
 }
 
-static int hbx_layer_reply(struct hbx_layer *layer, struct genl_info *info)
-{
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
-	if (!hdr || hbx_layer_fill(msg, layer)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-}
-
 static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct hbx_layer_params p = {};
@@ -308,7 +299,7 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(layer);
 	/* Still under the registry lock: nobody can delete it yet. */
 	hbx_notify_layer(layer, HBX_CMD_LAYER_ADD_NTF);
-	err = hbx_layer_reply(layer, info);
+	err = hbx_reply(info, hbx_layer_fill_msg, layer);
 	hbx_layers_unlock();
 	return err;
 }
@@ -332,23 +323,6 @@ static int hbx_layer_export_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	return hbx_layer_export(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]),
 				nla_get_u8(info->attrs[HBX_A_LAYER_EXPORTED]), info);
-}
-
-static int hbx_peer_reply(struct hbx_peer *peer, struct genl_info *info)
-{
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
-	if (!hdr || hbx_peer_fill(msg, peer)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
 }
 
 static int hbx_peer_parse_sockets(struct hbx_peer_params *p,
@@ -407,7 +381,7 @@ static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	peer = hbx_peer_add(&p, info);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
-	err = hbx_peer_reply(peer, info);
+	err = hbx_reply(info, hbx_peer_fill_msg, peer);
 	hbx_peers_unlock();
 	return err;
 }
@@ -430,7 +404,7 @@ static int hbx_peer_get_doit(struct sk_buff *skb, struct genl_info *info)
 	peer = hbx_peer_find(genl_info_net(info),
 			     nla_get_u32(info->attrs[HBX_A_PEER_ID]));
 	if (peer) {
-		err = hbx_peer_reply(peer, info);
+		err = hbx_reply(info, hbx_peer_fill_msg, peer);
 	} else {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_ID],
 				    "no peer with that id in this network namespace");
@@ -483,7 +457,7 @@ static int hbx_layer_get_doit(struct sk_buff *skb, struct genl_info *info)
 	hbx_layers_lock();
 	layer = hbx_layer_find(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]));
 	if (layer) {
-		err = hbx_layer_reply(layer, info);
+		err = hbx_reply(info, hbx_layer_fill_msg, layer);
 	} else {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_INDEX],
 				    "no layer with that index");

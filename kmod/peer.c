@@ -103,7 +103,6 @@ static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
 
 	lock_sock(sk);
 	sk->sk_sndtimeo = timeo;
-	sk->sk_allocation = GFP_NOIO;	/* we may be serving reclaim */
 	release_sock(sk);
 }
 
@@ -122,7 +121,8 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 	mutex_unlock(&peer->lock);
 	/* Wake anyone else on this socket; the fd stays ours until PEER_DEL. */
 	kernel_sock_shutdown(ps->sock, SHUT_RDWR);
-	if (last)
+	/* A peer being deleted is going down on purpose: no alarm. */
+	if (last && !READ_ONCE(peer->stopping))
 		hbx_notify_peer_down(peer);
 }
 
@@ -145,6 +145,7 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 {
 	unsigned int i;
 
+	WRITE_ONCE(peer->stopping, true);
 	for (i = 0; i < peer->nr_socks; i++) {
 		kernel_sock_shutdown(peer->socks[i].sock, SHUT_RDWR);
 		if (peer->socks[i].thread)

@@ -34,6 +34,7 @@ struct hbx_peer {
 	bool			insecure;	/* plaintext allowed: benchmarks */
 	u32			timeout_ms;
 	struct net		*net;		/* where it was added; counted */
+	bool			stopping;	/* PEER_DEL or unload under way */
 
 	struct mutex		lock;		/* socks[].up, last_error */
 	unsigned int		nr_socks;
