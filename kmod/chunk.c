@@ -88,6 +88,40 @@ static int hbx_chunk_hash(struct hbx_chunks *c, u64 index, void *buf,
 	return err;
 }
 
+/* Fetch a remote layer's chunk, check it, write it to the cache. */
+static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
+{
+	const struct hbx_manifest *m = c->manifest;
+	u32 len = hbx_chunk_len(m, index), got = len;
+	u8 digest[HBX_DIGEST_SIZE];
+	loff_t pos = index << m->chunk_shift;
+	void *buf;
+	int err;
+
+	buf = kvmalloc(len, GFP_NOIO);
+	if (!buf)
+		return -ENOMEM;
+	err = c->fetch(c->fetch_ctx, index, buf, &got);
+	if (!err && got != len)
+		err = -EPROTO;
+	if (!err)
+		err = crypto_shash_tfm_digest(c->sha256, buf, len, digest);
+	if (!err && memcmp(digest, m->chunk_digests + index * HBX_DIGEST_SIZE,
+			   HBX_DIGEST_SIZE)) {
+		atomic64_inc(&c->nr_failed);	/* the peer sent wrong bytes */
+		err = -EBADMSG;
+	}
+	if (!err && kernel_write(c->image, buf, len, &pos) != len)
+		err = -EIO;
+	if (!err) {
+		atomic64_inc(&c->nr_fetched);
+		set_bit(index, c->verified);
+		atomic64_inc(&c->nr_verified);
+	}
+	kvfree(buf);
+	return err;
+}
+
 static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 {
 	struct mutex *lock = &c->locks[index % HBX_VERIFY_LOCKS];
@@ -111,14 +145,20 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 		atomic64_inc(&c->nr_hashed);
 		trace_hbx_chunk_verify(c->id, index, hbx_chunk_len(c->manifest, index),
 				       ok, ktime_get_ns() - start);
-		if (!ok) {
-			set_bit(index, c->failed);
-			atomic64_inc(&c->nr_failed);
-			err = -EBADMSG;
-		} else {
+		if (ok) {
 			set_bit(index, c->verified);
 			atomic64_inc(&c->nr_verified);
+		} else {
+			err = -EBADMSG;
 		}
+	}
+	if (err && c->fetch) {
+		/* Not here yet, or torn: fetch it.  Never sticky: retry later. */
+		err = hbx_chunk_fetch(c, index);
+	} else if (err == -EBADMSG) {
+		/* A local image cannot change while attached: fail it for good. */
+		set_bit(index, c->failed);
+		atomic64_inc(&c->nr_failed);
 	}
 	mutex_unlock(lock);
 	return err;

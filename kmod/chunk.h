@@ -25,6 +25,14 @@ struct hbx_chunks {
 	atomic64_t		nr_verified;
 	atomic64_t		nr_hashed;	/* chunk hashes computed */
 	atomic64_t		nr_failed;	/* chunks that failed verification */
+	atomic64_t		nr_fetched;	/* remote: chunks fetched from a peer */
+
+	/*
+	 * Remote layers: where a chunk that is not (correctly) in the image
+	 * comes from.  Fills buf with *len bytes of chunk index; 0 or -errno.
+	 */
+	int			(*fetch)(void *ctx, u64 index, void *buf, u32 *len);
+	void			*fetch_ctx;
 };
 
 int hbx_chunks_init(struct hbx_chunks *c, int id, const struct hbx_manifest *m,
@@ -33,6 +41,8 @@ void hbx_chunks_free(struct hbx_chunks *c);
 
 /*
  * Make sure chunks [first, last] are verified, hashing those that are not.
+ * A remote layer's chunk that is missing or wrong in the image (its cache)
+ * is fetched, checked and written there first.
  * Returns 0; -EBADMSG if a chunk was just found not to match the manifest
  * (*bad is then its index); -EIO for a chunk that failed before (the image
  * cannot change while attached, so it is not hashed again); or another

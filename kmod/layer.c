@@ -23,6 +23,8 @@
 #include "layer.h"
 #include "netlink.h"
 #include "trace.h"
+#include "client.h"
+#include "peer.h"
 
 #define HBX_QUEUE_DEPTH		128
 /*
@@ -316,6 +318,12 @@ static const struct hbx_fd_msgs hbx_manifest_fd_msgs = {
 	"manifest fd is not open for reading",
 };
 
+static const struct hbx_fd_msgs hbx_cache_fd_msgs = {
+	"cache fd is not an open file descriptor",
+	"cache fd is not a regular file",
+	"cache fd is not open for reading",
+};
+
 /* User space hands us fds, never paths; check what each one is. */
 static struct file *hbx_fget_regular(int fd, const struct hbx_fd_msgs *msgs,
 				     struct netlink_ext_ack *extack,
@@ -340,6 +348,35 @@ static struct file *hbx_fget_regular(int fd, const struct hbx_fd_msgs *msgs,
 	return file;
 }
 
+/* A remote layer's manifest comes from its peer, checked as any other. */
+static int hbx_layer_fetch_manifest(struct hbx_layer *layer,
+				    const struct hbx_layer_params *p,
+				    struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PEER];
+	void *buf;
+	u32 len;
+	int err;
+
+	layer->peer = hbx_peer_get_client(genl_info_net(info), p->peer_id);
+	if (!layer->peer) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "no client peer with that id in this network namespace");
+		return -ENOENT;
+	}
+	err = hbx_client_get_manifest(layer->peer, p->digest, &buf, &len);
+	if (err) {
+		hbx_extack_attr(info->extack, attr,
+				err == -ENOENT ? "the peer does not have that layer" :
+				err == -ETIMEDOUT ? "the peer did not answer in time" :
+				err == -ENOTCONN ? "the peer has no connection up" :
+				"could not fetch the manifest from the peer");
+		return err;
+	}
+	return hbx_manifest_adopt(&layer->manifest, buf, len, p->digest,
+				  layer->chunks.sha256, info->extack, attr);
+}
+
 static int hbx_layer_load_manifest(struct hbx_layer *layer,
 				   const struct hbx_layer_params *p,
 				   struct genl_info *info)
@@ -348,6 +385,8 @@ static int hbx_layer_load_manifest(struct hbx_layer *layer,
 	struct file *file;
 	int err;
 
+	if (p->remote)
+		return hbx_layer_fetch_manifest(layer, p, info);
 	file = hbx_fget_regular(p->manifest_fd, &hbx_manifest_fd_msgs,
 				info->extack, attr);
 	if (IS_ERR(file))
@@ -356,6 +395,45 @@ static int hbx_layer_load_manifest(struct hbx_layer *layer,
 				layer->chunks.sha256, info->extack, attr);
 	fput(file);
 	return err;
+}
+
+/*
+ * A remote layer's cache: written by us as chunks arrive, so it must be open
+ * read-write; grown (sparse) to the image size.  What is already in it is
+ * hashed before anything is fetched, so a re-attach resumes.
+ */
+static int hbx_layer_open_cache(struct hbx_layer *layer,
+				const struct hbx_layer_params *p,
+				struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_CACHE_FD];
+	struct file *file;
+	loff_t size;
+	int err = -EINVAL;
+
+	file = hbx_fget_regular(p->cache_fd, &hbx_cache_fd_msgs, info->extack, attr);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	size = i_size_read(file_inode(file));
+	if (!(file->f_mode & FMODE_WRITE))
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "cache fd is not open for writing");
+	else if (!file->f_op->read_iter)
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "cache's filesystem does not support read_iter");
+	else if (size > layer->manifest.image_size)
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "cache file is larger than the layer: another layer's?");
+	else if (size < layer->manifest.image_size &&
+		 (err = vfs_truncate(&file->f_path, layer->manifest.image_size)))
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "could not grow the cache file");
+	else
+		err = 0;
+	if (err) {
+		fput(file);
+		return err;
+	}
+	layer->image = file;
+	return 0;
 }
 
 static int hbx_layer_open_image(struct hbx_layer *layer,
@@ -367,6 +445,8 @@ static int hbx_layer_open_image(struct hbx_layer *layer,
 	loff_t size;
 	int err;
 
+	if (p->remote)
+		return hbx_layer_open_cache(layer, p, info);
 	file = hbx_fget_regular(p->image_fd, &hbx_image_fd_msgs,
 				info->extack, attr);
 	if (IS_ERR(file))
@@ -404,7 +484,8 @@ err_put:
 
 static void hbx_layer_close_image(struct hbx_layer *layer)
 {
-	allow_write_access(layer->image);
+	if (!layer->peer)
+		allow_write_access(layer->image);
 	fput(layer->image);
 	layer->image = NULL;
 }
@@ -448,6 +529,16 @@ static void hbx_layer_release_data(struct hbx_layer *layer)
 	hbx_layer_close_image(layer);
 	hbx_manifest_free(&layer->manifest);
 	crypto_free_shash(layer->chunks.sha256);
+	if (layer->peer)
+		hbx_peer_put(layer->peer);
+}
+
+static int hbx_layer_fetch(void *ctx, u64 index, void *buf, u32 *len)
+{
+	struct hbx_layer *layer = ctx;
+
+	return hbx_client_get_chunk(layer->peer, layer->manifest.digest, index,
+				    buf, len);
 }
 
 struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
@@ -485,6 +576,10 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 			      layer->image, sha256);
 	if (err)
 		goto err_unreserve;
+	if (layer->peer) {
+		layer->chunks.fetch = hbx_layer_fetch;
+		layer->chunks.fetch_ctx = layer;
+	}
 	err = hbx_layer_create_disk(layer);
 	if (err) {
 		NL_SET_ERR_MSG(info->extack, "could not create the block device");
@@ -503,6 +598,8 @@ err_free_manifest:
 	hbx_manifest_free(&layer->manifest);
 err_free_sha256:
 	crypto_free_shash(sha256);
+	if (layer->peer)
+		hbx_peer_put(layer->peer);
 err_free_layer:
 	mutex_destroy(&layer->lock);
 	kfree(layer);

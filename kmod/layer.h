@@ -31,6 +31,7 @@ struct hbx_layer {
 	atomic64_t		chunks_served;	/* to peers */
 
 	struct net		*export_net;	/* served to peers there; counted */
+	struct hbx_peer		*peer;		/* remote layers: fetched from */
 	atomic_t		pins;		/* servers copying out of it */
 };
 
@@ -39,6 +40,9 @@ struct hbx_layer_params {
 	int		manifest_fd;
 	const u8	*digest;
 	u32		flags;
+	bool		remote;		/* from peer_id, cached in cache_fd */
+	u32		peer_id;
+	int		cache_fd;
 };
 
 int hbx_layer_init(void);

@@ -110,6 +110,24 @@ int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 	err = hbx_read_full(file, m->buf, m->len);
 	if (err) {
 		NL_SET_ERR_MSG_ATTR(extack, fd_attr, "could not read the manifest");
+		hbx_manifest_free(m);
+		return err;
+	}
+	return hbx_manifest_adopt(m, m->buf, m->len, expected_digest, sha256,
+				  extack, fd_attr);
+}
+
+int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
+		       const u8 *expected_digest, struct crypto_shash *sha256,
+		       struct netlink_ext_ack *extack, const struct nlattr *attr)
+{
+	int err;
+
+	m->buf = buf;
+	m->len = len;
+	if (len < sizeof(struct hbx_manifest_header) || len > HBX_MANIFEST_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest has an impossible size");
+		err = -EINVAL;
 		goto err_free;
 	}
 	/* Hash first: a manifest that is not the one asked for is not parsed. */
@@ -117,11 +135,11 @@ int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 	if (err)
 		goto err_free;
 	if (memcmp(m->digest, expected_digest, HBX_DIGEST_SIZE)) {
-		NL_SET_ERR_MSG_ATTR(extack, fd_attr, "manifest does not match the expected digest");
+		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest does not match the expected digest");
 		err = -EBADMSG;
 		goto err_free;
 	}
-	err = hbx_manifest_parse(m, extack, fd_attr);
+	err = hbx_manifest_parse(m, extack, attr);
 	if (err)
 		goto err_free;
 	return 0;

@@ -25,6 +25,14 @@ int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 		      const u8 *expected_digest, struct crypto_shash *sha256,
 		      struct netlink_ext_ack *extack,
 		      const struct nlattr *fd_attr);
+/*
+ * Take ownership of a manifest already in memory (kvmalloc'd buf, e.g.
+ * fetched from a peer) and check it exactly as hbx_manifest_load() does;
+ * on failure buf is freed.
+ */
+int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
+		       const u8 *expected_digest, struct crypto_shash *sha256,
+		       struct netlink_ext_ack *extack, const struct nlattr *attr);
 void hbx_manifest_free(struct hbx_manifest *m);
 
 static inline u32 hbx_manifest_chunk_size(const struct hbx_manifest *m)

@@ -48,11 +48,13 @@ static const struct nla_policy hbx_no_attrs_policy[2] = {
 	[1] = { .type = NLA_REJECT },
 };
 
-static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_FLAGS + 1] = {
+static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_CACHE_FD + 1] = {
 	[HBX_A_LAYER_IMAGE_FD]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_MANIFEST_FD]	= { .type = NLA_U32 },
 	[HBX_A_LAYER_DIGEST]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
 	[HBX_A_LAYER_FLAGS]		= NLA_POLICY_MASK(NLA_U32, HBX_LAYER_FLAGS_ALL),
+	[HBX_A_LAYER_PEER]		= { .type = NLA_U32 },
+	[HBX_A_LAYER_CACHE_FD]		= { .type = NLA_U32 },
 };
 
 static const struct nla_policy hbx_layer_del_policy[HBX_A_LAYER_FORCE + 1] = {
@@ -118,7 +120,10 @@ static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 	    nla_put_u32(skb, HBX_A_LAYER_OPENERS, hbx_layer_openers(layer)) ||
 	    nla_put_u8(skb, HBX_A_LAYER_EXPORTED, !!layer->export_net) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_SERVED,
-			atomic64_read(&layer->chunks_served)))
+			atomic64_read(&layer->chunks_served)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_FETCHED,
+			atomic64_read(&c->nr_fetched)) ||
+	    (layer->peer && nla_put_u32(skb, HBX_A_LAYER_PEER, layer->peer->id)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -138,6 +143,8 @@ static int hbx_peer_fill(struct sk_buff *skb, struct hbx_peer *peer)
 			      atomic64_read(&peer->requests), HBX_A_PEER_PAD) ||
 	    nla_put_u64_64bit(skb, HBX_A_PEER_BYTES_TX,
 			      atomic64_read(&peer->bytes_tx), HBX_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, HBX_A_PEER_BYTES_RX,
+			      atomic64_read(&peer->bytes_rx), HBX_A_PEER_PAD) ||
 	    nla_put_u64_64bit(skb, HBX_A_PEER_PROTOCOL_ERRORS,
 			      atomic64_read(&peer->protocol_errors), HBX_A_PEER_PAD))
 		return -EMSGSIZE;
@@ -283,13 +290,26 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (!hbx_may_manage_layers(skb, info))
 		return -EPERM;
-	if (HBX_REQUIRE(info, HBX_A_LAYER_IMAGE_FD, "image fd is required") ||
-	    HBX_REQUIRE(info, HBX_A_LAYER_MANIFEST_FD, "manifest fd is required") ||
-	    HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
+	p.remote = info->attrs[HBX_A_LAYER_PEER];
+	if (p.remote) {
+		/* Remote: the peer has the manifest and the image comes to a cache. */
+		if (info->attrs[HBX_A_LAYER_IMAGE_FD] || info->attrs[HBX_A_LAYER_MANIFEST_FD]) {
+			NL_SET_ERR_MSG(info->extack, "a remote layer takes a peer and a cache fd, not image or manifest fds");
+			return -EINVAL;
+		}
+		if (HBX_REQUIRE(info, HBX_A_LAYER_CACHE_FD, "cache fd is required for a remote layer"))
+			return -EINVAL;
+		p.peer_id = nla_get_u32(info->attrs[HBX_A_LAYER_PEER]);
+		p.cache_fd = nla_get_u32(info->attrs[HBX_A_LAYER_CACHE_FD]);
+	} else {
+		if (HBX_REQUIRE(info, HBX_A_LAYER_IMAGE_FD, "image fd is required") ||
+		    HBX_REQUIRE(info, HBX_A_LAYER_MANIFEST_FD, "manifest fd is required"))
+			return -EINVAL;
+		p.image_fd = nla_get_u32(info->attrs[HBX_A_LAYER_IMAGE_FD]);
+		p.manifest_fd = nla_get_u32(info->attrs[HBX_A_LAYER_MANIFEST_FD]);
+	}
+	if (HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
 		return -EINVAL;
-
-	p.image_fd = nla_get_u32(info->attrs[HBX_A_LAYER_IMAGE_FD]);
-	p.manifest_fd = nla_get_u32(info->attrs[HBX_A_LAYER_MANIFEST_FD]);
 	p.digest = nla_data(info->attrs[HBX_A_LAYER_DIGEST]);
 	if (info->attrs[HBX_A_LAYER_FLAGS])
 		p.flags = nla_get_u32(info->attrs[HBX_A_LAYER_FLAGS]);
@@ -357,11 +377,6 @@ static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	    HBX_REQUIRE(info, HBX_A_PEER_SOCKETS, "at least one socket is required"))
 		return -EINVAL;
 	p.role = nla_get_u32(info->attrs[HBX_A_PEER_ROLE]);
-	if (p.role != HBX_PEER_ROLE_SERVER) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_ROLE],
-				    "client peers come with remote layers, which this module does not have yet");
-		return -EOPNOTSUPP;
-	}
 	if (info->attrs[HBX_A_PEER_NAME])
 		p.name = nla_data(info->attrs[HBX_A_PEER_NAME]);
 	if (info->attrs[HBX_A_PEER_IDENTITY])

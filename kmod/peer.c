@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "peer.h"
 #include "server.h"
+#include "client.h"
 
 static DEFINE_MUTEX(hbx_peers_mutex);
 static DEFINE_IDR(hbx_peers);
@@ -94,7 +95,11 @@ static void hbx_peer_put_socks(struct hbx_peer *peer)
 		sockfd_put(peer->socks[i].sock);
 }
 
-/* Send timeouts bound every write; reads wait for the next request. */
+/*
+ * Send timeouts bound every write.  A server waits for the next request for
+ * as long as it takes; a client's reads are bounded too, so a reply that
+ * stalls half-way cannot hold a requester past its timeout.
+ */
 static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
 {
 	struct sock *sk = sock->sk;
@@ -103,6 +108,10 @@ static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
 
 	lock_sock(sk);
 	sk->sk_sndtimeo = timeo;
+	if (peer->role == HBX_PEER_ROLE_CLIENT) {
+		sk->sk_rcvtimeo = timeo;
+		sk->sk_allocation = GFP_NOIO;	/* we fetch for block I/O */
+	}
 	release_sock(sk);
 }
 
@@ -130,7 +139,10 @@ static int hbx_peer_sock_thread(void *arg)
 {
 	struct hbx_peer_sock *ps = arg;
 
-	hbx_server_run(ps);
+	if (ps->peer->role == HBX_PEER_ROLE_CLIENT)
+		hbx_client_run(ps);
+	else
+		hbx_server_run(ps);
 	/* Stay until PEER_DEL stops us, so the task outlives no one's pointer. */
 	while (!kthread_should_stop()) {
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -155,10 +167,39 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 
 static void hbx_peer_free(struct hbx_peer *peer)
 {
+	unsigned int i;
+
 	hbx_peer_put_socks(peer);
 	put_net(peer->net);
+	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
+		mutex_destroy(&peer->socks[i].send_lock);
+	xa_destroy(&peer->pending);
 	mutex_destroy(&peer->lock);
 	kfree(peer);
+}
+
+static void hbx_peer_release(struct kref *ref)
+{
+	hbx_peer_free(container_of(ref, struct hbx_peer, ref));
+}
+
+void hbx_peer_put(struct hbx_peer *peer)
+{
+	kref_put(&peer->ref, hbx_peer_release);
+}
+
+struct hbx_peer *hbx_peer_get_client(struct net *net, u32 id)
+{
+	struct hbx_peer *peer;
+
+	mutex_lock(&hbx_peers_mutex);
+	peer = hbx_peer_find(net, id);
+	if (peer && peer->role == HBX_PEER_ROLE_CLIENT)
+		kref_get(&peer->ref);
+	else
+		peer = NULL;
+	mutex_unlock(&hbx_peers_mutex);
+	return peer;
 }
 
 static int hbx_peer_start(struct hbx_peer *peer)
@@ -193,6 +234,10 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 	if (!peer)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&peer->lock);
+	kref_init(&peer->ref);
+	xa_init_flags(&peer->pending, XA_FLAGS_ALLOC);
+	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
+		mutex_init(&peer->socks[i].send_lock);
 	peer->role = p->role;
 	peer->insecure = p->insecure;
 	peer->timeout_ms = p->timeout_ms;
@@ -264,7 +309,7 @@ int hbx_peer_del(u32 id, struct genl_info *info)
 	mutex_unlock(&hbx_peers_mutex);
 
 	hbx_peer_stop(peer);
-	hbx_peer_free(peer);
+	hbx_peer_put(peer);	/* remote layers using it keep it until they go */
 	return 0;
 }
 
@@ -334,7 +379,7 @@ void hbx_peer_exit(void)
 		if (!peer)
 			break;
 		hbx_peer_stop(peer);
-		hbx_peer_free(peer);
+		hbx_peer_put(peer);
 	}
 	idr_destroy(&hbx_peers);
 }

@@ -3,7 +3,9 @@
 #define HBX_PEER_H
 
 #include <linux/atomic.h>
+#include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/xarray.h>
 #include <linux/types.h>
 #include <linux/hyperbox.h>
 
@@ -23,6 +25,8 @@ struct hbx_peer_sock {
 	struct socket		*sock;
 	struct task_struct	*thread;
 	bool			up;
+	bool			ready;		/* client: hello answered */
+	struct mutex		send_lock;	/* client: one frame at a time */
 };
 
 struct hbx_peer {
@@ -43,7 +47,15 @@ struct hbx_peer {
 
 	atomic64_t		requests;
 	atomic64_t		bytes_tx;
+	atomic64_t		bytes_rx;
 	atomic64_t		protocol_errors;
+
+	/* Client role: requests waiting for their reply, by id. */
+	struct xarray		pending;
+	u32			next_id;
+	atomic_t		next_sock;	/* round robin over ready sockets */
+
+	struct kref		ref;		/* registry, remote layers */
 };
 
 struct hbx_peer_params {
@@ -69,6 +81,10 @@ void hbx_peers_unlock(void);
 /* Peers of one network namespace only. */
 struct hbx_peer *hbx_peer_find(struct net *net, u32 id);
 struct hbx_peer *hbx_peer_next(struct net *net, u32 *id);
+
+/* A client-role peer of net, referenced; NULL if there is none. */
+struct hbx_peer *hbx_peer_get_client(struct net *net, u32 id);
+void hbx_peer_put(struct hbx_peer *peer);
 
 unsigned int hbx_peer_socks_up(struct hbx_peer *peer);
 enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer);

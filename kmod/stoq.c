@@ -84,6 +84,42 @@ int hbx_stoq_recv_request(struct socket *sock, struct hbx_stoq_hdr *hdr,
 	return err;
 }
 
+int hbx_stoq_recv_reply(struct socket *sock, struct hbx_stoq_hdr *hdr,
+			const char **why)
+{
+	size_t got;
+	int err;
+
+	err = hbx_recv_full(sock, hdr, sizeof(*hdr), &got);
+	if (err == -EAGAIN && !got)
+		return -EAGAIN;		/* idle: no reply due, none came */
+	if (err) {
+		*why = err == -EPIPE ? (got ? "truncated frame header" :
+				       "peer closed the connection") :
+				       "socket receive failed or timed out";
+		return err == -EPIPE && got ? -EPROTO : err;
+	}
+	if (be32_to_cpu(hdr->magic) != HBX_STOQ_MAGIC)
+		*why = "bad magic";
+	else if (hdr->version != HBX_STOQ_VERSION)
+		*why = "unsupported protocol version";
+	else if (hdr->type != HBX_STOQ_REPLY && hdr->type != HBX_STOQ_HELLO)
+		*why = "unexpected frame type";
+	else if (be32_to_cpu(hdr->len) > HBX_MANIFEST_MAX)
+		*why = "frame too long";
+	else
+		return 0;
+	return -EPROTO;
+}
+
+int hbx_stoq_recv_data(struct socket *sock, void *buf, size_t len)
+{
+	size_t got;
+	int err = hbx_recv_full(sock, buf, len, &got);
+
+	return err == -EPIPE || err == -EAGAIN ? -EPROTO : err;
+}
+
 int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
 		  const void *data, u32 len)
 {

@@ -17,6 +17,16 @@ struct socket;
 int hbx_stoq_recv_request(struct socket *sock, struct hbx_stoq_hdr *hdr,
 			  void *payload, const char **why);
 
+/*
+ * Read a reply (or hello) header: 0; -EAGAIN when the receive timeout
+ * passed with nothing at all received; -EPROTO for a bad header (*why says
+ * what); or a socket error.
+ */
+int hbx_stoq_recv_reply(struct socket *sock, struct hbx_stoq_hdr *hdr,
+			const char **why);
+/* Read exactly len payload bytes; -EPROTO if the peer stops short. */
+int hbx_stoq_recv_data(struct socket *sock, void *buf, size_t len);
+
 /* Send a frame of type with data; one call, all or an error. */
 int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
 		  const void *data, u32 len);

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "manifest.h"
+#include "net.h"
 #include "tls.h"
 
 static int die(const char *fmt, const char *arg)
@@ -32,21 +32,12 @@ static int die(const char *fmt, const char *arg)
 
 static int connect_to(const char *spec)
 {
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	struct timeval tv = { .tv_sec = 20 };
-	int fd;
+	char why[256];
+	int fd = hbx_tcp_connect(spec, why, sizeof(why));
 
-	if (!colon)
-		die("'%s' is not HOST:PORT", spec);
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-	if (getaddrinfo(host, colon + 1, &hints, &ai))
-		die("cannot resolve %s", host);
-	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen))
-		die("cannot connect: %s", strerror(errno));
-	freeaddrinfo(ai);
+	if (fd < 0)
+		die("%s", why);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }

@@ -51,6 +51,7 @@ void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l)
 	GET_U64(HBX_A_LAYER_VERIFY_FAILURES, verify_failures);
 	l->has_chunk = tb[HBX_A_LAYER_CHUNK] != NULL;
 	GET_U64(HBX_A_LAYER_CHUNK, chunk);
+	GET_U64(HBX_A_LAYER_CHUNKS_FETCHED, chunks_fetched);
 	if (tb[HBX_A_LAYER_DEVICE])
 		snprintf(l->device, sizeof(l->device), "%s",
 			 nla_get_string(tb[HBX_A_LAYER_DEVICE]));
@@ -76,6 +77,7 @@ void hbx_layer_json(struct hbx_json *j, const char *key,
 	hbx_json_u64(j, "verify-failures", l->verify_failures);
 	hbx_json_string(j, "state", hbx_layer_state_name(l->state));
 	hbx_json_u64(j, "openers", l->openers);
+	hbx_json_u64(j, "chunks-fetched", l->chunks_fetched);
 	if (l->has_chunk)
 		hbx_json_u64(j, "chunk", l->chunk);
 	hbx_json_object_end(j);
@@ -135,6 +137,34 @@ int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 out:
 	close(image_fd);
 	close(manifest_fd);
+	return err ? -1 : 0;
+}
+
+int hbx_layer_attach_remote(struct hbx_nl *nl, uint32_t peer, const char *digest,
+			    const char *cache, struct hbx_layer_info *l)
+{
+	uint8_t want[HBX_DIGEST_SIZE];
+	struct nl_msg *msg;
+	int fd, err;
+
+	if (hbx_digest_parse(digest, want)) {
+		hbx_err("'%s' is not a digest (want sha256:<64 hex digits>)", digest);
+		return -1;
+	}
+	/* The kernel writes fetched chunks here and grows it to the image size. */
+	fd = open(cache, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		hbx_err("cannot open cache %s: %s", cache, strerror(errno));
+		return -1;
+	}
+	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
+	err = !msg || nla_put_u32(msg, HBX_A_LAYER_PEER, peer) ||
+	      nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, fd) ||
+	      nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, want) ? -ENOMEM :
+	      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l);
+	if (err)
+		hbx_err("%s", hbx_nl_error(nl));
+	close(fd);
 	return err ? -1 : 0;
 }
 
@@ -265,8 +295,9 @@ static int layer_list_main(int argc, char **argv)
 }
 
 struct attach_opts {
-	const char	*manifest, *digest;
-	bool		json;
+	const char	*manifest, *digest, *cache;
+	uint32_t	peer;
+	bool		remote, json;
 };
 
 /* Parse [--manifest M] [--digest D] [-j]; returns 0 or a usage status. */
@@ -276,9 +307,12 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 	static const struct option opts[] = {
 		{ "manifest", required_argument, NULL, 'm' },
 		{ "digest", required_argument, NULL, 'd' },
+		{ "remote", required_argument, NULL, 'r' },
+		{ "cache", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
+	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -286,10 +320,20 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		switch (c) {
 		case 'm': o->manifest = optarg; break;
 		case 'd': o->digest = optarg; break;
+		case 'c': o->cache = optarg; break;
 		case 'j': o->json = true; break;
+		case 'r':
+			o->remote = true;
+			o->peer = strtoul(optarg, &end, 10);
+			if (!*optarg || *end)
+				return hbx_usage(usage);
+			break;
 		default: return hbx_usage(usage);
 		}
 	}
+	/* A remote layer is named by its digest and lands in a cache file. */
+	if (o->remote && (!o->digest || !o->cache || o->manifest))
+		return hbx_usage(usage);
 	return 0;
 }
 
@@ -317,16 +361,17 @@ static int attach_main(int argc, char **argv, const char *usage, bool mount_it)
 	ret = parse_attach_opts(argc, argv, usage, &o);
 	if (ret)
 		return ret;
-	if (optind != argc - (mount_it ? 2 : 1))
+	if (optind != argc - (mount_it ? 2 : 1) + o.remote)
 		return hbx_usage(usage);
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	if (mount_it)
-		ret = hbx_layer_mount(nl, argv[optind], o.manifest, o.digest,
-				      argv[optind + 1], &l);
+	if (o.remote)
+		ret = hbx_layer_attach_remote(nl, o.peer, o.digest, o.cache, &l);
 	else
 		ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.digest, &l);
+	if (!ret && mount_it)
+		ret = hbx_layer_mount_dev(nl, &l, argv[argc - 1]);
 	hbx_nl_close(nl);
 	if (ret)
 		return 1;
@@ -337,7 +382,8 @@ static int attach_main(int argc, char **argv, const char *usage, bool mount_it)
 static int layer_add_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
-			   "layer add IMAGE [--manifest M] [--digest sha256:HEX] [-j]",
+			   "layer add (IMAGE [--manifest M] [--digest sha256:HEX] |"
+			   " --remote PEER --digest sha256:HEX --cache FILE) [-j]",
 			   false);
 }
 
@@ -385,29 +431,36 @@ int hbx_parse_layer_index(const char *s, uint32_t *index)
 	return 0;
 }
 
-/* Attach IMAGE and mount it read-only at dir; detaches again on failure. */
-int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
-		    const char *digest, const char *dir,
-		    struct hbx_layer_info *l)
+/* Mount an attached layer read-only at dir; detaches it again on failure. */
+int hbx_layer_mount_dev(struct hbx_nl *nl, const struct hbx_layer_info *l,
+			const char *dir)
 {
 	char dev[64];
 
-	if (hbx_layer_attach(nl, image, manifest, digest, l))
-		return -1;
 	snprintf(dev, sizeof(dev), "/dev/%s", l->device);
 	if (mount(dev, dir, "erofs", MS_RDONLY, NULL)) {
-		hbx_err("cannot mount %s (%s) on %s: %s", dev, image, dir,
-			strerror(errno));
+		hbx_err("cannot mount %s on %s: %s", dev, dir, strerror(errno));
 		hbx_layer_detach(nl, l->index, false);
 		return -1;
 	}
 	return 0;
 }
 
+/* Attach IMAGE and mount it read-only at dir; detaches again on failure. */
+int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
+		    const char *digest, const char *dir,
+		    struct hbx_layer_info *l)
+{
+	if (hbx_layer_attach(nl, image, manifest, digest, l))
+		return -1;
+	return hbx_layer_mount_dev(nl, l, dir);
+}
+
 static int layer_mount_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
-			   "layer mount IMAGE DIR [--manifest M] [--digest sha256:HEX] [-j]",
+			   "layer mount (IMAGE [--manifest M] [--digest sha256:HEX] |"
+			   " --remote PEER --digest sha256:HEX --cache FILE) DIR [-j]",
 			   true);
 }
 

@@ -13,7 +13,7 @@
 struct hbx_layer_info {
 	uint32_t	index, dev, chunk_size, state, openers;
 	uint64_t	size, chunks_total, chunks_verified, chunks_hashed;
-	uint64_t	bytes_read, verify_failures, chunk;
+	uint64_t	bytes_read, verify_failures, chunk, chunks_fetched;
 	bool		has_chunk;
 	char		device[32];
 	char		digest[HBX_DIGEST_STR_LEN + 1];
@@ -31,6 +31,10 @@ int hbx_parse_layer_index(const char *s, uint32_t *index);
 /* These print their own errors and return -1 on failure. */
 int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 		     const char *digest, struct hbx_layer_info *l);
+int hbx_layer_attach_remote(struct hbx_nl *nl, uint32_t peer, const char *digest,
+			    const char *cache, struct hbx_layer_info *l);
+int hbx_layer_mount_dev(struct hbx_nl *nl, const struct hbx_layer_info *l,
+			const char *dir);
 int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force);
 ssize_t hbx_layer_dump(struct hbx_nl *nl, struct hbx_layer_info **out);
 int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "hbx.h"
 #include "json.h"
 #include "manifest.h"
+#include "net.h"
+#include "tls.h"
 
 struct peer_row {
 	uint32_t	id, role, state, socks_up, timeout_ms;
@@ -150,7 +153,119 @@ static int peer_del_main(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+static int peer_id_reply(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	if (tb[HBX_A_PEER_ID])
+		*(uint32_t *)arg = nla_get_u32(tb[HBX_A_PEER_ID]);
+	return 0;
+}
+
+/* connections sockets to spec, each through the handshake; -1 after saying why. */
+static int connect_all(const char *spec, const struct hbx_tls_config *cfg,
+		       bool insecure, int *fds, int n, struct hbx_tls_peer *tp)
+{
+	char why[256];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = hbx_tcp_connect(spec, why, sizeof(why));
+		if (fds[i] < 0 ||
+		    (!insecure && hbx_tls_client(fds[i], cfg, tp, why, sizeof(why)))) {
+			hbx_err("%s: %s", spec, why);
+			if (fds[i] >= 0)
+				close(fds[i]);
+			while (i--)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int peer_connect_main(int argc, char **argv)
+{
+	static const char usage[] =
+		"peer connect HOST:PORT (--cert C --key K --ca CA [--crl F] --name SERVER"
+		" [--cipher aes256|aes128|chacha] | --insecure) [--connections N] [--timeout-ms N]";
+	static const struct option opts[] = {
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "crl", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "cipher", required_argument, NULL, 'C' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "connections", required_argument, NULL, 'N' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct hbx_tls_config cfg = { .timeout_ms = 10000 };
+	struct hbx_tls_peer tp = { .name = "" };
+	int fds[HBX_PEER_SOCKETS_MAX], n = 1, c, i, err;
+	uint8_t identity[HBX_DIGEST_SIZE];
+	uint32_t timeout_ms = 30000, id = 0;
+	bool insecure = false;
+	struct nlattr *nest;
+	struct nl_msg *msg;
+	struct hbx_nl *nl;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfg.cert_file = optarg; break;
+		case 'k': cfg.key_file = optarg; break;
+		case 'a': cfg.ca_file = optarg; break;
+		case 'r': cfg.crl_file = optarg; break;
+		case 'n': cfg.expected_name = optarg; break;
+		case 'I': insecure = true; break;
+		case 'N': n = atoi(optarg); break;
+		case 't': timeout_ms = strtoul(optarg, NULL, 10); break;
+		case 'C':
+			cfg.cipher = hbx_tls_cipher_parse(optarg);
+			if (cfg.cipher < 0)
+				return hbx_usage(usage);
+			break;
+		default:
+			return hbx_usage(usage);
+		}
+	}
+	if (optind != argc - 1 || n < 1 || n > HBX_PEER_SOCKETS_MAX ||
+	    (!insecure && (!cfg.cert_file || !cfg.key_file || !cfg.ca_file ||
+			   !cfg.expected_name)))
+		return hbx_usage(usage);
+	nl = hbx_connect();
+	if (!nl)
+		return 1;
+	if (connect_all(argv[optind], &cfg, insecure, fds, n, &tp)) {
+		hbx_nl_close(nl);
+		return 1;
+	}
+	msg = hbx_nl_msg(nl, HBX_CMD_PEER_ADD, 0);
+	err = !msg || nla_put_u32(msg, HBX_A_PEER_ROLE, HBX_PEER_ROLE_CLIENT) ||
+	      nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, timeout_ms) ||
+	      nla_put_string(msg, HBX_A_PEER_NAME, insecure ? argv[optind] : tp.name) ||
+	      (!insecure && !hbx_digest_parse(tp.identity, identity) &&
+	       nla_put(msg, HBX_A_PEER_IDENTITY, HBX_DIGEST_SIZE, identity)) ||
+	      (insecure && nla_put_flag(msg, HBX_A_PEER_INSECURE));
+	nest = err ? NULL : nla_nest_start(msg, HBX_A_PEER_SOCKETS);
+	for (i = 0; nest && i < n; i++)
+		err |= nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fds[i]);
+	if (nest)
+		nla_nest_end(msg, nest);
+	err = err || !nest ? -ENOMEM :
+	      hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_id_reply, &id);
+	if (err)
+		hbx_err("the module refused the sockets: %s", hbx_nl_error(nl));
+	else
+		printf("%u\n", id);
+	/* The module holds its own references to the sockets. */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	hbx_nl_close(nl);
+	return err ? 1 : 0;
+}
+
 static const struct hbx_subcommand peer_subcommands[] = {
+	{ "connect",	peer_connect_main, "connect to a server: mutual TLS, kTLS sockets to the module" },
 	{ "list",	peer_list_main,	"list peers and their counters" },
 	{ "del",	peer_del_main,	"close a peer's sockets" },
 	{ NULL, NULL, NULL }

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 #include "hbx.h"
 #include "manifest.h"
+#include "net.h"
 #include "tls.h"
 
 static const char usage[] =
@@ -27,42 +27,6 @@ static volatile sig_atomic_t stopping;
 static void on_signal(int sig)
 {
 	stopping = 1;
-}
-
-/* "ADDR:PORT" or "[V6ADDR]:PORT" into a listening socket. */
-static int listen_on(const char *spec)
-{
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-	struct addrinfo *ai;
-	int fd, one = 1, err;
-	size_t n;
-
-	if (!colon || colon == spec) {
-		hbx_err("'%s' is not ADDR:PORT", spec);
-		return -1;
-	}
-	n = colon - spec;
-	if (spec[0] == '[' && n >= 2 && spec[n - 1] == ']')
-		spec++, n -= 2;
-	snprintf(host, sizeof(host), "%.*s", (int)n, spec);
-	err = getaddrinfo(host, colon + 1, &hints, &ai);
-	if (err) {
-		hbx_err("cannot resolve %s: %s", host, gai_strerror(err));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
-		hbx_err("cannot listen on %s: %s", colon + 1 > spec ? host : spec,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
 }
 
 static void peer_address(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -160,6 +124,7 @@ int serve_main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *listen_spec = NULL;
 	uint32_t timeout_ms = 30000;
+	char why[256];
 	bool insecure = false;
 	struct hbx_nl *nl;
 	int c, lfd;
@@ -193,8 +158,9 @@ int serve_main(int argc, char **argv)
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	lfd = listen_on(listen_spec);
+	lfd = hbx_tcp_listen(listen_spec, why, sizeof(why));
 	if (lfd < 0) {
+		hbx_err("%s", why);
 		hbx_nl_close(nl);
 		return 1;
 	}

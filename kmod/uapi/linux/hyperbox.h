@@ -23,6 +23,7 @@ enum hbx_feature {
 	HBX_FEATURE_VERIFY	= 1 << 1,	/* SHA-256 chunk verification */
 	HBX_FEATURE_EVENTS	= 1 << 2,	/* "events" notifications */
 	HBX_FEATURE_SERVE	= 1 << 3,	/* PEER_ADD servers, LAYER_EXPORT */
+	HBX_FEATURE_REMOTE	= 1 << 4,	/* client peers, remote layers */
 };
 
 /*
@@ -120,6 +121,9 @@ enum hbx_layer_attr {
 	HBX_A_LAYER_PAD,
 	HBX_A_LAYER_EXPORTED,		/* u8: LAYER_EXPORT on (1) or off (0); dumps */
 	HBX_A_LAYER_CHUNKS_SERVED,	/* u64: chunks sent to peers */
+	HBX_A_LAYER_PEER,		/* u32: a remote layer's client peer */
+	HBX_A_LAYER_CACHE_FD,		/* u32: a remote layer's cache file, rw */
+	HBX_A_LAYER_CHUNKS_FETCHED,	/* u64: chunks fetched from the peer */
 
 	__HBX_A_LAYER_MAX,
 	HBX_A_LAYER_MAX = __HBX_A_LAYER_MAX - 1
@@ -128,7 +132,7 @@ enum hbx_layer_attr {
 /* Peer roles (HBX_A_PEER_ROLE). */
 enum hbx_peer_role {
 	HBX_PEER_ROLE_SERVER = 1,	/* we answer the peer's requests */
-	HBX_PEER_ROLE_CLIENT,		/* we send requests (remote layers) */
+	HBX_PEER_ROLE_CLIENT,		/* we send requests for remote layers */
 };
 
 /* Peer states (HBX_A_PEER_STATE). */
@@ -158,6 +162,7 @@ enum hbx_peer_attr {
 	HBX_A_PEER_PROTOCOL_ERRORS,	/* u64: sockets dropped for bad frames */
 	HBX_A_PEER_LAST_ERROR,		/* string: why the last socket was dropped */
 	HBX_A_PEER_PAD,
+	HBX_A_PEER_BYTES_RX,		/* u64: payload bytes received (client) */
 
 	__HBX_A_PEER_MAX,
 	HBX_A_PEER_MAX = __HBX_A_PEER_MAX - 1

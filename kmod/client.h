@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef HBX_CLIENT_H
+#define HBX_CLIENT_H
+
+#include <linux/types.h>
+
+struct hbx_peer;
+struct hbx_peer_sock;
+
+/* Say hello, then read replies on a client-role socket until it fails. */
+void hbx_client_run(struct hbx_peer_sock *ps);
+
+/* A reply nobody waits for any more is failed with this when its socket dies. */
+void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps);
+
+/*
+ * Ask the peer for a layer's manifest (*buf is then kvmalloc'd and *len set)
+ * or for one chunk (into buf, which holds *len bytes; *len is set to what
+ * came).  Waits at most the peer's timeout and can be killed.  Returns 0,
+ * -ENOTCONN (no socket up), -ENOENT (the peer does not have it), -ETIMEDOUT,
+ * -EINTR, or another error.
+ */
+int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
+			    void **buf, u32 *len);
+int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
+			 void *buf, u32 *len);
+
+#endif
