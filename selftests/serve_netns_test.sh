@@ -20,7 +20,10 @@ cleanup() {
 			ip netns exec $ns "$hbx" peer del "$id"
 		done
 	done
-	[ -n "${index:-}" ] && $hbx layer del "$index" 2>/dev/null
+	mountpoint -q "$work/mnt" 2>/dev/null && umount "$work/mnt"
+	for i in $($hbx layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
+		$hbx layer del "$i" --force 2>/dev/null
+	done
 	ip netns del hbxa 2>/dev/null
 	ip netns del hbxb 2>/dev/null
 	rm -rf "$work"
@@ -73,9 +76,27 @@ tap_result $? "netns.node_b_fetches_from_node_a_over_veth"
 	grep -q "unknown layer" "$work/refused.log"
 tap_result $? "netns.node_b_does_not_serve_what_node_a_exported"
 
+# Node B attaches the layer remotely from node A over the veth and mounts it.
+peer=$(ip netns exec hbxb "$hbx" peer connect 10.77.0.1:7411 --cert "$work/b.crt" \
+	--key "$work/b.key" --ca "$work/ca/ca.crt" --name node-a --timeout-ms 5000)
+tap_result $? "netns.node_b_connects_a_client_peer_to_node_a"
+# (ip netns exec runs in its own mount namespace: attach there, mount here.)
+mkdir -p "$work/mnt"
+ip netns exec hbxb "$hbx" layer add --remote "$peer" --digest "$digest" \
+	--cache "$work/cache" > "$work/add.out"
+remote=$(sed -n 's|^/dev/hbx\([0-9]*\) .*|\1|p' "$work/add.out")
+mount -t erofs -o ro "/dev/hbx$remote" "$work/mnt" &&
+	diff -r --no-dereference "$work/src" "$work/mnt" > /dev/null
+tap_result $? "netns.node_b_mounts_the_remote_layer_and_it_matches"
+umount "$work/mnt" 2>/dev/null
+[ -n "$remote" ] && $hbx layer del "$remote"
+! $hbx layer add --remote "$peer" --digest "$digest" --cache "$work/cache" 2> "$work/err" &&
+	grep -q "no client peer with that id in this network namespace" "$work/err"
+tap_result $? "netns.another_namespace_cannot_use_node_bs_peer"
+
 tap_check "netns.each_node_lists_only_its_own_peers" \
-	test "$(ip netns exec hbxa "$hbx" peer list -j | grep -o '"name":"node-b"' | wc -l)" = 1 -a \
-	     "$(ip netns exec hbxb "$hbx" peer list -j | grep -o '"name":"node-a"' | wc -l)" = 1 -a \
+	test "$(ip netns exec hbxa "$hbx" peer list -j | grep -o '"name":"node-b"' | wc -l)" = 2 -a \
+	     "$(ip netns exec hbxb "$hbx" peer list -j | grep -o '"name":"node-a"' | wc -l)" = 2 -a \
 	     "$(ip netns exec hbxa "$hbx" peer list -j | grep -o '"name":"node-a"' | wc -l)" = 0
 tap_check "netns.init_namespace_sees_no_peers" test "$($hbx peer list -j)" = "[]"
 
