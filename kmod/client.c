@@ -125,6 +125,7 @@ void hbx_client_run(struct hbx_peer_sock *ps)
 				err = -EPROTO;
 			}
 			WRITE_ONCE(ps->ready, !err);
+			wake_up_all(&ps->peer->ready_wq);
 			continue;
 		}
 		if (!READ_ONCE(ps->ready)) {
@@ -152,33 +153,31 @@ static struct hbx_peer_sock *hbx_client_pick(struct hbx_peer *peer)
 	return NULL;
 }
 
-static int hbx_client_request(struct hbx_peer *peer, u8 type,
-			      const u8 *digest, u64 chunk,
-			      struct hbx_client_req *req)
+/* One try on one socket; -EPIPE if that socket died meanwhile. */
+static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
+			  u8 type, const struct hbx_stoq_get *get,
+			  struct hbx_client_req *req, long timeout)
 {
-	struct hbx_stoq_get get = { .chunk = cpu_to_be64(chunk) };
-	long left, timeout = peer->timeout_ms ?
-			     msecs_to_jiffies(peer->timeout_ms) : MAX_SCHEDULE_TIMEOUT;
+	long left;
 	int err;
 
-	memcpy(get.digest, digest, HBX_DIGEST_SIZE);
 	init_completion(&req->done);
-	req->ps = hbx_client_pick(peer);
-	if (!req->ps || READ_ONCE(peer->stopping))
-		return -ENOTCONN;
+	req->ps = ps;
+	req->err = 0;
 	err = xa_alloc_cyclic(&peer->pending, &req->id, req, xa_limit_32b,
 			      &peer->next_id, GFP_NOIO);
 	if (err < 0)
 		return err;
 
-	mutex_lock(&req->ps->send_lock);
-	err = hbx_stoq_send(req->ps->sock, type, 0, req->id, &get, sizeof(get));
-	mutex_unlock(&req->ps->send_lock);
+	/* A socket being replaced is not ready; its slot's lock orders that. */
+	mutex_lock(&ps->send_lock);
+	err = READ_ONCE(ps->ready) ?
+	      hbx_stoq_send(ps->sock, type, 0, req->id, get, sizeof(*get)) : -EPIPE;
+	mutex_unlock(&ps->send_lock);
 	if (err) {
-		if (xa_erase(&peer->pending, req->id) == req)
-			return -ENOTCONN;
-		wait_for_completion(&req->done);	/* the socket's end failed it */
-		return req->err ?: -ENOTCONN;
+		if (xa_erase(&peer->pending, req->id) != req)
+			wait_for_completion(&req->done);	/* failed by the reader */
+		return -EPIPE;
 	}
 	atomic64_inc(&peer->requests);
 
@@ -189,6 +188,46 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 	if (xa_erase(&peer->pending, req->id) != req)
 		wait_for_completion(&req->done);
 	return left == 0 ? -ETIMEDOUT : -EINTR;
+}
+
+/*
+ * Send a request and wait for its reply, within the peer's timeout in all:
+ * with no socket up it waits for one (a reconnect may hand one in), and a
+ * socket that dies under it is not the end: the request goes out again on
+ * another.  Killable throughout.
+ */
+static int hbx_client_request(struct hbx_peer *peer, u8 type,
+			      const u8 *digest, u64 chunk,
+			      struct hbx_client_req *req)
+{
+	struct hbx_stoq_get get = { .chunk = cpu_to_be64(chunk) };
+	unsigned long deadline = jiffies + msecs_to_jiffies(peer->timeout_ms);
+	struct hbx_peer_sock *ps;
+	long left;
+	int err;
+
+	memcpy(get.digest, digest, HBX_DIGEST_SIZE);
+	for (;;) {
+		left = peer->timeout_ms ? (long)(deadline - jiffies) : MAX_SCHEDULE_TIMEOUT;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (READ_ONCE(peer->stopping))
+			return -ENOTCONN;
+		ps = hbx_client_pick(peer);
+		if (!ps) {
+			left = wait_event_killable_timeout(peer->ready_wq,
+					hbx_client_pick(peer) || READ_ONCE(peer->stopping),
+					left);
+			if (left < 0)
+				return -EINTR;
+			if (!left)
+				return -ENOTCONN;
+			continue;
+		}
+		err = hbx_client_try(peer, ps, type, &get, req, left);
+		if (err != -EPIPE)
+			return err;
+	}
 }
 
 static int hbx_client_status(const struct hbx_client_req *req)

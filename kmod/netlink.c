@@ -76,6 +76,7 @@ static const struct nla_policy hbx_peer_sockets_policy[HBX_A_PEER_SOCKET_FD + 1]
 };
 
 static const struct nla_policy hbx_peer_add_policy[HBX_A_PEER_TIMEOUT_MS + 1] = {
+	[HBX_A_PEER_ID]			= { .type = NLA_U32 },	/* add to this peer */
 	[HBX_A_PEER_NAME]		= { .type = NLA_NUL_STRING,
 					    .len = HBX_PEER_NAME_MAX - 1 },
 	[HBX_A_PEER_IDENTITY]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
@@ -393,7 +394,11 @@ static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		return err;
 
-	peer = hbx_peer_add(&p, info);
+	if (info->attrs[HBX_A_PEER_ID])
+		peer = hbx_peer_add_sockets(nla_get_u32(info->attrs[HBX_A_PEER_ID]),
+					    &p, info);
+	else
+		peer = hbx_peer_add(&p, info);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 	err = hbx_reply(info, hbx_peer_fill_msg, peer);

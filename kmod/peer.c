@@ -123,13 +123,16 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 
 	if (protocol_error)
 		atomic64_inc(&peer->protocol_errors);
+	/*
+	 * Wake anyone else on this socket, before the slot is marked down: from
+	 * then on a reconnect may put a new socket in it.
+	 */
+	kernel_sock_shutdown(ps->sock, SHUT_RDWR);
 	mutex_lock(&peer->lock);
-	ps->up = false;
 	strscpy(peer->last_error, why, sizeof(peer->last_error));
+	WRITE_ONCE(ps->up, false);
 	last = !hbx_peer_socks_up(peer);
 	mutex_unlock(&peer->lock);
-	/* Wake anyone else on this socket; the fd stays ours until PEER_DEL. */
-	kernel_sock_shutdown(ps->sock, SHUT_RDWR);
 	/* A peer being deleted is going down on purpose: no alarm. */
 	if (last && !READ_ONCE(peer->stopping))
 		hbx_notify_peer_down(peer);
@@ -158,6 +161,7 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 	unsigned int i;
 
 	WRITE_ONCE(peer->stopping, true);
+	wake_up_all(&peer->ready_wq);
 	for (i = 0; i < peer->nr_socks; i++) {
 		kernel_sock_shutdown(peer->socks[i].sock, SHUT_RDWR);
 		if (peer->socks[i].thread)
@@ -235,6 +239,7 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&peer->lock);
 	kref_init(&peer->ref);
+	init_waitqueue_head(&peer->ready_wq);
 	xa_init_flags(&peer->pending, XA_FLAGS_ALLOC);
 	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
 		mutex_init(&peer->socks[i].send_lock);
@@ -291,6 +296,95 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 err_put_socks:
 	hbx_peer_free(peer);
 	return ERR_PTR(err);
+}
+
+/* Caller holds hbx_peers_mutex: a dead slot's thread only waits to be stopped. */
+static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
+{
+	struct hbx_peer_sock *ps = NULL;
+	struct task_struct *t;
+	unsigned int i;
+
+	for (i = 0; i < peer->nr_socks && !ps; i++)
+		if (!READ_ONCE(peer->socks[i].up))
+			ps = &peer->socks[i];
+	if (!ps && peer->nr_socks == HBX_PEER_SOCKETS_MAX)
+		return -E2BIG;
+	if (!ps) {
+		ps = &peer->socks[peer->nr_socks];
+		ps->peer = peer;
+	}
+	i = ps - peer->socks;
+	t = kthread_create(hbx_peer_sock_thread, ps, "hbx-peer%u/%u", peer->id, i);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+
+	/* Requesters check ready under send_lock: none is mid-send here. */
+	mutex_lock(&ps->send_lock);
+	if (ps->thread)
+		kthread_stop(ps->thread);
+	if (ps->sock)
+		sockfd_put(ps->sock);
+	ps->sock = sock;
+	ps->thread = t;
+	ps->ready = false;
+	ps->up = true;
+	if (i == peer->nr_socks)
+		peer->nr_socks++;
+	mutex_unlock(&ps->send_lock);
+	hbx_peer_setup_sock(peer, sock);
+	wake_up_process(t);
+	return 0;
+}
+
+struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
+				      struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_PEER_SOCKETS];
+	struct socket *socks[HBX_PEER_SOCKETS_MAX];
+	struct net *net = genl_info_net(info);
+	struct hbx_peer *peer;
+	unsigned int i, n = 0, handed = 0;
+	int err = 0;
+
+	for (i = 0; i < p->nr_fds && !err; i++) {
+		socks[n] = hbx_peer_get_sock(p->fds[i], p, net, info);
+		if (IS_ERR(socks[n]))
+			err = PTR_ERR(socks[n]);
+		else
+			n++;
+	}
+	mutex_lock(&hbx_peers_mutex);
+	peer = hbx_peer_find(net, id);
+	if (!err && !peer) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_ID],
+				    "no peer with that id in this network namespace");
+		err = -ENOENT;
+	} else if (!err && (peer->insecure != p->insecure || peer->role != p->role)) {
+		NL_SET_ERR_MSG(info->extack, "new sockets must match the peer's role and security");
+		err = -EINVAL;
+	}
+	for (i = 0; i < n && !err; i++) {
+		if (hbx_sock_in_use(socks[i])) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr, "socket is already handed to a peer");
+			err = -EBUSY;
+		}
+	}
+	while (!err && handed < n) {
+		err = hbx_peer_replace_sock(peer, socks[handed]);
+		if (err)
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "the peer has no room for more sockets");
+		else
+			handed++;
+	}
+	if (err) {
+		mutex_unlock(&hbx_peers_mutex);
+		while (n > handed)	/* the peer owns those it took */
+			sockfd_put(socks[--n]);
+		return ERR_PTR(err);
+	}
+	return peer;	/* registry still locked, for the reply */
 }
 
 int hbx_peer_del(u32 id, struct genl_info *info)

@@ -5,6 +5,7 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/types.h>
 #include <linux/hyperbox.h>
@@ -54,6 +55,7 @@ struct hbx_peer {
 	struct xarray		pending;
 	u32			next_id;
 	atomic_t		next_sock;	/* round robin over ready sockets */
+	wait_queue_head_t	ready_wq;	/* a socket became ready, or stopping */
 
 	struct kref		ref;		/* registry, remote layers */
 };
@@ -75,6 +77,13 @@ void hbx_peer_exit(void);
 struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 			      struct genl_info *info);
 int hbx_peer_del(u32 id, struct genl_info *info);
+/*
+ * Hand more sockets to an existing peer (a reconnect): they take the slots
+ * of dead sockets.  Requests waiting for a socket carry on over them.  On
+ * success the registry is left locked, as by hbx_peer_add().
+ */
+struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
+				      struct genl_info *info);
 
 void hbx_peers_lock(void);
 void hbx_peers_unlock(void);

@@ -112,4 +112,34 @@ assert c["state"] == "down" and c["sockets-up"] == 0, c'
 tap_result $? "down.client_peer_shows_down"
 $hbx layer del "$fresh"
 
+# --persist: when the server drops our sockets, hbx peer connect reconnects
+# and hands new ones to the same peer; a read waiting for a chunk completes.
+del_server_peers() {
+	for id in $($hbx peer list -j | python3 -c '
+import json, sys
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if p["role"] == "server"))'); do
+		$hbx peer del "$id"
+	done
+}
+$hbx peer connect 127.0.0.1:7421 --cert "$work/client.crt" --key "$work/client.key" \
+	--ca "$work/ca/ca.crt" --name server --timeout-ms 15000 --persist \
+	> "$work/persist.out" 2> "$work/persist.err" &
+pids="$pids $!"
+for _ in $(seq 100); do [ -s "$work/persist.out" ] && break; sleep 0.1; done
+kept=$(head -n 1 "$work/persist.out")
+tap_check "persist.connects" test -n "$kept"
+later=$($hbx layer add --remote "$kept" --digest "$digest" --cache "$work/cache3" -j |
+	sed -n 's/.*"index":\([0-9]*\).*/\1/p')
+del_server_peers
+cmp -s "$work/layer.erofs" "/dev/hbx$later"
+tap_result $? "persist.reads_complete_across_the_reconnect"
+grep -q "reconnected" "$work/persist.err"
+tap_result $? "persist.reconnected_to_the_same_peer"
+$hbx peer list -j | python3 -c '
+import json, sys
+p = [p for p in json.load(sys.stdin) if p["id"] == int(sys.argv[1])][0]
+assert p["state"] == "up", p' "$kept"
+tap_result $? "persist.peer_is_up_again"
+$hbx layer del "$later"
+
 tap_end

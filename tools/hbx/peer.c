@@ -2,6 +2,9 @@
 /* hbx peer list|del: the sockets handed to the module, per network namespace. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,11 +185,123 @@ static int connect_all(const char *spec, const struct hbx_tls_config *cfg,
 	return 0;
 }
 
+struct peer_watch {
+	uint32_t	id;
+	bool		down;
+};
+
+static int on_peer_event(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	struct peer_watch *w = arg;
+
+	if (cmd == HBX_CMD_PEER_DOWN_NTF && tb[HBX_A_PEER_ID] &&
+	    nla_get_u32(tb[HBX_A_PEER_ID]) == w->id) {
+		w->down = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* PEER_ADD of the sockets: a new client peer, or into peer *id when set. */
+static int hand_over(struct hbx_nl *nl, const int *fds, int n, bool insecure,
+		     const char *name, const char *identity, uint32_t timeout_ms,
+		     bool existing, uint32_t *id)
+{
+	uint8_t digest[HBX_DIGEST_SIZE];
+	struct nlattr *nest = NULL;
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_PEER_ADD, 0);
+	int i, err;
+
+	err = !msg || nla_put_u32(msg, HBX_A_PEER_ROLE, HBX_PEER_ROLE_CLIENT) ||
+	      nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, timeout_ms) ||
+	      nla_put_string(msg, HBX_A_PEER_NAME, name) ||
+	      (existing && nla_put_u32(msg, HBX_A_PEER_ID, *id)) ||
+	      (identity && !hbx_digest_parse(identity, digest) &&
+	       nla_put(msg, HBX_A_PEER_IDENTITY, HBX_DIGEST_SIZE, digest)) ||
+	      (insecure && nla_put_flag(msg, HBX_A_PEER_INSECURE));
+	if (!err)
+		nest = nla_nest_start(msg, HBX_A_PEER_SOCKETS);
+	for (i = 0; nest && i < n; i++)
+		err |= nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fds[i]);
+	if (nest)
+		nla_nest_end(msg, nest);
+	err = err || !nest ? -ENOMEM :
+	      hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_id_reply, id);
+	if (err)
+		hbx_err("the module refused the sockets: %s", hbx_nl_error(nl));
+	/* The module holds its own references to the sockets. */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	return err;
+}
+
+static volatile sig_atomic_t persist_stop;
+
+static void on_persist_signal(int sig)
+{
+	persist_stop = 1;
+}
+
+/*
+ * --persist: wait for PEER_DOWN of our peer, then reconnect with backoff and
+ * hand the new sockets to the same peer, so reads waiting in the kernel
+ * carry on.  A server whose key changed is not reconnected to.
+ */
+static int persist(struct hbx_nl *events, struct hbx_nl *nl, const char *spec,
+		   const struct hbx_tls_config *cfg, bool insecure, int n,
+		   const struct hbx_tls_peer *first, uint32_t timeout_ms,
+		   uint32_t id)
+{
+	struct sigaction sa = { .sa_handler = on_persist_signal };
+	struct timeval tv = { .tv_sec = 1 };
+	struct peer_watch w = { .id = id };
+	int fds[HBX_PEER_SOCKETS_MAX];
+	unsigned int backoff_ms;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Wake every second to notice a signal. */
+	setsockopt(nl_socket_get_fd(hbx_nl_sock(events)), SOL_SOCKET, SO_RCVTIMEO,
+		   &tv, sizeof(tv));
+	while (!persist_stop) {
+		w.down = false;
+		hbx_nl_listen(events, HBX_A_PEER_MAX, on_peer_event, &w);
+		if (!w.down)
+			continue;
+		fprintf(stderr, "hbx: peer connect: peer %u is down; reconnecting to %s\n",
+			id, spec);
+		for (backoff_ms = 200; !persist_stop; backoff_ms = backoff_ms < 5000 ?
+		     backoff_ms * 2 : 5000) {
+			struct hbx_tls_peer tp;
+
+			if (!connect_all(spec, cfg, insecure, fds, n, &tp)) {
+				if (!insecure && strcmp(tp.identity, first->identity)) {
+					hbx_err("%s now presents another key (%s); not reconnecting",
+						spec, tp.identity);
+					return 1;
+				}
+				if (!hand_over(nl, fds, n, insecure,
+					       insecure ? spec : tp.name,
+					       insecure ? NULL : tp.identity,
+					       timeout_ms, true, &id)) {
+					fprintf(stderr, "hbx: peer connect: peer %u reconnected\n", id);
+					break;
+				}
+				if (strstr(hbx_nl_error(nl), "no peer with that id"))
+					return 0;	/* deleted: nothing to keep up */
+			}
+			usleep(backoff_ms * 1000);
+		}
+	}
+	return 0;
+}
+
 static int peer_connect_main(int argc, char **argv)
 {
 	static const char usage[] =
 		"peer connect HOST:PORT (--cert C --key K --ca CA [--crl F] --name SERVER"
-		" [--cipher aes256|aes128|chacha] | --insecure) [--connections N] [--timeout-ms N]";
+		" [--cipher aes256|aes128|chacha] | --insecure) [--connections N] [--timeout-ms N]"
+		" [--persist]";
 	static const struct option opts[] = {
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
@@ -197,16 +312,16 @@ static int peer_connect_main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "connections", required_argument, NULL, 'N' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "persist", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct hbx_tls_config cfg = { .timeout_ms = 10000 };
 	struct hbx_tls_peer tp = { .name = "" };
-	int fds[HBX_PEER_SOCKETS_MAX], n = 1, c, i, err;
-	uint8_t identity[HBX_DIGEST_SIZE];
+	struct hbx_nl *events = NULL;
+	bool keep = false;
+	int fds[HBX_PEER_SOCKETS_MAX], n = 1, c, err = 1;
 	uint32_t timeout_ms = 30000, id = 0;
 	bool insecure = false;
-	struct nlattr *nest;
-	struct nl_msg *msg;
 	struct hbx_nl *nl;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -219,6 +334,7 @@ static int peer_connect_main(int argc, char **argv)
 		case 'I': insecure = true; break;
 		case 'N': n = atoi(optarg); break;
 		case 't': timeout_ms = strtoul(optarg, NULL, 10); break;
+		case 'p': keep = true; break;
 		case 'C':
 			cfg.cipher = hbx_tls_cipher_parse(optarg);
 			if (cfg.cipher < 0)
@@ -235,31 +351,24 @@ static int peer_connect_main(int argc, char **argv)
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	if (connect_all(argv[optind], &cfg, insecure, fds, n, &tp)) {
-		hbx_nl_close(nl);
-		return 1;
+	/* Listen before the peer exists, so no PEER_DOWN can slip by. */
+	if (keep && (hbx_nl_open(&events) || hbx_nl_subscribe(events))) {
+		hbx_err("%s", events ? hbx_nl_error(events) : "out of memory");
+		goto out;
 	}
-	msg = hbx_nl_msg(nl, HBX_CMD_PEER_ADD, 0);
-	err = !msg || nla_put_u32(msg, HBX_A_PEER_ROLE, HBX_PEER_ROLE_CLIENT) ||
-	      nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, timeout_ms) ||
-	      nla_put_string(msg, HBX_A_PEER_NAME, insecure ? argv[optind] : tp.name) ||
-	      (!insecure && !hbx_digest_parse(tp.identity, identity) &&
-	       nla_put(msg, HBX_A_PEER_IDENTITY, HBX_DIGEST_SIZE, identity)) ||
-	      (insecure && nla_put_flag(msg, HBX_A_PEER_INSECURE));
-	nest = err ? NULL : nla_nest_start(msg, HBX_A_PEER_SOCKETS);
-	for (i = 0; nest && i < n; i++)
-		err |= nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fds[i]);
-	if (nest)
-		nla_nest_end(msg, nest);
-	err = err || !nest ? -ENOMEM :
-	      hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_id_reply, &id);
+	if (connect_all(argv[optind], &cfg, insecure, fds, n, &tp))
+		goto out;
+	err = hand_over(nl, fds, n, insecure, insecure ? argv[optind] : tp.name,
+			insecure ? NULL : tp.identity, timeout_ms, false, &id);
 	if (err)
-		hbx_err("the module refused the sockets: %s", hbx_nl_error(nl));
-	else
-		printf("%u\n", id);
-	/* The module holds its own references to the sockets. */
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+		goto out;
+	printf("%u\n", id);
+	fflush(stdout);
+	if (keep)
+		err = persist(events, nl, argv[optind], &cfg, insecure, n, &tp,
+			      timeout_ms, id);
+out:
+	hbx_nl_close(events);
 	hbx_nl_close(nl);
 	return err ? 1 : 0;
 }
