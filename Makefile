@@ -93,7 +93,7 @@ demo: all
 	ko=$$(tools/kmod-build.sh $(KVER)) && \
 		tools/vm/run --kernel $(KVER) --timeout 900 -- tools/demo.sh $$ko
 
-bench: all tools/bench/readbench
+bench: all tools/bench/readbench tools/bench/ktls_stream
 	tools/bench/run --kernel $(KVER)
 
 install: all
@@ -121,3 +121,6 @@ clean:
 
 tools/bench/readbench: tools/bench/readbench.c
 	$(CC) $(CFLAGS) $(WARN) -o $@ $<
+
+tools/bench/ktls_stream: tools/bench/ktls_stream.c user/libhbx.a
+	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a $(TLS_LIBS)

@@ -32,6 +32,11 @@
  * unbound workqueue verifies on several CPUs at once.
  */
 #define HBX_MAX_IO_SECTORS	(256U << (10 - SECTOR_SHIFT))
+/*
+ * Remote layers: one chunk per request (at least 64 KiB), so a large read
+ * becomes many fetches in flight at once rather than a few in a row.
+ */
+#define HBX_REMOTE_IO_SECTORS_MIN (64U << (10 - SECTOR_SHIFT))
 #define HBX_INLINE_BVECS	16
 
 static DEFINE_MUTEX(hbx_registry_mutex);
@@ -232,13 +237,18 @@ static const struct block_device_operations hbx_bdev_ops = {
 
 static struct gendisk *hbx_alloc_disk(struct hbx_layer *layer)
 {
+	unsigned int max_sectors = HBX_MAX_IO_SECTORS;
 	struct gendisk *disk;
+
+	if (layer->peer)
+		max_sectors = clamp(hbx_manifest_chunk_size(&layer->manifest) >> SECTOR_SHIFT,
+				    HBX_REMOTE_IO_SECTORS_MIN, HBX_MAX_IO_SECTORS);
 #ifdef HBX_HAVE_QUEUE_LIMITS_ALLOC
 	struct queue_limits lim = {
 		.logical_block_size	= HBX_BLOCK_SIZE,
 		.physical_block_size	= HBX_BLOCK_SIZE,
 		.io_min			= HBX_BLOCK_SIZE,
-		.max_hw_sectors		= HBX_MAX_IO_SECTORS,
+		.max_hw_sectors		= max_sectors,
 	};
 
 	disk = blk_mq_alloc_disk(&layer->tag_set, &lim, layer);
@@ -248,7 +258,7 @@ static struct gendisk *hbx_alloc_disk(struct hbx_layer *layer)
 		blk_queue_logical_block_size(disk->queue, HBX_BLOCK_SIZE);
 		blk_queue_physical_block_size(disk->queue, HBX_BLOCK_SIZE);
 		blk_queue_io_min(disk->queue, HBX_BLOCK_SIZE);
-		blk_queue_max_hw_sectors(disk->queue, HBX_MAX_IO_SECTORS);
+		blk_queue_max_hw_sectors(disk->queue, max_sectors);
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	}
 #endif

@@ -106,6 +106,8 @@ static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
 	long timeo = peer->timeout_ms ?
 		     msecs_to_jiffies(peer->timeout_ms) : MAX_SCHEDULE_TIMEOUT;
 
+	/* Requests are small frames that must not wait for Nagle. */
+	tcp_sock_set_nodelay(sk);
 	lock_sock(sk);
 	sk->sk_sndtimeo = timeo;
 	if (peer->role == HBX_PEER_ROLE_CLIENT) {

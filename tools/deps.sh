@@ -14,5 +14,5 @@ apt-get install -y --no-install-recommends \
 	qemu-system-x86 busybox-static \
 	libnl-3-dev libnl-genl-3-dev libmbedtls-dev libseccomp-dev libjson-c-dev \
 	libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev \
-	erofs-utils dkms cryptsetup-bin iproute2 util-linux libcap2-bin \
+	erofs-utils dkms cryptsetup-bin nbd-server nbd-client iproute2 util-linux libcap2-bin \
 	python3 python3-yaml attr openssl

@@ -16,7 +16,7 @@ hbx=$PWD/tools/hbx/hbx
 rb=$PWD/tools/bench/readbench
 
 hbx_vm_prepare
-insmod "$ko" || exit 1
+grep -q "^hyperbox " /proc/modules || insmod "$ko" || exit 1
 work=$(mktemp -d /tmp/hbx-bench.XXXXXX)
 trap 'veritysetup close hbxbench 2>/dev/null; losetup -D; rm -rf "$work"' EXIT
 

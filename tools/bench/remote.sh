@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the VM: read a whole 256 MiB layer through a remote layer
+# (every chunk fetched over kTLS, verified, cached; cold) against
+# nbd-client/nbd-server over TLS (nbd's userspace GnuTLS proxy), plaintext
+# NBD, and a plain kTLS sendfile stream (the link's ceiling), all over
+# loopback in this one boot, AES-256-GCM TLS 1.2 for every encrypted path.
+#   usage: tools/bench/remote.sh HYPERBOX.KO
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. selftests/lib.sh
+ko=${1:?usage: remote.sh hyperbox.ko}
+rounds=${HBX_BENCH_ROUNDS:-3}
+hbx=$PWD/tools/hbx/hbx
+rb=$PWD/tools/bench/readbench
+stream=$PWD/tools/bench/ktls_stream
+
+hbx_vm_prepare
+grep -q "^hyperbox " /proc/modules || insmod "$ko" || exit 1
+work=$(mktemp -d /tmp/hbx-bench-remote.XXXXXX)
+serve_pid=
+cleanup() {
+	[ -n "$serve_pid" ] && kill "$serve_pid"
+	nbd-client -d /dev/nbd0 > /dev/null 2>&1
+	nbd-client -d /dev/nbd1 > /dev/null 2>&1
+	pkill nbd-server
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir "$work/src"
+head -c $((256 << 20)) /dev/urandom > "$work/src/blob"
+digest=$($hbx layer build "$work/src" -o "$work/image.erofs") || exit 1
+rm -rf "$work/src"
+img=$work/image.erofs
+echo "# image: $(stat -c %s "$img") bytes; aes driver: $(grep -B1 -A2 'gcm(aes)' /proc/crypto | sed -n 's/^driver *: //p' | head -n1)"
+
+ca=$work/ca
+$hbx cert init --dir "$ca" --name bench > /dev/null
+$hbx cert issue server --san dns:server,ip:127.0.0.1 --dir "$ca" --out "$work/server" > /dev/null
+$hbx cert issue client --dir "$ca" --out "$work/client" > /dev/null
+tls=(--ca "$ca/ca.crt" --cipher aes256)
+
+seed=$($hbx layer add "$img" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p')
+$hbx layer export "$seed"
+$hbx serve --listen 127.0.0.1:7601 --cert "$work/server.crt" --key "$work/server.key" \
+	"${tls[@]}" > "$work/serve.log" 2>&1 &
+serve_pid=$!
+
+cat > "$work/nbd.conf" <<EOF
+[generic]
+	user = root
+	group = root
+	port = 10809
+[img]
+	exportname = $img
+	readonly = true
+EOF
+cat > "$work/nbd-tls.conf" <<EOF
+[generic]
+	user = root
+	group = root
+	port = 10810
+	certfile = $work/server.crt
+	keyfile = $work/server.key
+	cacertfile = $ca/ca.crt
+	force_tls = true
+	tlsprio = NORMAL:-VERS-TLS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:%SERVER_PRECEDENCE
+[img]
+	exportname = $img
+	readonly = true
+EOF
+nbd-server -C "$work/nbd.conf" && nbd-server -C "$work/nbd-tls.conf" || exit 1
+sleep 1
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+mbps() { sed -n 's/.*"mb_per_s":\([0-9.]*\).*/\1/p'; }
+
+server_peers() {
+	$hbx peer list -j | python3 -c '
+import json, sys
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if p["role"] == "server"))'
+}
+
+measure() {
+	local out peer idx
+	case $1 in
+	hbx)
+		peer=$($hbx peer connect 127.0.0.1:7601 --cert "$work/client.crt" \
+			--key "$work/client.key" "${tls[@]}" --name server) || return 1
+		idx=$($hbx layer add --remote "$peer" --digest "$digest" --cache "$work/cache" -j |
+			sed -n 's/.*"index":\([0-9]*\).*/\1/p')
+		drop_caches
+		out=$($rb seq "/dev/hbx$idx" $((1 << 20)) | mbps)
+		$hbx layer del "$idx"
+		$hbx peer del "$peer"
+		for p in $(server_peers); do $hbx peer del "$p"; done
+		rm -f "$work/cache"
+		;;
+	ktls)
+		$stream server 7602 "$img" --cert "$work/server.crt" --key "$work/server.key" \
+			"${tls[@]}" > "$work/stream.log" 2>&1 &
+		for _ in $(seq 50); do grep -q listening "$work/stream.log" && break; sleep 0.1; done
+		out=$($stream client 127.0.0.1:7602 --cert "$work/client.crt" \
+			--key "$work/client.key" "${tls[@]}" --name server | mbps)
+		wait
+		;;
+	nbd)
+		nbd-client -N img 127.0.0.1 10809 /dev/nbd0 > /dev/null 2>&1 || return 1
+		drop_caches
+		out=$($rb seq /dev/nbd0 $((1 << 20)) | mbps)
+		nbd-client -d /dev/nbd0 > /dev/null 2>&1
+		;;
+	nbd-tls)
+		nbd-client -N img -certfile "$work/client.crt" -keyfile "$work/client.key" \
+			-cacertfile "$ca/ca.crt" -tlshostname server -enable-tls 127.0.0.1 10810 /dev/nbd1 > "$work/nbd-tls.log" 2>&1 ||
+			{ cat "$work/nbd-tls.log" >&2; return 1; }
+		drop_caches
+		out=$($rb seq /dev/nbd1 $((1 << 20)) | mbps)
+		nbd-client -d /dev/nbd1 > /dev/null 2>&1
+		;;
+	esac
+	echo "$out"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "null" }'; }
+
+cases="hbx ktls nbd nbd-tls"
+declare -A runs med
+for r in $(seq "$rounds"); do
+	set -- $cases
+	for _ in $(seq $(( (r - 1) % 4 ))); do set -- "$@" "$1"; shift; done
+	for c in "$@"; do
+		v=$(measure "$c")
+		echo "# round $r $c: ${v:-failed}"
+		runs[$c]="${runs[$c]:-} ${v:-0}"
+	done
+done
+for c in $cases; do
+	med[$c]=$(echo "${runs[$c]}" | tr ' ' '\n' | grep . | median)
+done
+
+printf '\n%-22s %12s\n' "whole 256 MiB layer" "MB/s"
+for c in $cases; do printf '%-22s %12s\n' "$c" "${med[$c]}"; done
+printf '\nhbx / nbd over TLS:     %s   (target >= 1.3)\n' "$(ratio "${med[hbx]}" "${med[nbd-tls]}")"
+printf 'hbx / kTLS sendfile:    %s   (target >= 0.8)\n' "$(ratio "${med[hbx]}" "${med[ktls]}")"
+printf 'hbx / plaintext nbd:    %s\n' "$(ratio "${med[hbx]}" "${med[nbd]}")"
+printf 'HBX_BENCH_JSON {"bench":"remote","kernel":"%s","rounds":%s,"cipher":"AES-256-GCM TLS1.2",' \
+	"$(uname -r)" "$rounds"
+printf '"mb_per_s":{"hbx_remote_cold":%s,"ktls_sendfile":%s,"nbd":%s,"nbd_tls":%s},' \
+	"${med[hbx]}" "${med[ktls]}" "${med[nbd]}" "${med[nbd-tls]}"
+printf '"ratios":{"hbx_vs_nbd_tls":%s,"hbx_vs_ktls_sendfile":%s,"hbx_vs_nbd":%s}}\n' \
+	"$(ratio "${med[hbx]}" "${med[nbd-tls]}")" "$(ratio "${med[hbx]}" "${med[ktls]}")" \
+	"$(ratio "${med[hbx]}" "${med[nbd]}")"
