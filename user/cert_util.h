@@ -6,6 +6,8 @@
 #ifndef HBX_CERT_UTIL_H
 #define HBX_CERT_UTIL_H
 
+#include "hex.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -41,9 +43,5 @@ void hbx_x509_time_iso(const mbedtls_x509_time *t, char *out);
 /* The CN of a distinguished name into buf: 0, or -1 if it has none. */
 int hbx_x509_cn(const mbedtls_x509_name *dn, char *buf, size_t len);
 
-/* Lower-case hex of len bytes; out holds 2 * len + 1. */
-void hbx_hex(const unsigned char *p, size_t len, char *out);
-/* Parse even-length hex into out (at most max bytes); length or -1. */
-int hbx_unhex(const char *s, unsigned char *out, size_t max);
 
 #endif

@@ -7,43 +7,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <mbedtls/sha256.h>
+#include "hex.h"
 #include "manifest.h"
 
 void hbx_digest_format(const uint8_t digest[HBX_DIGEST_SIZE], char *buf)
 {
-	int i;
-
-	buf += sprintf(buf, "sha256:");
-	for (i = 0; i < HBX_DIGEST_SIZE; i++)
-		buf += sprintf(buf, "%02x", digest[i]);
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	memcpy(buf, "sha256:", 7);
+	hbx_hex(digest, HBX_DIGEST_SIZE, buf + 7);
 }
 
 int hbx_digest_parse(const char *s, uint8_t digest[HBX_DIGEST_SIZE])
 {
-	int i;
-
 	if (!strncmp(s, "sha256:", 7))
 		s += 7;
-	if (strlen(s) != 2 * HBX_DIGEST_SIZE)
+	if (strlen(s) != 2 * HBX_DIGEST_SIZE ||
+	    hbx_unhex(s, digest, HBX_DIGEST_SIZE) != HBX_DIGEST_SIZE)
 		return -EINVAL;
-	for (i = 0; i < HBX_DIGEST_SIZE; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		digest[i] = (uint8_t)(hi << 4 | lo);
-	}
 	return 0;
 }
 
