@@ -443,6 +443,25 @@ static struct hbx_stoq_hdr hdr_of(uint32_t magic, uint8_t version, uint8_t type,
 	return h;
 }
 
+/* A whole request frame: header and get payload, as a peer would send it. */
+struct get_frame {
+	struct hbx_stoq_hdr	h;
+	struct hbx_stoq_get	g;
+};
+
+static struct get_frame get_frame_of(uint8_t type, const uint8_t *digest,
+				     uint64_t chunk)
+{
+	struct get_frame f = {
+		.h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, type,
+			    sizeof(struct hbx_stoq_get)),
+		.g.chunk = htobe64(chunk),
+	};
+
+	memcpy(f.g.digest, digest, HBX_DIGEST_SIZE);
+	return f;
+}
+
 TEST_F(serve, bad_magic_drops_the_socket)
 {
 	struct hbx_stoq_hdr h = hdr_of(0x12345678, HBX_STOQ_VERSION, HBX_STOQ_HELLO, 16);
@@ -474,13 +493,8 @@ TEST_F(serve, unknown_type_drops_the_socket)
 
 TEST_F(serve, request_before_hello_drops_the_socket)
 {
-	struct {
-		struct hbx_stoq_hdr h;
-		struct hbx_stoq_get g;
-	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_CHUNK,
-		       sizeof(struct hbx_stoq_get)) };
+	struct get_frame f = get_frame_of(HBX_STOQ_GET_CHUNK, self->digest, 0);
 
-	memcpy(f.g.digest, self->digest, HBX_DIGEST_SIZE);
 	expect_dropped(_metadata, self, &f, sizeof(f), 0, "not a hello");
 }
 
@@ -494,42 +508,29 @@ TEST_F(serve, truncated_frame_drops_the_socket)
 
 TEST_F(serve, unknown_layer_is_refused_and_drops_the_socket)
 {
-	struct {
-		struct hbx_stoq_hdr h;
-		struct hbx_stoq_get g;
-	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_CHUNK,
-		       sizeof(struct hbx_stoq_get)) };
+	uint8_t other[HBX_DIGEST_SIZE];
+	struct get_frame f;
 
-	memset(f.g.digest, 0xab, HBX_DIGEST_SIZE);
+	memset(other, 0xab, sizeof(other));
+	f = get_frame_of(HBX_STOQ_GET_CHUNK, other, 0);
 	expect_dropped(_metadata, self, &f, sizeof(f), 1, "not exported");
 }
 
 TEST_F(serve, chunk_out_of_range_drops_the_socket)
 {
-	struct {
-		struct hbx_stoq_hdr h;
-		struct hbx_stoq_get g;
-	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_CHUNK,
-		       sizeof(struct hbx_stoq_get)) };
+	struct get_frame f = get_frame_of(HBX_STOQ_GET_CHUNK, self->digest, NCHUNKS);
 
-	memcpy(f.g.digest, self->digest, HBX_DIGEST_SIZE);
-	f.g.chunk = htobe64(NCHUNKS);
 	expect_dropped(_metadata, self, &f, sizeof(f), 1, "out of range");
 }
 
 TEST_F(serve, unexported_layer_is_not_served)
 {
 	struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
-	struct {
-		struct hbx_stoq_hdr h;
-		struct hbx_stoq_get g;
-	} f = { .h = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION, HBX_STOQ_GET_MANIFEST,
-		       sizeof(struct hbx_stoq_get)) };
+	struct get_frame f = get_frame_of(HBX_STOQ_GET_MANIFEST, self->digest, 0);
 
 	nla_put_u32(msg, HBX_A_LAYER_INDEX, self->layer);
 	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 0);
 	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
-	memcpy(f.g.digest, self->digest, HBX_DIGEST_SIZE);
 	expect_dropped(_metadata, self, &f, sizeof(f), 1, "not exported");
 }
 
