@@ -53,18 +53,12 @@ void hbx_chunks_free(struct hbx_chunks *c)
 	c->failed = NULL;
 }
 
-static u32 hbx_chunk_len(const struct hbx_manifest *m, u64 index)
-{
-	return min_t(u64, hbx_manifest_chunk_size(m),
-		     m->image_size - (index << m->chunk_shift));
-}
-
 static int hbx_chunk_hash(struct hbx_chunks *c, u64 index, void *buf,
 			  u8 *out)
 {
 	const struct hbx_manifest *m = c->manifest;
 	loff_t pos = index << m->chunk_shift;
-	u64 left = hbx_chunk_len(m, index);
+	u64 left = hbx_manifest_chunk_len(m, index);
 	SHASH_DESC_ON_STACK(desc, c->sha256);
 	int err;
 
@@ -101,14 +95,14 @@ static bool hbx_chunk_is_hole(struct hbx_chunks *c, u64 index)
 		return false;
 	data = vfs_llseek(c->image, pos, SEEK_DATA);
 	return data == -ENXIO ||
-	       (data >= 0 && data >= pos + hbx_chunk_len(c->manifest, index));
+	       (data >= 0 && data >= pos + hbx_manifest_chunk_len(c->manifest, index));
 }
 
 /* Fetch a remote layer's chunk, check it, write it to the cache. */
 static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 {
 	const struct hbx_manifest *m = c->manifest;
-	u32 len = hbx_chunk_len(m, index), got = len;
+	u32 len = hbx_manifest_chunk_len(m, index), got = len;
 	u8 digest[HBX_DIGEST_SIZE];
 	loff_t pos = index << m->chunk_shift;
 	void *buf;
@@ -160,7 +154,7 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 				  index * HBX_DIGEST_SIZE, HBX_DIGEST_SIZE);
 
 		atomic64_inc(&c->nr_hashed);
-		trace_hbx_chunk_verify(c->id, index, hbx_chunk_len(c->manifest, index),
+		trace_hbx_chunk_verify(c->id, index, hbx_manifest_chunk_len(c->manifest, index),
 				       ok, ktime_get_ns() - start);
 		if (ok) {
 			set_bit(index, c->verified);

@@ -39,7 +39,6 @@ struct hbx_layer_params {
 	int		image_fd;
 	int		manifest_fd;
 	const u8	*digest;
-	u32		flags;
 	bool		remote;		/* from peer_id, cached in cache_fd */
 	u32		peer_id;
 	int		cache_fd;

@@ -16,18 +16,13 @@ static int __init hbx_init(void)
 	err = hbx_layer_init();
 	if (err)
 		return err;
-	err = hbx_peer_init();
-	if (err)
-		goto err_layer;
 	err = hbx_netlink_init();
 	if (err)
-		goto err_peer;
+		goto err_layer;
 	pr_info("hyperbox " HBX_VERSION " loaded (protocol %d)\n",
 		HBX_PROTOCOL_VERSION);
 	return 0;
 
-err_peer:
-	hbx_peer_exit();
 err_layer:
 	hbx_layer_exit();
 	return err;

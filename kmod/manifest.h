@@ -2,6 +2,7 @@
 #ifndef HBX_MANIFEST_H
 #define HBX_MANIFEST_H
 
+#include <linux/minmax.h>
 #include <linux/types.h>
 #include <linux/hyperbox.h>
 
@@ -38,6 +39,13 @@ void hbx_manifest_free(struct hbx_manifest *m);
 static inline u32 hbx_manifest_chunk_size(const struct hbx_manifest *m)
 {
 	return 1U << m->chunk_shift;
+}
+
+/* Bytes in chunk index: the chunk size, less for the last one. */
+static inline u32 hbx_manifest_chunk_len(const struct hbx_manifest *m, u64 index)
+{
+	return min_t(u64, hbx_manifest_chunk_size(m),
+		     m->image_size - (index << m->chunk_shift));
 }
 
 #endif

@@ -312,8 +312,7 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	if (HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
 		return -EINVAL;
 	p.digest = nla_data(info->attrs[HBX_A_LAYER_DIGEST]);
-	if (info->attrs[HBX_A_LAYER_FLAGS])
-		p.flags = nla_get_u32(info->attrs[HBX_A_LAYER_FLAGS]);
+	/* HBX_A_LAYER_FLAGS: its policy admits no bit yet, so nothing to read. */
 
 	layer = hbx_layer_add(&p, info);
 	if (IS_ERR(layer))

@@ -454,11 +454,6 @@ enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer)
 	return hbx_peer_socks_up(peer) ? HBX_PEER_STATE_UP : HBX_PEER_STATE_DOWN;
 }
 
-int hbx_peer_init(void)
-{
-	return 0;
-}
-
 /* Module unload: netlink is gone, so nothing adds peers meanwhile. */
 void hbx_peer_exit(void)
 {

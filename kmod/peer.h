@@ -70,7 +70,6 @@ struct hbx_peer_params {
 	unsigned int	nr_fds;
 };
 
-int hbx_peer_init(void);
 void hbx_peer_exit(void);
 
 /* On success the registry is left locked (see hbx_layer_add()). */

@@ -67,7 +67,7 @@ static int hbx_server_copy(struct hbx_layer *layer, u8 type, u64 chunk,
 		return 0;
 	}
 	pos = chunk << m->chunk_shift;
-	*len = min_t(u64, hbx_manifest_chunk_size(m), m->image_size - pos);
+	*len = hbx_manifest_chunk_len(m, chunk);
 	*data = kvmalloc(*len, GFP_KERNEL);
 	if (!*data)
 		return -ENOMEM;

@@ -9,13 +9,6 @@
 #include <unistd.h>
 #include "nl.h"
 
-/* Send msg and return the kernel's answer: 0 or -errno. */
-static inline int hbx_test_send(struct hbx_nl *nl, struct nl_msg *msg,
-				int maxattr, hbx_nl_reply_fn fn, void *arg)
-{
-	return hbx_nl_request(nl, msg, maxattr, fn, arg);
-}
-
 /* True if the last error carried a message that contains want. */
 static inline int hbx_test_error_has(struct hbx_nl *nl, const char *want)
 {

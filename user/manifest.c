@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <mbedtls/sha256.h>
 #include "hex.h"
+#include "io.h"
 #include "manifest.h"
 
 void hbx_digest_format(const uint8_t digest[HBX_DIGEST_SIZE], char *buf)
@@ -29,40 +30,6 @@ int hbx_digest_parse(const char *s, uint8_t digest[HBX_DIGEST_SIZE])
 void hbx_sha256(const void *data, size_t len, uint8_t out[HBX_DIGEST_SIZE])
 {
 	mbedtls_sha256_ret(data, len, out, 0);
-}
-
-/* Read exactly len bytes at off; 0, or -errno (-EIO if the file is short). */
-static int pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		buf = (char *)buf + n;
-		len -= n;
-		off += n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf = (const char *)buf + n;
-		len -= n;
-	}
-	return 0;
 }
 
 int hbx_manifest_build(int image_fd, unsigned int chunk_shift, int out_fd,
@@ -112,13 +79,13 @@ int hbx_manifest_build(int image_fd, unsigned int chunk_shift, int out_fd,
 		size_t len = info->image_size - off < chunk ?
 			     info->image_size - off : chunk;
 
-		err = pread_full(image_fd, buf, len, off);
+		err = hbx_pread_full(image_fd, buf, len, off);
 		if (err)
 			goto out;
 		hbx_sha256(buf, len, manifest + sizeof(h) + i * HBX_DIGEST_SIZE);
 	}
 	hbx_sha256(manifest, mlen, info->digest);
-	err = write_full(out_fd, manifest, mlen);
+	err = hbx_write_full(out_fd, manifest, mlen);
 out:
 	free(manifest);
 	free(buf);

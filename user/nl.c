@@ -49,11 +49,6 @@ struct nl_sock *hbx_nl_sock(struct hbx_nl *nl)
 	return nl->sk;
 }
 
-int hbx_nl_family(const struct hbx_nl *nl)
-{
-	return nl->family;
-}
-
 /*
  * An NLMSG_ERROR with NLM_F_ACK_TLVS carries the kernel's extack after the
  * echoed request (or just its header when capped).

@@ -45,8 +45,7 @@ const char *hbx_nl_error(const struct hbx_nl *nl);
 /* Whether hbx_nl_error() is a message the kernel sent (extack). */
 bool hbx_nl_error_from_kernel(const struct hbx_nl *nl);
 
-/* The raw socket, for tests that send hand-made messages. */
+/* The raw socket, for tests that set socket options. */
 struct nl_sock *hbx_nl_sock(struct hbx_nl *nl);
-int hbx_nl_family(const struct hbx_nl *nl);
 
 #endif

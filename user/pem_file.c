@@ -9,24 +9,10 @@
 #include <unistd.h>
 #include <mbedtls/pem.h>
 #include "cert_util.h"
+#include "io.h"
 #include "pem_file.h"
 
 #define HBX_FILE_MAX (4 << 20)	/* certificates, keys, CRLs, the index */
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
 
 int hbx_file_stage(struct hbx_staged *s, const char *path, const void *buf,
 		   size_t len, mode_t mode)
@@ -45,7 +31,7 @@ int hbx_file_stage(struct hbx_staged *s, const char *path, const void *buf,
 	/* fchmod, not the umask, decides: keys must end up exactly 0600. */
 	err = fchmod(fd, mode) ? -errno : 0;
 	if (!err)
-		err = write_all(fd, buf, len);
+		err = hbx_write_full(fd, buf, len);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
