@@ -60,7 +60,7 @@ tools/hbx/%.o: tools/hbx/%.c $(wildcard tools/hbx/*.h) $(wildcard user/*.h) kmod
 tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
 	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS)
 
-selftests: tools tests/tls_pair tests/stoq_fetch
+selftests: tools tests/tls_pair tests/stoq_fetch tests/stoq_liar
 	$(MAKE) -C selftests
 
 # The helper of selftests/tls_test.sh: a kTLS echo pair over libhbx's handshake.
@@ -70,6 +70,10 @@ tests/tls_pair: tests/tls_pair.c user/libhbx.a
 # The STOQ client of selftests/serve_tls_test.sh (the kernel's client is to come).
 tests/stoq_fetch: tests/stoq_fetch.c user/libhbx.a
 	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a $(TLS_LIBS)
+
+# A peer that sends corrupt chunks, for selftests/lazy_test.sh.
+tests/stoq_liar: tests/stoq_liar.c user/libhbx.a
+	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a
 
 # Host unit tests share the selftests' harness header.
 UNIT_TESTS := $(patsubst %.c,%,$(wildcard tests/*_test.c))
@@ -114,7 +118,7 @@ dkms-check: dkms tools selftests
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
-	rm -f $(LIB_OBJS) $(HBX_OBJS) user/libhbx.a tools/hbx/hbx tests/tls_pair tests/stoq_fetch tests/*_test
+	rm -f $(LIB_OBJS) $(HBX_OBJS) user/libhbx.a tools/hbx/hbx tests/tls_pair tests/stoq_fetch tests/stoq_liar tests/*_test
 	-$(MAKE) -C selftests clean
 	-$(MAKE) -C bpf clean
 	rm -rf build

@@ -98,12 +98,30 @@ static bool hbx_chunk_is_hole(struct hbx_chunks *c, u64 index)
 	       (data >= 0 && data >= pos + hbx_manifest_chunk_len(c->manifest, index));
 }
 
-/* Fetch a remote layer's chunk, check it, write it to the cache. */
+int hbx_chunk_matches(struct hbx_chunks *c, u64 index, const void *buf)
+{
+	const struct hbx_manifest *m = c->manifest;
+	u8 digest[HBX_DIGEST_SIZE];
+	int err;
+
+	err = crypto_shash_tfm_digest(c->sha256, buf,
+				      hbx_manifest_chunk_len(m, index), digest);
+	if (err)
+		return err;
+	return !memcmp(digest, m->chunk_digests + index * HBX_DIGEST_SIZE,
+		       HBX_DIGEST_SIZE);
+}
+
+/*
+ * Fetch a remote layer's chunk (the fetcher checks it against the manifest)
+ * and write it to the cache.  Only then is it marked verified: a crash
+ * before the write leaves a hole or a torn chunk, which a re-attach hashes
+ * and fetches again.
+ */
 static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 {
 	const struct hbx_manifest *m = c->manifest;
-	u32 len = hbx_manifest_chunk_len(m, index), got = len;
-	u8 digest[HBX_DIGEST_SIZE];
+	u32 len = hbx_manifest_chunk_len(m, index);
 	loff_t pos = index << m->chunk_shift;
 	void *buf;
 	int err;
@@ -111,20 +129,12 @@ static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 	buf = kvmalloc(len, GFP_NOIO);
 	if (!buf)
 		return -ENOMEM;
-	err = c->fetch(c->fetch_ctx, index, buf, &got);
-	if (!err && got != len)
-		err = -EPROTO;
-	if (!err)
-		err = crypto_shash_tfm_digest(c->sha256, buf, len, digest);
-	if (!err && memcmp(digest, m->chunk_digests + index * HBX_DIGEST_SIZE,
-			   HBX_DIGEST_SIZE)) {
-		atomic64_inc(&c->nr_failed);	/* the peer sent wrong bytes */
-		err = -EBADMSG;
-	}
+	err = c->fetch(c->fetch_ctx, index, buf, len);
 	if (!err && kernel_write(c->image, buf, len, &pos) != len)
 		err = -EIO;
 	if (!err) {
 		atomic64_inc(&c->nr_fetched);
+		atomic64_add(len, &c->bytes_fetched);
 		set_bit(index, c->verified);
 		atomic64_inc(&c->nr_verified);
 	}
@@ -132,7 +142,8 @@ static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 	return err;
 }
 
-static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
+static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf,
+				bool may_fetch)
 {
 	struct mutex *lock = &c->locks[index % HBX_VERIFY_LOCKS];
 	u8 digest[HBX_DIGEST_SIZE];
@@ -165,7 +176,7 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf)
 	}
 	if (err && c->fetch) {
 		/* Not here yet, or torn: fetch it.  Never sticky: retry later. */
-		err = hbx_chunk_fetch(c, index);
+		err = may_fetch ? hbx_chunk_fetch(c, index) : -ENODATA;
 	} else if (err == -EBADMSG) {
 		/* A local image cannot change while attached: fail it for good. */
 		set_bit(index, c->failed);
@@ -193,12 +204,29 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 			if (!buf)
 				return -ENOMEM;
 		}
-		err = hbx_chunk_verify_one(c, i, buf);
+		err = hbx_chunk_verify_one(c, i, buf, true);
 		if (err) {
 			*bad = i;
 			break;
 		}
 	}
+	kvfree(buf);
+	return err;
+}
+
+int hbx_chunk_verify_here(struct hbx_chunks *c, u64 index)
+{
+	void *buf;
+	int err;
+
+	if (test_bit(index, c->verified))
+		return 0;
+	if (test_bit(index, c->failed))
+		return -EIO;
+	buf = kvmalloc(HBX_HASH_BUF_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	err = hbx_chunk_verify_one(c, index, buf, false);
 	kvfree(buf);
 	return err;
 }

@@ -11,7 +11,7 @@ struct file;
 struct hbx_manifest;
 
 /* Hashed locks: two readers of one unverified chunk hash it once. */
-#define HBX_VERIFY_LOCKS 32
+#define HBX_VERIFY_LOCKS 128
 
 /* Per-layer verification state: which chunks are known good. */
 struct hbx_chunks {
@@ -26,12 +26,14 @@ struct hbx_chunks {
 	atomic64_t		nr_hashed;	/* chunk hashes computed */
 	atomic64_t		nr_failed;	/* chunks that failed verification */
 	atomic64_t		nr_fetched;	/* remote: chunks fetched from a peer */
+	atomic64_t		bytes_fetched;
 
 	/*
 	 * Remote layers: where a chunk that is not (correctly) in the image
-	 * comes from.  Fills buf with *len bytes of chunk index; 0 or -errno.
+	 * comes from.  Fills buf with the len bytes of chunk index, already
+	 * checked with hbx_chunk_matches(); 0 or -errno.
 	 */
-	int			(*fetch)(void *ctx, u64 index, void *buf, u32 *len);
+	int			(*fetch)(void *ctx, u64 index, void *buf, u32 len);
 	void			*fetch_ctx;
 };
 
@@ -49,5 +51,14 @@ void hbx_chunks_free(struct hbx_chunks *c);
  * error if the image could not be read.
  */
 int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
+
+/*
+ * As hbx_chunks_verify() for one chunk, but never fetches: a remote layer's
+ * chunk that is not (correctly) in its cache yet gives -ENODATA.
+ */
+int hbx_chunk_verify_here(struct hbx_chunks *c, u64 index);
+
+/* Whether buf holds chunk index's bytes; -errno if it could not be hashed. */
+int hbx_chunk_matches(struct hbx_chunks *c, u64 index, const void *buf);
 
 #endif

@@ -153,6 +153,11 @@ static struct hbx_peer_sock *hbx_client_pick(struct hbx_peer *peer)
 	return NULL;
 }
 
+bool hbx_client_ready(struct hbx_peer *peer)
+{
+	return !READ_ONCE(peer->stopping) && hbx_client_pick(peer);
+}
+
 /* One try on one socket; -EPIPE if that socket died meanwhile. */
 static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 			  u8 type, const struct hbx_stoq_get *get,

@@ -13,6 +13,9 @@ void hbx_client_run(struct hbx_peer_sock *ps);
 /* A reply nobody waits for any more is failed with this when its socket dies. */
 void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps);
 
+/* Whether a request would go out at once (a socket is up and ready). */
+bool hbx_client_ready(struct hbx_peer *peer);
+
 /*
  * Ask the peer for a layer's manifest (*buf is then kvmalloc'd and *len set)
  * or for one chunk (into buf, which holds *len bytes; *len is set to what

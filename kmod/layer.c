@@ -25,6 +25,7 @@
 #include "trace.h"
 #include "client.h"
 #include "peer.h"
+#include "fetch.h"
 
 #define HBX_QUEUE_DEPTH		128
 /*
@@ -240,7 +241,7 @@ static struct gendisk *hbx_alloc_disk(struct hbx_layer *layer)
 	unsigned int max_sectors = HBX_MAX_IO_SECTORS;
 	struct gendisk *disk;
 
-	if (layer->peer)
+	if (hbx_layer_is_remote(layer))
 		max_sectors = clamp(hbx_manifest_chunk_size(&layer->manifest) >> SECTOR_SHIFT,
 				    HBX_REMOTE_IO_SECTORS_MIN, HBX_MAX_IO_SECTORS);
 #ifdef HBX_HAVE_QUEUE_LIMITS_ALLOC
@@ -358,33 +359,23 @@ static struct file *hbx_fget_regular(int fd, const struct hbx_fd_msgs *msgs,
 	return file;
 }
 
-/* A remote layer's manifest comes from its peer, checked as any other. */
+/* A remote layer's manifest comes from its peers, checked as any other. */
 static int hbx_layer_fetch_manifest(struct hbx_layer *layer,
 				    const struct hbx_layer_params *p,
 				    struct genl_info *info)
 {
-	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PEER];
 	void *buf;
 	u32 len;
 	int err;
 
-	layer->peer = hbx_peer_get_client(genl_info_net(info), p->peer_id);
-	if (!layer->peer) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attr,
-				    "no client peer with that id in this network namespace");
-		return -ENOENT;
-	}
-	err = hbx_client_get_manifest(layer->peer, p->digest, &buf, &len);
-	if (err) {
-		hbx_extack_attr(info->extack, attr,
-				err == -ENOENT ? "the peer does not have that layer" :
-				err == -ETIMEDOUT ? "the peer did not answer in time" :
-				err == -ENOTCONN ? "the peer has no connection up" :
-				"could not fetch the manifest from the peer");
+	err = hbx_fetch_get_peers(layer, p, info) ?:
+	      hbx_fetch_manifest(layer, p->digest, &buf, &len, info);
+	if (err)
 		return err;
-	}
 	return hbx_manifest_adopt(&layer->manifest, buf, len, p->digest,
-				  layer->chunks.sha256, info->extack, attr);
+				  layer->chunks.sha256, info->extack,
+				  info->attrs[HBX_A_LAYER_PEERS] ?:
+				  info->attrs[HBX_A_LAYER_PEER]);
 }
 
 static int hbx_layer_load_manifest(struct hbx_layer *layer,
@@ -494,7 +485,7 @@ err_put:
 
 static void hbx_layer_close_image(struct hbx_layer *layer)
 {
-	if (!layer->peer)
+	if (!hbx_layer_is_remote(layer))
 		allow_write_access(layer->image);
 	fput(layer->image);
 	layer->image = NULL;
@@ -539,16 +530,7 @@ static void hbx_layer_release_data(struct hbx_layer *layer)
 	hbx_layer_close_image(layer);
 	hbx_manifest_free(&layer->manifest);
 	crypto_free_shash(layer->chunks.sha256);
-	if (layer->peer)
-		hbx_peer_put(layer->peer);
-}
-
-static int hbx_layer_fetch(void *ctx, u64 index, void *buf, u32 *len)
-{
-	struct hbx_layer *layer = ctx;
-
-	return hbx_client_get_chunk(layer->peer, layer->manifest.digest, index,
-				    buf, len);
+	hbx_fetch_put_peers(layer);
 }
 
 struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
@@ -586,8 +568,9 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 			      layer->image, sha256);
 	if (err)
 		goto err_unreserve;
-	if (layer->peer) {
-		layer->chunks.fetch = hbx_layer_fetch;
+	hbx_pull_setup(&layer->pull, &layer->chunks);
+	if (hbx_layer_is_remote(layer)) {
+		layer->chunks.fetch = hbx_fetch_chunk;
 		layer->chunks.fetch_ctx = layer;
 	}
 	err = hbx_layer_create_disk(layer);
@@ -595,6 +578,8 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 		NL_SET_ERR_MSG(info->extack, "could not create the block device");
 		goto err_free_chunks;
 	}
+	if (p->flags & HBX_LAYER_F_PREFETCH)
+		hbx_pull_start(&layer->pull, p->pull_window);
 	hbx_registry_publish(layer);
 	return layer;
 
@@ -608,8 +593,7 @@ err_free_manifest:
 	hbx_manifest_free(&layer->manifest);
 err_free_sha256:
 	crypto_free_shash(sha256);
-	if (layer->peer)
-		hbx_peer_put(layer->peer);
+	hbx_fetch_put_peers(layer);
 err_free_layer:
 	mutex_destroy(&layer->lock);
 	kfree(layer);
@@ -628,6 +612,8 @@ static void hbx_layer_destroy(struct hbx_layer *layer)
 	/* What the last opener of a dead layer left behind, read below. */
 	if (WARN_ON_ONCE(!layer->dead || layer->openers))
 		return;
+	/* A pull's workers end after the chunk each is on. */
+	hbx_pull_stop(&layer->pull);
 	/* Dead: no new pins.  Servers copying out of it finish quickly. */
 	wait_var_event(&layer->pins, !atomic_read(&layer->pins));
 	if (layer->export_net)
@@ -658,6 +644,7 @@ static int hbx_layer_kill(struct hbx_layer *layer, bool force,
 		ret = -EBUSY;
 	} else {
 		WRITE_ONCE(layer->dead, true);
+		hbx_pull_cancel(&layer->pull);
 		ret = !layer->openers;
 	}
 	mutex_unlock(&layer->lock);
@@ -692,7 +679,7 @@ int hbx_layer_del(u32 index, bool force, struct genl_info *info)
 	return 0;
 }
 
-int hbx_layer_export(u32 index, bool on, struct genl_info *info)
+int hbx_layer_export(u32 index, bool on, u32 missing, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
 	struct hbx_layer *layer;
@@ -707,14 +694,46 @@ int hbx_layer_export(u32 index, bool on, struct genl_info *info)
 	} else if (on && layer->export_net && !net_eq(layer->export_net, net)) {
 		NL_SET_ERR_MSG(info->extack, "layer is exported in another network namespace");
 		err = -EBUSY;
-	} else if (on && !layer->export_net) {
-		layer->export_net = get_net(net);
+	} else if (on) {
+		if (!layer->export_net)
+			layer->export_net = get_net(net);
+		WRITE_ONCE(layer->export_missing, missing);
 	} else if (!on && layer->export_net) {
 		put_net(layer->export_net);
 		layer->export_net = NULL;
 	}
 	if (!err)
 		hbx_registry_gen++;
+	mutex_unlock(&hbx_registry_mutex);
+	return err;
+}
+
+int hbx_layer_pull(u32 index, u32 window, struct genl_info *info)
+{
+	struct hbx_layer *layer;
+	int err = 0;
+
+	mutex_lock(&hbx_registry_mutex);
+	layer = idr_find(&hbx_registry, index);
+	if (!layer) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_INDEX],
+				    "no layer with that index");
+		err = -ENOENT;
+	} else if (!hbx_layer_is_remote(layer)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_INDEX],
+				    "layer is local: there is nothing to pull");
+		err = -EINVAL;
+	} else {
+		/* Under the layer's lock: a delete cannot slip in between. */
+		mutex_lock(&layer->lock);
+		if (layer->dead) {
+			NL_SET_ERR_MSG(info->extack, "layer is deleted");
+			err = -ENOENT;
+		} else {
+			err = hbx_pull_start(&layer->pull, window);
+		}
+		mutex_unlock(&layer->lock);
+	}
 	mutex_unlock(&hbx_registry_mutex);
 	return err;
 }

@@ -8,6 +8,7 @@
 #include <linux/workqueue.h>
 #include "manifest.h"
 #include "chunk.h"
+#include "pull.h"
 
 struct genl_info;
 struct net;
@@ -31,17 +32,32 @@ struct hbx_layer {
 	atomic64_t		chunks_served;	/* to peers */
 
 	struct net		*export_net;	/* served to peers there; counted */
-	struct hbx_peer		*peer;		/* remote layers: fetched from */
+	u32			export_missing;	/* enum hbx_export_missing */
 	atomic_t		pins;		/* servers copying out of it */
+
+	/* Remote layers: where chunks come from (fetch.c), and the pull. */
+	struct hbx_peer		*peers[HBX_LAYER_PEERS_MAX];
+	unsigned int		nr_peers;
+	unsigned int		fetch_from;	/* the peer that answered last */
+	atomic64_t		fetch_retries;
+	struct hbx_pull		pull;
 };
+
+static inline bool hbx_layer_is_remote(const struct hbx_layer *layer)
+{
+	return layer->nr_peers;
+}
 
 struct hbx_layer_params {
 	int		image_fd;
 	int		manifest_fd;
 	const u8	*digest;
-	bool		remote;		/* from peer_id, cached in cache_fd */
-	u32		peer_id;
+	bool		remote;		/* from the peers, cached in cache_fd */
+	u32		peer_ids[HBX_LAYER_PEERS_MAX];
+	unsigned int	nr_peers;
 	int		cache_fd;
+	u32		flags;		/* enum hbx_layer_flag */
+	u32		pull_window;
 };
 
 int hbx_layer_init(void);
@@ -55,7 +71,8 @@ void hbx_layer_exit(void);
 struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 				struct genl_info *info);
 int hbx_layer_del(u32 index, bool force, struct genl_info *info);
-int hbx_layer_export(u32 index, bool on, struct genl_info *info);
+int hbx_layer_export(u32 index, bool on, u32 missing, struct genl_info *info);
+int hbx_layer_pull(u32 index, u32 window, struct genl_info *info);
 
 /*
  * The live layer with this manifest digest exported in net, pinned: its data

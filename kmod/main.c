@@ -7,15 +7,19 @@
 #include "layer.h"
 #include "netlink.h"
 #include "peer.h"
+#include "pull.h"
 #include "version.h"
 
 static int __init hbx_init(void)
 {
 	int err;
 
-	err = hbx_layer_init();
+	err = hbx_pull_init();
 	if (err)
 		return err;
+	err = hbx_layer_init();
+	if (err)
+		goto err_pull;
 	err = hbx_netlink_init();
 	if (err)
 		goto err_layer;
@@ -25,6 +29,8 @@ static int __init hbx_init(void)
 
 err_layer:
 	hbx_layer_exit();
+err_pull:
+	hbx_pull_exit();
 	return err;
 }
 
@@ -33,7 +39,8 @@ static void __exit hbx_exit(void)
 	/* Netlink first: no request can create a layer while they go. */
 	hbx_netlink_exit();
 	hbx_peer_exit();	/* servers read layers: stop them first */
-	hbx_layer_exit();
+	hbx_layer_exit();	/* ends the pulls */
+	hbx_pull_exit();
 	pr_info("hyperbox unloaded\n");
 }
 

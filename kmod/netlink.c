@@ -48,13 +48,24 @@ static const struct nla_policy hbx_no_attrs_policy[2] = {
 	[1] = { .type = NLA_REJECT },
 };
 
-static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_CACHE_FD + 1] = {
+static const struct nla_policy hbx_layer_peers_policy[HBX_A_LAYER_PEER + 1] = {
+	[HBX_A_LAYER_PEER]		= { .type = NLA_U32 },
+};
+
+static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_PULL_WINDOW + 1] = {
 	[HBX_A_LAYER_IMAGE_FD]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_MANIFEST_FD]	= { .type = NLA_U32 },
 	[HBX_A_LAYER_DIGEST]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
 	[HBX_A_LAYER_FLAGS]		= NLA_POLICY_MASK(NLA_U32, HBX_LAYER_FLAGS_ALL),
 	[HBX_A_LAYER_PEER]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_CACHE_FD]		= { .type = NLA_U32 },
+	[HBX_A_LAYER_PEERS]		= NLA_POLICY_NESTED(hbx_layer_peers_policy),
+	[HBX_A_LAYER_PULL_WINDOW]	= NLA_POLICY_RANGE(NLA_U32, 1, HBX_PULL_WINDOW_MAX),
+};
+
+static const struct nla_policy hbx_layer_pull_policy[HBX_A_LAYER_PULL_WINDOW + 1] = {
+	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
+	[HBX_A_LAYER_PULL_WINDOW]	= NLA_POLICY_RANGE(NLA_U32, 1, HBX_PULL_WINDOW_MAX),
 };
 
 static const struct nla_policy hbx_layer_del_policy[HBX_A_LAYER_FORCE + 1] = {
@@ -66,9 +77,11 @@ static const struct nla_policy hbx_layer_get_policy[HBX_A_LAYER_INDEX + 1] = {
 	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
 };
 
-static const struct nla_policy hbx_layer_export_policy[HBX_A_LAYER_EXPORTED + 1] = {
+static const struct nla_policy hbx_layer_export_policy[HBX_A_LAYER_EXPORT_MISSING + 1] = {
 	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
 	[HBX_A_LAYER_EXPORTED]		= NLA_POLICY_MAX(NLA_U8, 1),
+	[HBX_A_LAYER_EXPORT_MISSING]	= NLA_POLICY_RANGE(NLA_U32, HBX_EXPORT_MISSING_FETCH,
+							   HBX_EXPORT_MISSING_NOT_HERE),
 };
 
 static const struct nla_policy hbx_peer_sockets_policy[HBX_A_PEER_SOCKET_FD + 1] = {
@@ -96,6 +109,40 @@ static int hbx_put_u64(struct sk_buff *skb, int type, u64 value)
 	return nla_put_u64_64bit(skb, type, value, HBX_A_LAYER_PAD);
 }
 
+/* A remote layer's peers and the progress of its pull. */
+static int hbx_layer_fill_remote(struct sk_buff *skb, struct hbx_layer *layer)
+{
+	const struct hbx_chunks *c = &layer->chunks;
+	struct hbx_pull_progress pp;
+	struct nlattr *nest;
+	unsigned int i;
+
+	if (!hbx_layer_is_remote(layer))
+		return 0;
+	if (nla_put_u32(skb, HBX_A_LAYER_PEER, layer->peers[0]->id))
+		return -EMSGSIZE;
+	nest = nla_nest_start(skb, HBX_A_LAYER_PEERS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < layer->nr_peers; i++)
+		if (nla_put_u32(skb, HBX_A_LAYER_PEER, layer->peers[i]->id))
+			return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+
+	hbx_pull_progress(&layer->pull, &pp);
+	if (hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_FETCHED, atomic64_read(&c->nr_fetched)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_BYTES_FETCHED, atomic64_read(&c->bytes_fetched)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_FETCH_RETRIES,
+			atomic64_read(&layer->fetch_retries)) ||
+	    nla_put_u32(skb, HBX_A_LAYER_PULL_STATE, pp.state) ||
+	    (pp.window && nla_put_u32(skb, HBX_A_LAYER_PULL_WINDOW, pp.window)) ||
+	    (pp.error && nla_put_u32(skb, HBX_A_LAYER_PULL_ERROR, pp.error)) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_PULL_BYTES, pp.bytes) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_PULL_NSECS, pp.nsecs))
+		return -EMSGSIZE;
+	return 0;
+}
+
 static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 {
 	const struct hbx_manifest *m = &layer->manifest;
@@ -120,13 +167,12 @@ static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 	    nla_put_u32(skb, HBX_A_LAYER_STATE, hbx_layer_state(layer)) ||
 	    nla_put_u32(skb, HBX_A_LAYER_OPENERS, hbx_layer_openers(layer)) ||
 	    nla_put_u8(skb, HBX_A_LAYER_EXPORTED, !!layer->export_net) ||
+	    (layer->export_net &&
+	     nla_put_u32(skb, HBX_A_LAYER_EXPORT_MISSING, READ_ONCE(layer->export_missing))) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_SERVED,
-			atomic64_read(&layer->chunks_served)) ||
-	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_FETCHED,
-			atomic64_read(&c->nr_fetched)) ||
-	    (layer->peer && nla_put_u32(skb, HBX_A_LAYER_PEER, layer->peer->id)))
+			atomic64_read(&layer->chunks_served)))
 		return -EMSGSIZE;
-	return 0;
+	return hbx_layer_fill_remote(skb, layer);
 }
 
 static int hbx_peer_fill(struct sk_buff *skb, struct hbx_peer *peer)
@@ -147,7 +193,9 @@ static int hbx_peer_fill(struct sk_buff *skb, struct hbx_peer *peer)
 	    nla_put_u64_64bit(skb, HBX_A_PEER_BYTES_RX,
 			      atomic64_read(&peer->bytes_rx), HBX_A_PEER_PAD) ||
 	    nla_put_u64_64bit(skb, HBX_A_PEER_PROTOCOL_ERRORS,
-			      atomic64_read(&peer->protocol_errors), HBX_A_PEER_PAD))
+			      atomic64_read(&peer->protocol_errors), HBX_A_PEER_PAD) ||
+	    nla_put_u64_64bit(skb, HBX_A_PEER_CORRUPT_CHUNKS,
+			      atomic64_read(&peer->corrupt_chunks), HBX_A_PEER_PAD))
 		return -EMSGSIZE;
 	mutex_lock(&peer->lock);
 	if (peer->last_error[0] &&
@@ -283,6 +331,44 @@ static bool hbx_may_manage_layers(struct sk_buff *skb, struct genl_info *info)
 	return false;
 }
 
+/* HBX_A_LAYER_PEER, or the nest HBX_A_LAYER_PEERS of them, not both. */
+static int hbx_layer_parse_peers(struct hbx_layer_params *p,
+				 struct genl_info *info)
+{
+	const struct nlattr *nest = info->attrs[HBX_A_LAYER_PEERS], *attr;
+	int rem;
+
+	if (!nest) {
+		p->peer_ids[p->nr_peers++] = nla_get_u32(info->attrs[HBX_A_LAYER_PEER]);
+		return 0;
+	}
+	if (info->attrs[HBX_A_LAYER_PEER]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nest, "give one peer or a list of peers, not both");
+		return -EINVAL;
+	}
+	nla_for_each_nested(attr, nest, rem) {
+		if (nla_type(attr) != HBX_A_LAYER_PEER)
+			continue;
+		if (p->nr_peers == HBX_LAYER_PEERS_MAX) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nest, "too many peers for one layer");
+			return -E2BIG;
+		}
+		p->peer_ids[p->nr_peers++] = nla_get_u32(attr);
+	}
+	if (!p->nr_peers) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nest, "the list of peers is empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static u32 hbx_pull_window(struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PULL_WINDOW];
+
+	return attr ? nla_get_u32(attr) : HBX_PULL_WINDOW_DEFAULT;
+}
+
 static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct hbx_layer_params p = {};
@@ -291,7 +377,7 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (!hbx_may_manage_layers(skb, info))
 		return -EPERM;
-	p.remote = info->attrs[HBX_A_LAYER_PEER];
+	p.remote = info->attrs[HBX_A_LAYER_PEER] || info->attrs[HBX_A_LAYER_PEERS];
 	if (p.remote) {
 		/* Remote: the peer has the manifest and the image comes to a cache. */
 		if (info->attrs[HBX_A_LAYER_IMAGE_FD] || info->attrs[HBX_A_LAYER_MANIFEST_FD]) {
@@ -300,7 +386,9 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 		}
 		if (HBX_REQUIRE(info, HBX_A_LAYER_CACHE_FD, "cache fd is required for a remote layer"))
 			return -EINVAL;
-		p.peer_id = nla_get_u32(info->attrs[HBX_A_LAYER_PEER]);
+		err = hbx_layer_parse_peers(&p, info);
+		if (err)
+			return err;
 		p.cache_fd = nla_get_u32(info->attrs[HBX_A_LAYER_CACHE_FD]);
 	} else {
 		if (HBX_REQUIRE(info, HBX_A_LAYER_IMAGE_FD, "image fd is required") ||
@@ -312,7 +400,14 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	if (HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
 		return -EINVAL;
 	p.digest = nla_data(info->attrs[HBX_A_LAYER_DIGEST]);
-	/* HBX_A_LAYER_FLAGS: its policy admits no bit yet, so nothing to read. */
+	if (info->attrs[HBX_A_LAYER_FLAGS])
+		p.flags = nla_get_u32(info->attrs[HBX_A_LAYER_FLAGS]);
+	if (p.flags & HBX_LAYER_F_PREFETCH && !p.remote) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_FLAGS],
+				    "prefetch is for remote layers");
+		return -EINVAL;
+	}
+	p.pull_window = hbx_pull_window(info);
 
 	layer = hbx_layer_add(&p, info);
 	if (IS_ERR(layer))
@@ -342,7 +437,20 @@ static int hbx_layer_export_doit(struct sk_buff *skb, struct genl_info *info)
 	    HBX_REQUIRE(info, HBX_A_LAYER_EXPORTED, "exported (0 or 1) is required"))
 		return -EINVAL;
 	return hbx_layer_export(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]),
-				nla_get_u8(info->attrs[HBX_A_LAYER_EXPORTED]), info);
+				nla_get_u8(info->attrs[HBX_A_LAYER_EXPORTED]),
+				info->attrs[HBX_A_LAYER_EXPORT_MISSING] ?
+				nla_get_u32(info->attrs[HBX_A_LAYER_EXPORT_MISSING]) :
+				HBX_EXPORT_MISSING_FETCH, info);
+}
+
+static int hbx_layer_pull_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	if (!hbx_may_manage_layers(skb, info))
+		return -EPERM;
+	if (HBX_REQUIRE(info, HBX_A_LAYER_INDEX, "layer index is required"))
+		return -EINVAL;
+	return hbx_layer_pull(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]),
+			      hbx_pull_window(info), info);
 }
 
 static int hbx_peer_parse_sockets(struct hbx_peer_params *p,
@@ -533,6 +641,8 @@ static const hbx_genl_op hbx_ops[] = {
 			 GENL_ADMIN_PERM),
 	HBX_GENL_DO(HBX_CMD_LAYER_EXPORT, hbx_layer_export_doit,
 		    hbx_layer_export_policy, GENL_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_LAYER_PULL, hbx_layer_pull_doit,
+		    hbx_layer_pull_policy, GENL_ADMIN_PERM),
 	/* Peers are per network namespace: its own admin may manage them. */
 	HBX_GENL_DO(HBX_CMD_PEER_ADD, hbx_peer_add_doit, hbx_peer_add_policy,
 		    GENL_UNS_ADMIN_PERM),

@@ -50,6 +50,7 @@ struct hbx_peer {
 	atomic64_t		bytes_tx;
 	atomic64_t		bytes_rx;
 	atomic64_t		protocol_errors;
+	atomic64_t		corrupt_chunks;	/* client: sent bytes that did not match */
 
 	/* Client role: requests waiting for their reply, by id. */
 	struct xarray		pending;

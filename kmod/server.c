@@ -4,7 +4,12 @@
  * and chunks of layers exported in the socket's network namespace.  Only
  * verified chunks leave: a chunk not yet verified is hashed first.  A layer
  * is pinned only while its bytes are copied out, never while we wait on the
- * network, so a slow peer cannot hold up a delete.
+ * network to send, so a slow reader cannot hold up a delete.
+ *
+ * A layer this node is still pulling is served too: a chunk it does not
+ * have yet is fetched from its own peers first (the pin then lasts that
+ * fetch, bounded by their timeout), or answered NOT_HERE so the requester
+ * asks someone else, as the export says.
  */
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -62,8 +67,13 @@ static int hbx_server_copy(struct hbx_layer *layer, u8 type, u64 chunk,
 		*status = HBX_STOQ_OUT_OF_RANGE;
 		return 0;
 	}
-	if (hbx_chunks_verify(&layer->chunks, chunk, chunk, &bad)) {
-		*status = HBX_STOQ_FAILED;	/* never send what did not verify */
+	if (READ_ONCE(layer->export_missing) == HBX_EXPORT_MISSING_NOT_HERE)
+		err = hbx_chunk_verify_here(&layer->chunks, chunk);
+	else
+		err = hbx_chunks_verify(&layer->chunks, chunk, chunk, &bad);
+	if (err) {
+		/* Never send what did not verify. */
+		*status = err == -ENODATA ? HBX_STOQ_NOT_HERE : HBX_STOQ_FAILED;
 		return 0;
 	}
 	pos = chunk << m->chunk_shift;

@@ -52,6 +52,24 @@ void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l)
 	l->has_chunk = tb[HBX_A_LAYER_CHUNK] != NULL;
 	GET_U64(HBX_A_LAYER_CHUNK, chunk);
 	GET_U64(HBX_A_LAYER_CHUNKS_FETCHED, chunks_fetched);
+	GET_U64(HBX_A_LAYER_BYTES_FETCHED, bytes_fetched);
+	GET_U64(HBX_A_LAYER_FETCH_RETRIES, fetch_retries);
+	GET_U64(HBX_A_LAYER_PULL_BYTES, pull_bytes);
+	GET_U64(HBX_A_LAYER_PULL_NSECS, pull_nsecs);
+	GET_U32(HBX_A_LAYER_PULL_STATE, pull_state);
+	GET_U32(HBX_A_LAYER_PULL_ERROR, pull_error);
+	GET_U32(HBX_A_LAYER_PULL_WINDOW, pull_window);
+	GET_U32(HBX_A_LAYER_EXPORT_MISSING, export_missing);
+	l->exported = tb[HBX_A_LAYER_EXPORTED] && nla_get_u8(tb[HBX_A_LAYER_EXPORTED]);
+	if (tb[HBX_A_LAYER_PEERS]) {
+		struct nlattr *a;
+		int rem;
+
+		nla_for_each_nested(a, tb[HBX_A_LAYER_PEERS], rem)
+			if (nla_type(a) == HBX_A_LAYER_PEER &&
+			    l->nr_peers < HBX_LAYER_PEERS_MAX)
+				l->peers[l->nr_peers++] = nla_get_u32(a);
+	}
 	if (tb[HBX_A_LAYER_DEVICE])
 		snprintf(l->device, sizeof(l->device), "%s",
 			 nla_get_string(tb[HBX_A_LAYER_DEVICE]));
@@ -77,7 +95,31 @@ void hbx_layer_json(struct hbx_json *j, const char *key,
 	hbx_json_u64(j, "verify-failures", l->verify_failures);
 	hbx_json_string(j, "state", hbx_layer_state_name(l->state));
 	hbx_json_u64(j, "openers", l->openers);
+	hbx_json_bool(j, "exported", l->exported);
+	if (l->exported)
+		hbx_json_string(j, "export-missing",
+				l->export_missing == HBX_EXPORT_MISSING_NOT_HERE ?
+				"not-here" : "fetch");
 	hbx_json_u64(j, "chunks-fetched", l->chunks_fetched);
+	if (l->nr_peers) {
+		uint32_t i;
+
+		hbx_json_array_begin(j, "peers");
+		for (i = 0; i < l->nr_peers; i++)
+			hbx_json_u64(j, NULL, l->peers[i]);
+		hbx_json_array_end(j);
+		hbx_json_u64(j, "bytes-fetched", l->bytes_fetched);
+		hbx_json_u64(j, "fetch-retries", l->fetch_retries);
+		hbx_json_object_begin(j, "pull");
+		hbx_json_string(j, "state", hbx_pull_state_name(l->pull_state));
+		hbx_json_u64(j, "window", l->pull_window);
+		hbx_json_u64(j, "error", l->pull_error);
+		hbx_json_u64(j, "bytes", l->pull_bytes);
+		hbx_json_u64(j, "nsecs", l->pull_nsecs);
+		hbx_json_u64(j, "bytes-per-second", l->pull_nsecs ?
+			     (uint64_t)(l->pull_bytes * 1e9 / l->pull_nsecs) : 0);
+		hbx_json_object_end(j);
+	}
 	if (l->has_chunk)
 		hbx_json_u64(j, "chunk", l->chunk);
 	hbx_json_object_end(j);
@@ -140,32 +182,86 @@ out:
 	return err ? -1 : 0;
 }
 
-int hbx_layer_attach_remote(struct hbx_nl *nl, uint32_t peer, const char *digest,
-			    const char *cache, struct hbx_layer_info *l)
+static int put_remote(struct nl_msg *msg, const struct hbx_remote_opts *r,
+		      const uint8_t *digest, int cache_fd)
+{
+	struct nlattr *nest;
+	unsigned int i;
+
+	if (nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache_fd) ||
+	    nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, digest) ||
+	    (r->prefetch && nla_put_u32(msg, HBX_A_LAYER_FLAGS, HBX_LAYER_F_PREFETCH)) ||
+	    (r->window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, r->window)))
+		return -ENOMEM;
+	nest = nla_nest_start(msg, HBX_A_LAYER_PEERS);
+	if (!nest)
+		return -ENOMEM;
+	for (i = 0; i < r->nr_peers; i++)
+		if (nla_put_u32(msg, HBX_A_LAYER_PEER, r->peers[i]))
+			return -ENOMEM;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
+			    struct hbx_layer_info *l)
 {
 	uint8_t want[HBX_DIGEST_SIZE];
 	struct nl_msg *msg;
 	int fd, err;
 
-	if (hbx_digest_parse(digest, want)) {
-		hbx_err("'%s' is not a digest (want sha256:<64 hex digits>)", digest);
+	if (hbx_digest_parse(r->digest, want)) {
+		hbx_err("'%s' is not a digest (want sha256:<64 hex digits>)", r->digest);
 		return -1;
 	}
 	/* The kernel writes fetched chunks here and grows it to the image size. */
-	fd = open(cache, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(r->cache, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		hbx_err("cannot open cache %s: %s", cache, strerror(errno));
+		hbx_err("cannot open cache %s: %s", r->cache, strerror(errno));
 		return -1;
 	}
 	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
-	err = !msg || nla_put_u32(msg, HBX_A_LAYER_PEER, peer) ||
-	      nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, fd) ||
-	      nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, want) ? -ENOMEM :
+	err = !msg || put_remote(msg, r, want, fd) ? -ENOMEM :
 	      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l);
 	if (err)
-		hbx_err("%s", hbx_nl_error(nl));
+		hbx_err("%s", err == -ENOMEM ? "out of memory" : hbx_nl_error(nl));
 	close(fd);
 	return err ? -1 : 0;
+}
+
+int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_GET, 0);
+
+	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index)) {
+		hbx_err("out of memory");
+		return -1;
+	}
+	if (hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l)) {
+		hbx_err("%s", hbx_nl_error(nl));
+		return -1;
+	}
+	return 0;
+}
+
+int hbx_parse_peer_list(const char *s, struct hbx_remote_opts *r)
+{
+	char *end;
+	unsigned long v;
+
+	for (;;) {
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || end == s || v > UINT32_MAX ||
+		    r->nr_peers == HBX_LAYER_PEERS_MAX)
+			return -1;
+		r->peers[r->nr_peers++] = v;
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
 }
 
 int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force)
@@ -246,6 +342,19 @@ static bool parse_json_flag(int argc, char **argv, const char *usage, int *ret)
 	return json;
 }
 
+/* Remote layers add their pull: "pull running 812/4096 here, 9.8 MB/s". */
+static void print_pull_text(const struct hbx_layer_info *l)
+{
+	printf("%8s pull %s, %" PRIu64 "/%" PRIu64 " chunks here, %.1f MB/s",
+	       "", hbx_pull_state_name(l->pull_state), l->chunks_verified,
+	       l->chunks_total,
+	       l->pull_nsecs ? l->pull_bytes * 1e3 / l->pull_nsecs : 0.0);
+	if (l->pull_error)
+		printf(" (%s)", strerror(l->pull_error));
+	printf(", %" PRIu64 " fetched, %" PRIu64 " retried, %" PRIu64 " corrupt\n",
+	       l->chunks_fetched, l->fetch_retries, l->verify_failures);
+}
+
 static void print_layer_text(const struct hbx_layer_info *l)
 {
 	printf("%-6s %.19s  %10" PRIu64 "  %6" PRIu64 "/%-6" PRIu64 " %12" PRIu64
@@ -253,6 +362,8 @@ static void print_layer_text(const struct hbx_layer_info *l)
 	       l->device, l->digest, l->size, l->chunks_verified,
 	       l->chunks_total, l->bytes_read, l->verify_failures,
 	       hbx_layer_state_name(l->state), l->openers);
+	if (l->nr_peers)
+		print_pull_text(l);
 }
 
 static int layer_list_main(int argc, char **argv)
@@ -295,9 +406,9 @@ static int layer_list_main(int argc, char **argv)
 }
 
 struct attach_opts {
-	const char	*manifest, *digest, *cache;
-	uint32_t	peer;
-	bool		remote, json;
+	const char		*manifest;
+	struct hbx_remote_opts	r;
+	bool			remote, json;
 };
 
 /* Parse [--manifest M] [--digest D] [-j]; returns 0 or a usage status. */
@@ -309,6 +420,8 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		{ "digest", required_argument, NULL, 'd' },
 		{ "remote", required_argument, NULL, 'r' },
 		{ "cache", required_argument, NULL, 'c' },
+		{ "prefetch", no_argument, NULL, 'p' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -319,20 +432,28 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 	while ((c = getopt_long(argc, argv, "m:d:j", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->manifest = optarg; break;
-		case 'd': o->digest = optarg; break;
-		case 'c': o->cache = optarg; break;
+		case 'd': o->r.digest = optarg; break;
+		case 'c': o->r.cache = optarg; break;
+		case 'p': o->r.prefetch = true; break;
 		case 'j': o->json = true; break;
-		case 'r':
+		case 'w':
+			o->r.window = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || !o->r.window ||
+			    o->r.window > HBX_PULL_WINDOW_MAX)
+				return hbx_usage(usage);
+			break;
+		case 'r':	/* --remote 1,2 or --remote 1 --remote 2 */
 			o->remote = true;
-			o->peer = strtoul(optarg, &end, 10);
-			if (!*optarg || *end)
+			if (hbx_parse_peer_list(optarg, &o->r))
 				return hbx_usage(usage);
 			break;
 		default: return hbx_usage(usage);
 		}
 	}
 	/* A remote layer is named by its digest and lands in a cache file. */
-	if (o->remote && (!o->digest || !o->cache || o->manifest))
+	if (o->remote && (!o->r.digest || !o->r.cache || o->manifest))
+		return hbx_usage(usage);
+	if (!o->remote && (o->r.cache || o->r.prefetch || o->r.window))
 		return hbx_usage(usage);
 	return 0;
 }
@@ -367,9 +488,9 @@ static int attach_main(int argc, char **argv, const char *usage, bool mount_it)
 	if (!nl)
 		return 1;
 	if (o.remote)
-		ret = hbx_layer_attach_remote(nl, o.peer, o.digest, o.cache, &l);
+		ret = hbx_layer_attach_remote(nl, &o.r, &l);
 	else
-		ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.digest, &l);
+		ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.r.digest, &l);
 	if (!ret && mount_it)
 		ret = hbx_layer_mount_dev(nl, &l, argv[argc - 1]);
 	hbx_nl_close(nl);
@@ -383,7 +504,8 @@ static int layer_add_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
 			   "layer add (IMAGE [--manifest M] [--digest sha256:HEX] |"
-			   " --remote PEER --digest sha256:HEX --cache FILE) [-j]",
+			   " --remote PEER[,PEER...] --digest sha256:HEX --cache FILE"
+			   " [--prefetch] [--window N]) [-j]",
 			   false);
 }
 
@@ -460,7 +582,8 @@ static int layer_mount_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
 			   "layer mount (IMAGE [--manifest M] [--digest sha256:HEX] |"
-			   " --remote PEER --digest sha256:HEX --cache FILE) DIR [-j]",
+			   " --remote PEER[,PEER...] --digest sha256:HEX --cache FILE"
+			   " [--prefetch] [--window N]) DIR [-j]",
 			   true);
 }
 
@@ -503,22 +626,30 @@ static int layer_umount_main(int argc, char **argv)
 
 static int layer_export_main(int argc, char **argv)
 {
-	static const char usage[] = "layer export N [--off]";
+	static const char usage[] = "layer export N [--off | --missing fetch|not-here]";
 	static const struct option opts[] = {
 		{ "off", no_argument, NULL, 'o' },
+		{ "missing", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
+	uint32_t index, missing = 0;
 	struct nl_msg *msg;
 	struct hbx_nl *nl;
-	uint32_t index;
 	bool off = false;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'o')
+		if (c == 'o')
+			off = true;
+		else if (c == 'm' && !strcmp(optarg, "fetch"))
+			missing = HBX_EXPORT_MISSING_FETCH;
+		else if (c == 'm' && !strcmp(optarg, "not-here"))
+			missing = HBX_EXPORT_MISSING_NOT_HERE;
+		else
 			return hbx_usage(usage);
-		off = true;
 	}
+	if (off && missing)
+		return hbx_usage(usage);
 	if (optind != argc - 1 || hbx_parse_layer_index(argv[optind], &index))
 		return hbx_usage(usage);
 	nl = hbx_connect();
@@ -526,7 +657,8 @@ static int layer_export_main(int argc, char **argv)
 		return 1;
 	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
 	err = !msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
-	      nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) ? -ENOMEM :
+	      nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) ||
+	      (missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)) ? -ENOMEM :
 	      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
 	if (err)
 		hbx_err("%s", hbx_nl_error(nl));
@@ -542,6 +674,7 @@ static const struct hbx_subcommand layer_subcommands[] = {
 	{ "mount",	layer_mount_main,  "attach an image and mount it read-only" },
 	{ "umount",	layer_umount_main, "unmount a layer and detach it" },
 	{ "export",	layer_export_main, "serve (or stop serving) a layer to peers" },
+	{ "pull",	layer_pull_main,   "fetch every chunk of a remote layer, with progress" },
 	{ NULL, NULL, NULL }
 };
 

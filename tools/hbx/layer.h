@@ -15,6 +15,11 @@ struct hbx_layer_info {
 	uint64_t	size, chunks_total, chunks_verified, chunks_hashed;
 	uint64_t	bytes_read, verify_failures, chunk, chunks_fetched;
 	bool		has_chunk;
+	/* Remote layers (nr_peers > 0): peers and the pull. */
+	uint32_t	peers[HBX_LAYER_PEERS_MAX], nr_peers;
+	uint64_t	bytes_fetched, fetch_retries, pull_bytes, pull_nsecs;
+	uint32_t	pull_state, pull_error, pull_window, export_missing;
+	bool		exported;
 	char		device[32];
 	char		digest[HBX_DIGEST_STR_LEN + 1];
 };
@@ -31,8 +36,20 @@ int hbx_parse_layer_index(const char *s, uint32_t *index);
 /* These print their own errors and return -1 on failure. */
 int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 		     const char *digest, struct hbx_layer_info *l);
-int hbx_layer_attach_remote(struct hbx_nl *nl, uint32_t peer, const char *digest,
-			    const char *cache, struct hbx_layer_info *l);
+struct hbx_remote_opts {
+	uint32_t	peers[HBX_LAYER_PEERS_MAX];
+	unsigned int	nr_peers;
+	const char	*digest, *cache;
+	bool		prefetch;
+	uint32_t	window;		/* 0: the kernel's default */
+};
+int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
+			    struct hbx_layer_info *l);
+/* One layer by index, fresh from the kernel. */
+int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l);
+/* "PEER[,PEER...]" into r->peers; -1 if it is not such a list. */
+int hbx_parse_peer_list(const char *s, struct hbx_remote_opts *r);
+const char *hbx_pull_state_name(uint32_t state);
 int hbx_layer_mount_dev(struct hbx_nl *nl, const struct hbx_layer_info *l,
 			const char *dir);
 int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force);
@@ -43,6 +60,7 @@ int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
 int hbx_layer_umount(struct hbx_nl *nl, const char *dir);
 
 int layer_main(int argc, char **argv);
+int layer_pull_main(int argc, char **argv);
 int layer_build_main(int argc, char **argv);
 int rootfs_main(int argc, char **argv);
 int monitor_main(int argc, char **argv);

@@ -24,6 +24,7 @@ enum hbx_feature {
 	HBX_FEATURE_EVENTS	= 1 << 2,	/* "events" notifications */
 	HBX_FEATURE_SERVE	= 1 << 3,	/* PEER_ADD servers, LAYER_EXPORT */
 	HBX_FEATURE_REMOTE	= 1 << 4,	/* client peers, remote layers */
+	HBX_FEATURE_LAZY_PULL	= 1 << 5,	/* prefetch, several peers, re-serve */
 };
 
 /*
@@ -66,6 +67,7 @@ enum hbx_cmd {
 	HBX_CMD_PEER_DEL,	/* do: close a peer's sockets */
 	HBX_CMD_PEER_GET,	/* do (by id) and dump */
 	HBX_CMD_PEER_DOWN_NTF,	/* notification: a peer's socket died */
+	HBX_CMD_LAYER_PULL,	/* do: fetch every missing chunk in the background */
 
 	__HBX_CMD_MAX,
 	HBX_CMD_MAX = __HBX_CMD_MAX - 1
@@ -94,8 +96,36 @@ enum hbx_layer_state {
 	HBX_LAYER_STATE_DEAD,		/* force-deleted, still open: all I/O fails */
 };
 
-/* HBX_A_LAYER_FLAGS: none defined yet; unknown bits are rejected. */
-#define HBX_LAYER_FLAGS_ALL	0U
+/* HBX_A_LAYER_FLAGS (LAYER_ADD); unknown bits are rejected. */
+enum hbx_layer_flag {
+	HBX_LAYER_F_PREFETCH	= 1 << 0,	/* remote: start a pull at once */
+};
+#define HBX_LAYER_FLAGS_ALL	HBX_LAYER_F_PREFETCH
+
+/* A remote layer asks at most this many peers, in the order given. */
+#define HBX_LAYER_PEERS_MAX	8
+
+/* Pull (prefetch) window: chunk requests in flight at once. */
+#define HBX_PULL_WINDOW_MAX	32
+#define HBX_PULL_WINDOW_DEFAULT	8
+
+/* HBX_A_LAYER_PULL_STATE. */
+enum hbx_pull_state {
+	HBX_PULL_STATE_NONE = 1,	/* no pull started (or a local layer) */
+	HBX_PULL_STATE_RUNNING,
+	HBX_PULL_STATE_DONE,		/* every chunk is here and verified */
+	HBX_PULL_STATE_FAILED,		/* a chunk could not be fetched: PULL_ERROR */
+	HBX_PULL_STATE_STOPPED,		/* the layer was deleted mid-pull */
+};
+
+/*
+ * HBX_A_LAYER_EXPORT_MISSING: what a node serving a layer it is still
+ * pulling does with a request for a chunk it does not have yet.
+ */
+enum hbx_export_missing {
+	HBX_EXPORT_MISSING_FETCH = 1,	/* fetch it from our peers, then serve it */
+	HBX_EXPORT_MISSING_NOT_HERE,	/* answer NOT_HERE: ask another peer */
+};
 
 /* Attributes of layer commands and notifications. */
 enum hbx_layer_attr {
@@ -124,6 +154,15 @@ enum hbx_layer_attr {
 	HBX_A_LAYER_PEER,		/* u32: a remote layer's client peer */
 	HBX_A_LAYER_CACHE_FD,		/* u32: a remote layer's cache file, rw */
 	HBX_A_LAYER_CHUNKS_FETCHED,	/* u64: chunks fetched from the peer */
+	HBX_A_LAYER_PEERS,		/* nest of HBX_A_LAYER_PEER: every peer, in order */
+	HBX_A_LAYER_BYTES_FETCHED,	/* u64 */
+	HBX_A_LAYER_FETCH_RETRIES,	/* u64: fetches a peer failed, asked again */
+	HBX_A_LAYER_PULL_WINDOW,	/* u32: requests in flight while pulling */
+	HBX_A_LAYER_PULL_STATE,		/* u32, enum hbx_pull_state */
+	HBX_A_LAYER_PULL_ERROR,		/* u32: errno that failed the pull */
+	HBX_A_LAYER_PULL_BYTES,		/* u64: bytes fetched by the current pull */
+	HBX_A_LAYER_PULL_NSECS,		/* u64: how long it has run (or ran) */
+	HBX_A_LAYER_EXPORT_MISSING,	/* u32, enum hbx_export_missing */
 
 	__HBX_A_LAYER_MAX,
 	HBX_A_LAYER_MAX = __HBX_A_LAYER_MAX - 1
@@ -163,6 +202,7 @@ enum hbx_peer_attr {
 	HBX_A_PEER_LAST_ERROR,		/* string: why the last socket was dropped */
 	HBX_A_PEER_PAD,
 	HBX_A_PEER_BYTES_RX,		/* u64: payload bytes received (client) */
+	HBX_A_PEER_CORRUPT_CHUNKS,	/* u64: chunks it sent that did not match */
 
 	__HBX_A_PEER_MAX,
 	HBX_A_PEER_MAX = __HBX_A_PEER_MAX - 1

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Where a remote layer's chunks come from: its peers, asked one at a time,
+ * the one that answered last first.  A peer that errs, times out, lacks the
+ * chunk or sends bytes that do not match the manifest costs a retry at the
+ * next; when every peer has failed, the fetch waits a little and goes round
+ * again until the layer's timeout.  Nothing that did not match the manifest
+ * leaves this file.
+ */
+#include <linux/jiffies.h>
+#include <linux/sched/signal.h>
+#include <net/genetlink.h>
+#include "client.h"
+#include "fetch.h"
+#include "layer.h"
+#include "netlink.h"
+#include "peer.h"
+
+/* Between rounds over peers that all failed: a reconnect may come. */
+#define HBX_FETCH_BACKOFF	(HZ / 10)
+
+int hbx_fetch_get_peers(struct hbx_layer *layer,
+			const struct hbx_layer_params *p,
+			struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PEERS] ?:
+				    info->attrs[HBX_A_LAYER_PEER];
+	unsigned int i, j;
+
+	for (i = 0; i < p->nr_peers; i++) {
+		for (j = 0; j < i; j++) {
+			if (p->peer_ids[j] == p->peer_ids[i]) {
+				NL_SET_ERR_MSG_ATTR(info->extack, attr,
+						    "the same peer is given twice");
+				return -EINVAL;
+			}
+		}
+		layer->peers[i] = hbx_peer_get_client(genl_info_net(info),
+						      p->peer_ids[i]);
+		if (!layer->peers[i]) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "no client peer with that id in this network namespace");
+			return -ENOENT;
+		}
+		layer->nr_peers = i + 1;
+	}
+	return 0;
+}
+
+void hbx_fetch_put_peers(struct hbx_layer *layer)
+{
+	while (layer->nr_peers)
+		hbx_peer_put(layer->peers[--layer->nr_peers]);
+}
+
+static const char *hbx_fetch_why(int err)
+{
+	switch (err) {
+	case -ENOENT:		return "the peer does not have that layer";
+	case -ETIMEDOUT:	return "the peer did not answer in time";
+	case -ENOTCONN:		return "the peer has no connection up";
+	case -EINTR:		return "interrupted";
+	default:		return "could not fetch the manifest from the peer";
+	}
+}
+
+int hbx_fetch_manifest(struct hbx_layer *layer, const u8 *digest,
+		       void **buf, u32 *len, struct genl_info *info)
+{
+	int err = -ENOTCONN;
+	unsigned int i;
+
+	for (i = 0; i < layer->nr_peers; i++) {
+		err = hbx_client_get_manifest(layer->peers[i], digest, buf, len);
+		if (!err || err == -EINTR)
+			break;
+	}
+	if (err)
+		hbx_extack_attr(info->extack, info->attrs[HBX_A_LAYER_PEERS] ?:
+				info->attrs[HBX_A_LAYER_PEER],
+				layer->nr_peers > 1 && err != -EINTR ?
+				"no peer could give the manifest" : hbx_fetch_why(err));
+	return err;
+}
+
+/* The longest of the peers' timeouts; 0 (wait forever) if any has none. */
+static unsigned long hbx_fetch_timeout(const struct hbx_layer *layer)
+{
+	unsigned long longest = 0;
+	unsigned int i;
+
+	for (i = 0; i < layer->nr_peers; i++) {
+		if (!layer->peers[i]->timeout_ms)
+			return 0;
+		longest = max_t(unsigned long, longest,
+				msecs_to_jiffies(layer->peers[i]->timeout_ms));
+	}
+	return longest;
+}
+
+/* Deleted peers never come back (a reconnect re-uses a live peer). */
+static bool hbx_fetch_all_deleted(const struct hbx_layer *layer)
+{
+	unsigned int i;
+
+	for (i = 0; i < layer->nr_peers; i++)
+		if (!READ_ONCE(layer->peers[i]->stopping))
+			return false;
+	return true;
+}
+
+/* One peer, once: 0 if it sent exactly the chunk the manifest names. */
+static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
+			  u64 index, void *buf, u32 len)
+{
+	u32 got = len;
+	int err;
+
+	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, buf, &got);
+	if (!err && got != len)
+		err = -EPROTO;
+	if (!err) {
+		err = hbx_chunk_matches(&layer->chunks, index, buf);
+		if (err == 0) {
+			/* Wrong bytes: counted, and never written anywhere. */
+			atomic64_inc(&layer->chunks.nr_failed);
+			atomic64_inc(&peer->corrupt_chunks);
+			err = -EBADMSG;
+		} else if (err == 1) {
+			err = 0;
+		}
+	}
+	return err;
+}
+
+int hbx_fetch_chunk(void *ctx, u64 index, void *buf, u32 len)
+{
+	struct hbx_layer *layer = ctx;
+	unsigned long timeout = hbx_fetch_timeout(layer);
+	unsigned long deadline = jiffies + timeout;
+	unsigned int n = layer->nr_peers, first, i;
+	int err = -ENOTCONN;
+	long left;
+
+	for (;;) {
+		first = READ_ONCE(layer->fetch_from);
+		for (i = 0; i < n; i++) {
+			unsigned int at = (first + i) % n;
+			struct hbx_peer *peer = layer->peers[at];
+
+			/* With others to ask, do not wait for this one's sockets. */
+			if (n > 1 && !hbx_client_ready(peer))
+				continue;
+			err = hbx_fetch_from(layer, peer, index, buf, len);
+			if (!err) {
+				WRITE_ONCE(layer->fetch_from, at);
+				return 0;
+			}
+			if (err == -EINTR || err == -ENOMEM)
+				return err;
+			atomic64_inc(&layer->fetch_retries);
+		}
+		left = timeout ? (long)(deadline - jiffies) : HBX_FETCH_BACKOFF;
+		if (READ_ONCE(layer->dead))
+			return -EIO;
+		if (hbx_fetch_all_deleted(layer))
+			return -ENOTCONN;	/* nothing can come back */
+		if (left <= 0)
+			return err == -ENOTCONN ? -ETIMEDOUT : err;
+		if (schedule_timeout_killable(min_t(long, left, HBX_FETCH_BACKOFF)) ||
+		    fatal_signal_pending(current))
+			return -EINTR;
+	}
+}

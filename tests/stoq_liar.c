@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stoq_liar: a test helper, not part of hbx.  A plaintext STOQ server that
+ * answers every request well-formed and on time, with the right manifest,
+ * but with one byte of every chunk flipped: the peer a client must catch,
+ * count and route around.  One process per connection.
+ *   stoq_liar ADDR:PORT IMAGE MANIFEST
+ */
+#include <endian.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io.h"
+#include "manifest.h"
+#include "net.h"
+
+static void die(const char *what)
+{
+	fprintf(stderr, "stoq_liar: %s\n", what);
+	exit(1);
+}
+
+static int xfer(int fd, void *buf, size_t len, int sending)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = sending ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL) :
+				      recv(fd, (char *)buf + done, len - done, 0);
+
+		if (n <= 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+static int reply(int fd, uint8_t type, uint64_t id, const void *p, uint32_t len)
+{
+	struct hbx_stoq_hdr h = {
+		.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
+		.type = type, .len = htobe32(len), .id = htobe64(id),
+	};
+
+	return xfer(fd, &h, sizeof(h), 1) || xfer(fd, (void *)p, len, 1);
+}
+
+static void serve(int fd, int image, const uint8_t *m, size_t mlen)
+{
+	const struct hbx_manifest_header *mh = (const void *)m;
+	uint32_t chunk_size = 1U << mh->chunk_shift;
+	uint8_t *buf = malloc(chunk_size);
+	uint8_t payload[HBX_STOQ_REQUEST_MAX];
+	struct hbx_stoq_hello hello = { .version = htobe32(HBX_STOQ_VERSION) };
+	struct hbx_stoq_hdr h;
+
+	while (buf && !xfer(fd, &h, sizeof(h), 0)) {
+		uint32_t len = be32toh(h.len);
+		struct hbx_stoq_get *get = (void *)payload;
+		uint64_t id = be64toh(h.id), chunk;
+		ssize_t n;
+
+		if (len > sizeof(payload) || xfer(fd, payload, len, 0))
+			break;
+		if (h.type == HBX_STOQ_HELLO) {
+			if (reply(fd, HBX_STOQ_HELLO, id, &hello, sizeof(hello)))
+				break;
+			continue;
+		}
+		if (h.type == HBX_STOQ_GET_MANIFEST) {
+			if (reply(fd, HBX_STOQ_REPLY, id, m, mlen))
+				break;
+			continue;
+		}
+		chunk = be64toh(get->chunk);
+		n = pread(image, buf, chunk_size, chunk * chunk_size);
+		if (n <= 0)
+			break;
+		buf[n / 2] ^= 0x5a;	/* the lie */
+		if (reply(fd, HBX_STOQ_REPLY, id, buf, n))
+			break;
+	}
+	free(buf);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	char why[256];
+	struct stat st;
+	uint8_t *m;
+	int lfd, image, mfd;
+
+	if (argc != 4)
+		die("usage: stoq_liar ADDR:PORT IMAGE MANIFEST");
+	image = open(argv[2], O_RDONLY);
+	mfd = open(argv[3], O_RDONLY);
+	if (image < 0 || mfd < 0 || fstat(mfd, &st) || !(m = malloc(st.st_size)) ||
+	    hbx_pread_full(mfd, m, st.st_size, 0))
+		die("cannot read the image or the manifest");
+	lfd = hbx_tcp_listen(argv[1], why, sizeof(why));
+	if (lfd < 0)
+		die(why);
+	signal(SIGCHLD, SIG_IGN);	/* no zombies */
+	printf("lying on %s\n", argv[1]);
+	fflush(stdout);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			continue;
+		if (fork() == 0) {
+			close(lfd);
+			serve(fd, image, m, st.st_size);
+			_exit(0);
+		}
+		close(fd);
+	}
+}
