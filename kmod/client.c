@@ -125,7 +125,6 @@ void hbx_client_run(struct hbx_peer_sock *ps)
 				err = -EPROTO;
 			}
 			WRITE_ONCE(ps->ready, !err);
-			wake_up_all(&ps->peer->ready_wq);
 			continue;
 		}
 		if (!READ_ONCE(ps->ready)) {
@@ -196,10 +195,11 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 }
 
 /*
- * Send a request and wait for its reply, within the peer's timeout in all:
- * with no socket up it waits for one (a reconnect may hand one in), and a
- * socket that dies under it is not the end: the request goes out again on
- * another.  Killable throughout.
+ * Send a request and wait for its reply, within the peer's timeout: a
+ * socket that dies under it is not the end, the request goes out again on
+ * another.  With no socket up it fails at once with -ENOTCONN: waiting for
+ * a reconnect is the caller's business (fetch.c), which can also give up
+ * when the layer goes.  Killable throughout.
  */
 static int hbx_client_request(struct hbx_peer *peer, u8 type,
 			      const u8 *digest, u64 chunk,
@@ -216,19 +216,9 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 		left = peer->timeout_ms ? (long)(deadline - jiffies) : MAX_SCHEDULE_TIMEOUT;
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (READ_ONCE(peer->stopping))
+		ps = READ_ONCE(peer->stopping) ? NULL : hbx_client_pick(peer);
+		if (!ps)
 			return -ENOTCONN;
-		ps = hbx_client_pick(peer);
-		if (!ps) {
-			left = wait_event_killable_timeout(peer->ready_wq,
-					hbx_client_pick(peer) || READ_ONCE(peer->stopping),
-					left);
-			if (left < 0)
-				return -EINTR;
-			if (!left)
-				return -ENOTCONN;
-			continue;
-		}
 		err = hbx_client_try(peer, ps, type, &get, req, left);
 		if (err != -EPIPE)
 			return err;

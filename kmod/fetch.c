@@ -64,25 +64,6 @@ static const char *hbx_fetch_why(int err)
 	}
 }
 
-int hbx_fetch_manifest(struct hbx_layer *layer, const u8 *digest,
-		       void **buf, u32 *len, struct genl_info *info)
-{
-	int err = -ENOTCONN;
-	unsigned int i;
-
-	for (i = 0; i < layer->nr_peers; i++) {
-		err = hbx_client_get_manifest(layer->peers[i], digest, buf, len);
-		if (!err || err == -EINTR)
-			break;
-	}
-	if (err)
-		hbx_extack_attr(info->extack, info->attrs[HBX_A_LAYER_PEERS] ?:
-				info->attrs[HBX_A_LAYER_PEER],
-				layer->nr_peers > 1 && err != -EINTR ?
-				"no peer could give the manifest" : hbx_fetch_why(err));
-	return err;
-}
-
 /* The longest of the peers' timeouts; 0 (wait forever) if any has none. */
 static unsigned long hbx_fetch_timeout(const struct hbx_layer *layer)
 {
@@ -133,33 +114,49 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 	return err;
 }
 
-int hbx_fetch_chunk(void *ctx, u64 index, void *buf, u32 len)
+/* One question for one peer: 0 when it answered well. */
+typedef int (*hbx_ask_fn)(struct hbx_layer *layer, struct hbx_peer *peer,
+			  void *arg);
+
+/*
+ * Ask the peers in turn, the one that answered last first, until one
+ * answers; between rounds in which all failed, back off and go again until
+ * the longest of their timeouts has passed.  Gives up at once when the
+ * layer is deleted, every peer is deleted, or the task is killed, and, if
+ * absent_is_final, when every peer said it does not have the thing (a
+ * chunk a peer lacks may come to it later; a layer it does not export
+ * will not).
+ */
+static int hbx_fetch_ask(struct hbx_layer *layer, hbx_ask_fn ask, void *arg,
+			 bool absent_is_final)
 {
-	struct hbx_layer *layer = ctx;
 	unsigned long timeout = hbx_fetch_timeout(layer);
 	unsigned long deadline = jiffies + timeout;
-	unsigned int n = layer->nr_peers, first, i;
+	unsigned int n = layer->nr_peers, first, i, absent;
 	int err = -ENOTCONN;
 	long left;
 
 	for (;;) {
 		first = READ_ONCE(layer->fetch_from);
+		absent = 0;
 		for (i = 0; i < n; i++) {
 			unsigned int at = (first + i) % n;
 			struct hbx_peer *peer = layer->peers[at];
 
-			/* With others to ask, do not wait for this one's sockets. */
-			if (n > 1 && !hbx_client_ready(peer))
-				continue;
-			err = hbx_fetch_from(layer, peer, index, buf, len);
+			if (!hbx_client_ready(peer))
+				continue;	/* no socket up: a reconnect may come */
+			err = ask(layer, peer, arg);
 			if (!err) {
 				WRITE_ONCE(layer->fetch_from, at);
 				return 0;
 			}
 			if (err == -EINTR || err == -ENOMEM)
 				return err;
+			absent += err == -ENOENT;
 			atomic64_inc(&layer->fetch_retries);
 		}
+		if (absent_is_final && absent == n)
+			return -ENOENT;
 		left = timeout ? (long)(deadline - jiffies) : HBX_FETCH_BACKOFF;
 		if (READ_ONCE(layer->dead))
 			return -EIO;
@@ -171,4 +168,58 @@ int hbx_fetch_chunk(void *ctx, u64 index, void *buf, u32 len)
 		    fatal_signal_pending(current))
 			return -EINTR;
 	}
+}
+
+struct hbx_chunk_ask {
+	u64	index;
+	void	*buf;
+	u32	len;
+};
+
+static int hbx_ask_chunk(struct hbx_layer *layer, struct hbx_peer *peer,
+			 void *arg)
+{
+	struct hbx_chunk_ask *a = arg;
+
+	return hbx_fetch_from(layer, peer, a->index, a->buf, a->len);
+}
+
+int hbx_fetch_chunk(void *ctx, u64 index, void *buf, u32 len)
+{
+	struct hbx_chunk_ask a = { .index = index, .buf = buf, .len = len };
+
+	return hbx_fetch_ask(ctx, hbx_ask_chunk, &a, false);
+}
+
+struct hbx_manifest_ask {
+	const u8	*digest;
+	void		*buf;
+	u32		len;
+};
+
+static int hbx_ask_manifest(struct hbx_layer *layer, struct hbx_peer *peer,
+			    void *arg)
+{
+	struct hbx_manifest_ask *a = arg;
+
+	return hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len);
+}
+
+int hbx_fetch_manifest(struct hbx_layer *layer, const u8 *digest,
+		       void **buf, u32 *len, struct genl_info *info)
+{
+	struct hbx_manifest_ask a = { .digest = digest };
+	int err;
+
+	err = hbx_fetch_ask(layer, hbx_ask_manifest, &a, true);
+	if (err) {
+		hbx_extack_attr(info->extack, info->attrs[HBX_A_LAYER_PEERS] ?:
+				info->attrs[HBX_A_LAYER_PEER],
+				layer->nr_peers > 1 && err != -EINTR ?
+				"no peer could give the manifest" : hbx_fetch_why(err));
+		return err;
+	}
+	*buf = a.buf;
+	*len = a.len;
+	return 0;
 }

@@ -163,7 +163,6 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 	unsigned int i;
 
 	WRITE_ONCE(peer->stopping, true);
-	wake_up_all(&peer->ready_wq);
 	for (i = 0; i < peer->nr_socks; i++) {
 		kernel_sock_shutdown(peer->socks[i].sock, SHUT_RDWR);
 		if (peer->socks[i].thread)
@@ -241,7 +240,6 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&peer->lock);
 	kref_init(&peer->ref);
-	init_waitqueue_head(&peer->ready_wq);
 	xa_init_flags(&peer->pending, XA_FLAGS_ALLOC);
 	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
 		mutex_init(&peer->socks[i].send_lock);

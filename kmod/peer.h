@@ -5,7 +5,6 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
-#include <linux/wait.h>
 #include <linux/xarray.h>
 #include <linux/types.h>
 #include <linux/hyperbox.h>
@@ -56,7 +55,6 @@ struct hbx_peer {
 	struct xarray		pending;
 	u32			next_id;
 	atomic_t		next_sock;	/* round robin over ready sockets */
-	wait_queue_head_t	ready_wq;	/* a socket became ready, or stopping */
 
 	struct kref		ref;		/* registry, remote layers */
 };

@@ -39,3 +39,58 @@ tap_end() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]
 }
+
+# hbx_wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s until it
+# succeeds, for at most SECONDS of wall time.
+hbx_wait_until() {
+	_end=$(($(date +%s) + $1))
+	shift
+	while ! "$@" 2>/dev/null; do
+		[ "$(date +%s)" -lt $_end ] || return 1
+		sleep 0.1
+	done
+}
+
+# hbx_layer_field HBX INDEX KEY[.KEY]: one field of a layer (hbx layer list -j).
+hbx_layer_field() {
+	"$1" layer list -j | python3 -c '
+import json, sys
+v = [x for x in json.load(sys.stdin) if x["index"] == int(sys.argv[1])][0]
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(v)' "$2" "$3"
+}
+
+# hbx_good_chunks CACHE MANIFEST: chunks of CACHE holding data that matches
+# the manifest.  A chunk that is all hole counts as missing, as the module
+# sees it (it never hashes holes).
+hbx_good_chunks() {
+	python3 - "$1" "$2" <<'PY'
+import hashlib, os, struct, sys
+m = open(sys.argv[2], 'rb').read()
+shift, size, count = m[7], *struct.unpack_from('<QQ', m, 8)
+fd, good = os.open(sys.argv[1], os.O_RDONLY), 0
+for i in range(count):
+    off, n = i << shift, min(1 << shift, size - (i << shift))
+    try:
+        if os.lseek(fd, off, os.SEEK_DATA) >= off + n:
+            continue
+    except OSError:
+        continue
+    if hashlib.sha256(os.pread(fd, n, off)).digest() == m[32 + 32 * i:64 + 32 * i]:
+        good += 1
+print(good)
+PY
+}
+
+# hbx_veth NS1 ADDR1 NS2 ADDR2: the namespaces (created if need be) joined
+# by a veth pair named after them, addresses given as A.B.C.D/N, links up.
+hbx_veth() {
+	for _ns in "$1" "$3"; do
+		[ -e "/run/netns/$_ns" ] || ip netns add "$_ns" || return 1
+		ip -n "$_ns" link set lo up || return 1
+	done
+	ip link add "v$3" netns "$1" type veth peer name "v$1" netns "$3" &&
+		ip -n "$1" addr add "$2" dev "v$3" && ip -n "$1" link set "v$3" up &&
+		ip -n "$3" addr add "$4" dev "v$1" && ip -n "$3" link set "v$1" up
+}

@@ -52,6 +52,7 @@ void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l)
 	l->has_chunk = tb[HBX_A_LAYER_CHUNK] != NULL;
 	GET_U64(HBX_A_LAYER_CHUNK, chunk);
 	GET_U64(HBX_A_LAYER_CHUNKS_FETCHED, chunks_fetched);
+	GET_U64(HBX_A_LAYER_CHUNKS_SERVED, chunks_served);
 	GET_U64(HBX_A_LAYER_BYTES_FETCHED, bytes_fetched);
 	GET_U64(HBX_A_LAYER_FETCH_RETRIES, fetch_retries);
 	GET_U64(HBX_A_LAYER_PULL_BYTES, pull_bytes);
@@ -96,6 +97,7 @@ void hbx_layer_json(struct hbx_json *j, const char *key,
 	hbx_json_string(j, "state", hbx_layer_state_name(l->state));
 	hbx_json_u64(j, "openers", l->openers);
 	hbx_json_bool(j, "exported", l->exported);
+	hbx_json_u64(j, "chunks-served", l->chunks_served);
 	if (l->exported)
 		hbx_json_string(j, "export-missing",
 				l->export_missing == HBX_EXPORT_MISSING_NOT_HERE ?

@@ -13,7 +13,7 @@
 struct hbx_layer_info {
 	uint32_t	index, dev, chunk_size, state, openers;
 	uint64_t	size, chunks_total, chunks_verified, chunks_hashed;
-	uint64_t	bytes_read, verify_failures, chunk, chunks_fetched;
+	uint64_t	bytes_read, verify_failures, chunk, chunks_fetched, chunks_served;
 	bool		has_chunk;
 	/* Remote layers (nr_peers > 0): peers and the pull. */
 	uint32_t	peers[HBX_LAYER_PEERS_MAX], nr_peers;

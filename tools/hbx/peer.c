@@ -18,7 +18,7 @@
 
 struct peer_row {
 	uint32_t	id, role, state, socks_up, timeout_ms;
-	uint64_t	requests, bytes_tx, protocol_errors;
+	uint64_t	requests, bytes_tx, bytes_rx, protocol_errors, corrupt_chunks;
 	bool		insecure;
 	char		name[HBX_PEER_NAME_MAX];
 	char		identity[HBX_DIGEST_STR_LEN + 1];
@@ -49,6 +49,8 @@ static int peer_row_parse(uint8_t cmd, struct nlattr **tb, void *arg)
 	U64(HBX_A_PEER_REQUESTS, requests);
 	U64(HBX_A_PEER_BYTES_TX, bytes_tx);
 	U64(HBX_A_PEER_PROTOCOL_ERRORS, protocol_errors);
+	U64(HBX_A_PEER_BYTES_RX, bytes_rx);
+	U64(HBX_A_PEER_CORRUPT_CHUNKS, corrupt_chunks);
 #undef U32
 #undef U64
 	r->insecure = tb[HBX_A_PEER_INSECURE] != NULL;
@@ -75,7 +77,9 @@ static void peer_row_json(struct hbx_json *j, const struct peer_row *r)
 	hbx_json_u64(j, "sockets-up", r->socks_up);
 	hbx_json_u64(j, "requests", r->requests);
 	hbx_json_u64(j, "bytes-tx", r->bytes_tx);
+	hbx_json_u64(j, "bytes-rx", r->bytes_rx);
 	hbx_json_u64(j, "protocol-errors", r->protocol_errors);
+	hbx_json_u64(j, "corrupt-chunks", r->corrupt_chunks);
 	hbx_json_string(j, "last-error", r->last_error);
 	hbx_json_object_end(j);
 }
@@ -114,17 +118,19 @@ static int peer_list_main(int argc, char **argv)
 		hbx_json_array_end(&j);
 		hbx_json_finish(&j);
 	} else {
-		printf("%-4s %-16s %-6s %-5s %10s %12s %6s  %s\n", "ID", "NAME", "ROLE",
-		       "STATE", "REQUESTS", "BYTES-TX", "ERRORS", "LAST ERROR");
+		printf("%-4s %-16s %-6s %-5s %10s %12s %12s %6s %7s  %s\n", "ID", "NAME",
+		       "ROLE", "STATE", "REQUESTS", "BYTES-TX", "BYTES-RX", "ERRORS",
+		       "CORRUPT", "LAST ERROR");
 		for (i = 0; i < rows.n; i++) {
 			const struct peer_row *r = &rows.v[i];
 
-			printf("%-4u %-16s %-6s %-5s %10" PRIu64 " %12" PRIu64
-			       " %6" PRIu64 "  %s%s\n", r->id, r->name,
+			printf("%-4u %-16s %-6s %-5s %10" PRIu64 " %12" PRIu64 " %12" PRIu64
+			       " %6" PRIu64 " %7" PRIu64 "  %s%s\n", r->id, r->name,
 			       r->role == HBX_PEER_ROLE_SERVER ? "server" : "client",
 			       r->state == HBX_PEER_STATE_UP ? "up" : "down",
-			       r->requests, r->bytes_tx, r->protocol_errors,
-			       r->last_error, r->insecure ? " (insecure)" : "");
+			       r->requests, r->bytes_tx, r->bytes_rx, r->protocol_errors,
+			       r->corrupt_chunks, r->last_error,
+			       r->insecure ? " (insecure)" : "");
 		}
 	}
 	free(rows.v);

@@ -153,7 +153,7 @@ int layer_pull_main(int argc, char **argv)
 		hbx_err("/dev/%s: the pull stopped (layer deleted?)", l.device);
 		return 1;
 	}
-	if (!json)
+	if (!quiet)
 		printf("/dev/%s: %" PRIu64 " chunks here; %" PRIu64 " bytes fetched in %.2f s"
 		       " (%.1f MB/s)\n", l.device, l.chunks_total, l.pull_bytes,
 		       l.pull_nsecs / 1e9, pull_rate(&l));

@@ -1,0 +1,208 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the VM: lazy pull of a 256 MiB layer between nodes that are
+# network namespaces joined by veth, AES-256-GCM TLS 1.2 throughout.
+#   first-file  attach + mount + read one small file, against downloading
+#               the whole image (a kTLS sendfile stream, the link's ceiling)
+#               then mounting it (target: at most 5% of that)
+#   pull        hbx layer pull of the whole layer, against the kTLS stream
+#               of the image (target: at least 0.8x)
+#   chain       A -> B -> C: B pulls from A while C pulls from B, which
+#               fetches first what C asks and it lacks; C's throughput
+#               against B's (target: at least 0.8x)
+#   usage: tools/bench/lazy.sh HYPERBOX.KO
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. selftests/lib.sh
+ko=${1:?usage: lazy.sh hyperbox.ko}
+rounds=${HBX_BENCH_ROUNDS:-3}
+window=${HBX_BENCH_WINDOW:-8}
+hbx=$PWD/tools/hbx/hbx
+stream=$PWD/tools/bench/ktls_stream
+
+hbx_vm_prepare
+grep -q "^hyperbox " /proc/modules || insmod "$ko" || exit 1
+work=$(mktemp -d /tmp/hbx-bench-lazy.XXXXXX)
+cleanup() {
+	for m in "$work"/mnt*; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
+	for i in $($hbx layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
+		$hbx layer del "$i" --force 2>/dev/null
+	done
+	for ns in hbxa hbxb hbxc; do
+		for id in $(ip netns exec $ns "$hbx" peer list -j 2>/dev/null |
+			    grep -o '"id":[0-9]*' | cut -d: -f2); do
+			ip netns exec $ns "$hbx" peer del "$id"
+		done
+	done
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+	for ns in hbxa hbxb hbxc; do ip netns del $ns 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+on() { local n=$1; shift; ip netns exec "hbx$n" "$@"; }
+now() { date +%s.%N; }
+index_of() { sed -n 's/.*"index":\([0-9]*\).*/\1/p'; }
+
+hbx_veth hbxa 10.81.0.1/24 hbxb 10.81.0.2/24 &&
+	hbx_veth hbxb 10.81.1.2/24 hbxc 10.81.1.3/24 || exit 1
+
+mkdir "$work/src"
+head -c $((256 << 20)) /dev/urandom > "$work/src/blob"
+echo "hello from a lazily pulled layer" > "$work/src/hello.txt"
+digest=$($hbx layer build "$work/src" -o "$work/image.erofs") || exit 1
+rm -rf "$work/src"
+img=$work/image.erofs
+size=$(stat -c %s "$img")
+echo "# image: $size bytes, pull window $window; aes driver: $(grep -B1 -A2 'gcm(aes)' /proc/crypto | sed -n 's/^driver *: //p' | head -n1)"
+
+ca=$work/ca
+$hbx cert init --dir "$ca" --name bench > /dev/null
+for n in a b c; do
+	$hbx cert issue "node-$n" --san "dns:node-$n,ip:10.81.0.1,ip:10.81.1.2" --dir "$ca" \
+		--out "$work/$n" > /dev/null
+done
+tls=(--ca "$ca/ca.crt" --cipher aes256)
+
+seed=$($hbx layer add "$img" -j | index_of)
+on a "$hbx" layer export "$seed"
+# Verify the seed once, so every round measures the transfer, not A's hashing.
+dd if="/dev/hbx$seed" of=/dev/null bs=1M 2>/dev/null
+for n in a:10.81.0.1 b:10.81.1.2; do
+	on "${n%%:*}" "$hbx" serve --listen "${n#*:}:7611" --cert "$work/${n%%:*}.crt" \
+		--key "$work/${n%%:*}.key" "${tls[@]}" > "$work/serve-${n%%:*}.log" 2>&1 &
+	hbx_wait_until 10 grep -q "serving on" "$work/serve-${n%%:*}.log" || exit 1
+done
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
+
+# connect NODE ADDR NAME: a client peer; prints its id.
+connect() {
+	on "$1" "$hbx" peer connect "$2:7611" --cert "$work/$1.crt" --key "$work/$1.key" \
+		"${tls[@]}" --name "$3" --connections 2
+}
+# forget NODE...: drop every peer of these nodes (and the servers' ends).
+forget() {
+	local n id
+	for n in "$@" a b; do
+		for id in $(on "$n" "$hbx" peer list -j | python3 -c '
+import json, sys
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'); do
+			on "$n" "$hbx" peer del "$id"
+		done
+	done
+}
+
+# The kTLS stream of the image from A to B: seconds.
+stream_seconds() {
+	on a "$stream" server 7612 "$img" --cert "$work/a.crt" --key "$work/a.key" \
+		"${tls[@]}" > "$work/stream.log" 2>&1 &
+	local server=$!
+	hbx_wait_until 10 grep -q listening "$work/stream.log"
+	on b "$stream" client 10.81.0.1:7612 --cert "$work/b.crt" --key "$work/b.key" \
+		"${tls[@]}" --name node-a | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p'
+	wait "$server"
+}
+
+# Download-then-mount: the stream, then a loop mount and the file.
+download_then_mount() {
+	local s t0 t1
+	s=$(stream_seconds)
+	mkdir -p "$work/mnt-loop"
+	drop_caches
+	t0=$(now)
+	mount -t erofs -o loop,ro "$img" "$work/mnt-loop" && cat "$work/mnt-loop/hello.txt" > /dev/null
+	t1=$(now)
+	umount "$work/mnt-loop"
+	awk -v s="$s" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", s + b - a }'
+}
+
+# Lazy: attach from A, mount, read the file.  Seconds.
+first_file() {
+	local peer idx t0 t1
+	peer=$(connect b 10.81.0.1 node-a) || return 1
+	mkdir -p "$work/mnt-b"
+	rm -f "$work/b.cache"
+	t0=$(now)
+	idx=$(on b "$hbx" layer add --remote "$peer" --digest "$digest" --cache "$work/b.cache" -j | index_of)
+	mount -t erofs -o ro "/dev/hbx$idx" "$work/mnt-b" && cat "$work/mnt-b/hello.txt" > /dev/null
+	t1=$(now)
+	umount "$work/mnt-b"
+	$hbx layer del "$idx"
+	forget b
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# hbx layer pull of the whole layer from A into B: seconds.
+pull_seconds() {
+	local peer idx t0 t1
+	peer=$(connect b 10.81.0.1 node-a) || return 1
+	rm -f "$work/b.cache"
+	idx=$(on b "$hbx" layer add --remote "$peer" --digest "$digest" --cache "$work/b.cache" -j | index_of)
+	t0=$(now)
+	on b "$hbx" layer pull "$idx" --window "$window" -q || return 1
+	t1=$(now)
+	$hbx layer del "$idx"
+	forget b
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# A -> B -> C at once: "B_seconds C_seconds".
+chain_seconds() {
+	local pa pb b c t0 tb tc
+	pa=$(connect b 10.81.0.1 node-a) && pb=$(connect c 10.81.1.2 node-b) || return 1
+	rm -f "$work/b.cache" "$work/c.cache"
+	b=$(on b "$hbx" layer add --remote "$pa" --digest "$digest" --cache "$work/b.cache" -j | index_of)
+	on b "$hbx" layer export "$b"
+	c=$(on c "$hbx" layer add --remote "$pb" --digest "$digest" --cache "$work/c.cache" -j | index_of)
+	t0=$(now)
+	( on b "$hbx" layer pull "$b" --window "$window" -q; now > "$work/tb" ) &
+	local pulls=$!
+	( on c "$hbx" layer pull "$c" --window "$window" -q; now > "$work/tc" ) &
+	wait "$pulls" $!
+	tb=$(cat "$work/tb") tc=$(cat "$work/tc")
+	cmp -s "$img" "$work/c.cache" || echo "# chain: C's cache does not match the image!" >&2
+	$hbx layer del "$c"
+	$hbx layer del "$b"
+	forget b c
+	awk -v a="$t0" -v b="$tb" -v c="$tc" 'BEGIN { printf "%.3f %.3f", b - a, c - a }'
+}
+
+declare -A runs
+add() { runs[$1]="${runs[$1]:-} $2"; }
+for r in $(seq "$rounds"); do
+	v=$(stream_seconds); add stream "$v"; echo "# round $r ktls stream: $v s"
+	v=$(download_then_mount); add download_mount "$v"; echo "# round $r download then mount: $v s"
+	v=$(first_file); add first_file "$v"; echo "# round $r lazy first file: $v s"
+	v=$(pull_seconds); add pull "$v"; echo "# round $r hbx layer pull: $v s"
+	v=$(chain_seconds); add chain_b "${v% *}"; add chain_c "${v#* }"
+	echo "# round $r chain: B $(echo "$v" | cut -d' ' -f1) s, C $(echo "$v" | cut -d' ' -f2) s"
+done
+declare -A med
+for k in stream download_mount first_file pull chain_b chain_c; do
+	med[$k]=$(echo "${runs[$k]}" | tr ' ' '\n' | grep . | median)
+done
+
+printf '\n%-34s %10s %10s\n' "256 MiB layer, medians" "seconds" "MB/s"
+printf '%-34s %10s %10s\n' "kTLS sendfile stream" "${med[stream]}" "$(mbps "$size" "${med[stream]}")"
+printf '%-34s %10s\n' "download whole image, then mount" "${med[download_mount]}"
+printf '%-34s %10s\n' "hbx: attach, mount, first file" "${med[first_file]}"
+printf '%-34s %10s %10s\n' "hbx layer pull (A -> B)" "${med[pull]}" "$(mbps "$size" "${med[pull]}")"
+printf '%-34s %10s %10s\n' "chain: B pulling from A" "${med[chain_b]}" "$(mbps "$size" "${med[chain_b]}")"
+printf '%-34s %10s %10s\n' "chain: C pulling from B" "${med[chain_c]}" "$(mbps "$size" "${med[chain_c]}")"
+ff=$(ratio "${med[first_file]}" "${med[download_mount]}")
+pull=$(ratio "${med[stream]}" "${med[pull]}")
+chain=$(ratio "${med[chain_b]}" "${med[chain_c]}")
+printf '\nfirst file / download+mount: %s   (target <= 0.05)\n' "$ff"
+printf 'pull / kTLS stream:          %s   (target >= 0.8)\n' "$pull"
+printf 'chain C / B throughput:      %s   (target >= 0.8)\n' "$chain"
+printf 'HBX_BENCH_JSON {"bench":"lazy","kernel":"%s","rounds":%s,"window":%s,"cipher":"AES-256-GCM TLS1.2",' \
+	"$(uname -r)" "$rounds" "$window"
+printf '"seconds":{"ktls_stream":%s,"download_then_mount":%s,"first_file":%s,"pull":%s,"chain_b":%s,"chain_c":%s},' \
+	"${med[stream]}" "${med[download_mount]}" "${med[first_file]}" "${med[pull]}" \
+	"${med[chain_b]}" "${med[chain_c]}"
+printf '"ratios":{"first_file_vs_download_then_mount":%s,"pull_vs_ktls_stream":%s,"chain_c_vs_b":%s}}\n' \
+	"$ff" "$pull" "$chain"
