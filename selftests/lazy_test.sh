@@ -11,6 +11,7 @@
 #   liar       a peer that sends corrupt chunks: caught, counted, fetched
 #              again from the honest one
 #   not-here   B answers NOT_HERE for chunks it lacks; C asks A instead
+#   shared     eight readers of one missing chunk cause one fetch
 #   forever    timeout 0 waits for a dead peer, and the reader stays killable
 # Runs inside the VM with hyperbox.ko loaded.
 set -u
@@ -21,18 +22,11 @@ liar=$PWD/tests/stoq_liar
 work=$(mktemp -d /tmp/hbx-lazy.XXXXXX)
 pids=
 cleanup() {
-	for m in "$work"/mnt*; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
+	hbx_unmount_all "$work"/mnt*
 	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for i in $($hbx layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
-		$hbx layer del "$i" --force 2>/dev/null
-	done
-	for ns in hbxa hbxb hbxc; do
-		for id in $(ip netns exec $ns "$hbx" peer list -j 2>/dev/null |
-			    grep -o '"id":[0-9]*' | cut -d: -f2); do
-			ip netns exec $ns "$hbx" peer del "$id"
-		done
-		ip netns del $ns 2>/dev/null
-	done
+	hbx_detach_all "$hbx"
+	hbx_forget_peers "$hbx" hbxa hbxb hbxc
+	for ns in hbxa hbxb hbxc; do ip netns del $ns 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -187,9 +181,13 @@ tap_check "seed_dies.some_reads_failed_with_eio" grep -q eio "$work/reads.log"
 # (The link going down took A's route to C's side with it.)
 tc -n hbxa qdisc del dev vhbxb root
 ip -n hbxa link set vhbxb up && ip -n hbxa route add 10.78.1.0/24 via 10.78.0.2 &&
-	serve a 10.78.0.1 && on b "$hbx" layer pull "$b2" -q &&
-	grep -q "reconnected" "$work/persist.err"
-tap_result $? "seed_dies.a_back_b_reconnects_and_pulls"
+	serve a 10.78.0.1
+tap_result $? "seed_dies.a_comes_back"
+# B's sockets to the old A are stale until B sends: this pull meets the RST
+# and may fail while --persist reconnects; then a pull resumes and completes.
+on b "$hbx" layer pull "$b2" -q 2> /dev/null
+hbx_wait_until 30 grep -q "reconnected" "$work/persist.err" && on b "$hbx" layer pull "$b2" -q
+tap_result $? "seed_dies.b_reconnects_and_the_pull_resumes"
 on c "$hbx" layer pull "$c2" -q &&
 	diff -r --no-dereference "$work/src" "$work/mntc" > /dev/null &&
 	cmp -s "$work/layer.erofs" "$work/b2.cache"
@@ -230,6 +228,17 @@ tap_check "liar.corrupt_chunks_counted_on_the_layer" test "$(lf "$b4" verify-fai
 tap_check "liar.corrupt_chunks_counted_on_the_peer" test "$(pf b "$pl" corrupt-chunks)" -gt 0
 tap_check "liar.fetched_again_from_the_other_peer" test "$(lf "$b4" fetch-retries)" -gt 0
 $hbx layer del "$b4"
+
+# --- eight readers of one missing chunk share one fetch.
+b7=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b7.cache")
+readers=
+for _ in 1 2 3 4 5 6 7 8; do
+	dd if="/dev/hbx$b7" of=/dev/null bs=64k skip=40 count=1 iflag=direct 2>/dev/null &
+	readers="$readers $!"
+done
+wait $readers
+tap_check "shared.eight_readers_of_one_chunk_fetch_it_once" test "$(lf "$b7" chunks-fetched)" = 1
+$hbx layer del "$b7"
 
 # --- not-here: B has a few chunks and says so; C gets the rest from A.
 b5=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b5.cache")

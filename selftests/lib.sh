@@ -94,3 +94,33 @@ hbx_veth() {
 		ip -n "$1" addr add "$2" dev "v$3" && ip -n "$1" link set "v$3" up &&
 		ip -n "$3" addr add "$4" dev "v$1" && ip -n "$3" link set "v$1" up
 }
+
+# hbx_unmount_all DIR...: unmount whichever of DIR... is a mount point.
+hbx_unmount_all() {
+	for _m in "$@"; do
+		mountpoint -q "$_m" 2>/dev/null && umount "$_m"
+	done
+	return 0
+}
+
+# hbx_detach_all HBX: force-delete every attached layer (test cleanup).
+hbx_detach_all() {
+	for _i in $("$1" layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
+		"$1" layer del "$_i" --force 2>/dev/null
+	done
+	return 0
+}
+
+# hbx_forget_peers HBX [NS...]: delete every peer of each network namespace
+# NS (or of this one).
+hbx_forget_peers() {
+	_hbx=$1
+	shift
+	for _ns in "${@:-}"; do
+		for _id in $(${_ns:+ip netns exec "$_ns"} "$_hbx" peer list -j 2>/dev/null |
+			     grep -o '"id":[0-9]*' | cut -d: -f2); do
+			${_ns:+ip netns exec "$_ns"} "$_hbx" peer del "$_id"
+		done
+	done
+	return 0
+}

@@ -13,14 +13,10 @@ hbx=$PWD/tools/hbx/hbx
 work=$(mktemp -d /tmp/hbx-remote.XXXXXX)
 pids=
 cleanup() {
-	for m in "$work"/mnt*; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
+	hbx_unmount_all "$work"/mnt*
 	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for i in $($hbx layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
-		$hbx layer del "$i" --force 2>/dev/null
-	done
-	for id in $($hbx peer list -j 2>/dev/null | grep -o '"id":[0-9]*' | cut -d: -f2); do
-		$hbx peer del "$id"
-	done
+	hbx_detach_all "$hbx"
+	hbx_forget_peers "$hbx"
 	rm -rf "$work"
 }
 trap cleanup EXIT

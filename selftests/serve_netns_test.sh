@@ -14,16 +14,9 @@ work=$(mktemp -d /tmp/hbx-netns.XXXXXX)
 pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for ns in hbxa hbxb; do
-		for id in $(ip netns exec $ns "$hbx" peer list -j 2>/dev/null |
-			    grep -o '"id":[0-9]*' | cut -d: -f2); do
-			ip netns exec $ns "$hbx" peer del "$id"
-		done
-	done
-	mountpoint -q "$work/mnt" 2>/dev/null && umount "$work/mnt"
-	for i in $($hbx layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
-		$hbx layer del "$i" --force 2>/dev/null
-	done
+	hbx_forget_peers "$hbx" hbxa hbxb
+	hbx_unmount_all "$work/mnt"
+	hbx_detach_all "$hbx"
 	ip netns del hbxa 2>/dev/null
 	ip netns del hbxb 2>/dev/null
 	rm -rf "$work"

@@ -14,9 +14,7 @@ work=$(mktemp -d /tmp/hbx-serve.XXXXXX)
 servers=
 cleanup() {
 	for p in $servers; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for id in $($hbx peer list -j 2>/dev/null | grep -o '"id":[0-9]*' | cut -d: -f2); do
-		$hbx peer del "$id"
-	done
+	hbx_forget_peers "$hbx"
 	[ -n "${index:-}" ] && $hbx layer del "$index" 2>/dev/null
 	rm -rf "$work"
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # make check: host unit tests, then for every installed kernel that has
 # headers and an image, build hyperbox.ko for it and run the selftests in a
-# VM booting that kernel, then the DKMS check.  Prints TAP as it goes and,
+# VM booting that kernel, and the power-cut test in two more boots, then the
+# DKMS check.  Prints TAP as it goes and,
 # last, "N passed, N failed"; exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -62,6 +63,10 @@ for k in $kernels; do
 	rc=${PIPESTATUS[0]}
 	count "$log"
 	result $rc "vm.$k.ran_to_completion_with_a_clean_kernel_log"
+
+	# Two boots over one virtual disk: a reset mid-pull, then the resume.
+	selftests/powercut.sh "$k" "$ko" "$out" 2>&1 | tee "$out/powercut-$k.log"
+	count "$out/powercut-$k.log"
 	echo "# kernel $k: $(( $(date +%s) - start )) s"
 done
 

@@ -24,16 +24,9 @@ hbx_vm_prepare
 grep -q "^hyperbox " /proc/modules || insmod "$ko" || exit 1
 work=$(mktemp -d /tmp/hbx-bench-lazy.XXXXXX)
 cleanup() {
-	for m in "$work"/mnt*; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
-	for i in $($hbx layer list -j 2>/dev/null | grep -o '"index":[0-9]*' | cut -d: -f2); do
-		$hbx layer del "$i" --force 2>/dev/null
-	done
-	for ns in hbxa hbxb hbxc; do
-		for id in $(ip netns exec $ns "$hbx" peer list -j 2>/dev/null |
-			    grep -o '"id":[0-9]*' | cut -d: -f2); do
-			ip netns exec $ns "$hbx" peer del "$id"
-		done
-	done
+	hbx_unmount_all "$work"/mnt*
+	hbx_detach_all "$hbx"
+	hbx_forget_peers "$hbx" hbxa hbxb hbxc
 	kill $(jobs -p) 2>/dev/null
 	wait 2>/dev/null
 	for ns in hbxa hbxb hbxc; do ip netns del $ns 2>/dev/null; done
@@ -86,14 +79,8 @@ connect() {
 }
 # forget NODE...: drop every peer of these nodes (and the servers' ends).
 forget() {
-	local n id
-	for n in "$@" a b; do
-		for id in $(on "$n" "$hbx" peer list -j | python3 -c '
-import json, sys
-print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'); do
-			on "$n" "$hbx" peer del "$id"
-		done
-	done
+	local n
+	for n in "$@" a b; do hbx_forget_peers "$hbx" "hbx$n"; done
 }
 
 # The kTLS stream of the image from A to B: seconds.

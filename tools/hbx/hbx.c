@@ -39,6 +39,11 @@ void hbx_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *hbx_name_of(const char *const *names, size_t n, uint32_t value)
+{
+	return value < n && names[value] ? names[value] : "unknown";
+}
+
 int hbx_usage(const char *usage)
 {
 	fprintf(stderr, "usage: hbx %s\n", usage);

@@ -3,6 +3,8 @@
 #define HBX_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "nl.h"
 
 /* One subcommand: hbx NAME ARGS... (wg(8)'s table is the model). */
@@ -27,6 +29,10 @@ struct hbx_nl *hbx_connect(void);
 /* A subcommand whose one argument is a directory: connect, run fn, exit status. */
 int hbx_dir_main(int argc, char **argv, const char *usage,
 		 int (*fn)(struct hbx_nl *nl, const char *dir));
+
+/* names[value] if the table has it, else "unknown". */
+const char *hbx_name_of(const char *const *names, size_t n, uint32_t value);
+#define HBX_NAME_OF(names, value) hbx_name_of(names, sizeof(names) / sizeof(names[0]), value)
 
 int version_main(int argc, char **argv);
 int info_main(int argc, char **argv);

@@ -26,10 +26,7 @@ static const char *const state_names[] = {
 
 const char *hbx_layer_state_name(uint32_t state)
 {
-	if (state < sizeof(state_names) / sizeof(state_names[0]) &&
-	    state_names[state])
-		return state_names[state];
-	return "unknown";
+	return HBX_NAME_OF(state_names, state);
 }
 
 #define GET_U32(attr, field) if (tb[attr]) l->field = nla_get_u32(tb[attr])
@@ -231,19 +228,25 @@ int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 	return err ? -1 : 0;
 }
 
-int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l)
+int hbx_layer_do(struct hbx_nl *nl, struct nl_msg *msg, bool built,
+		 struct hbx_layer_info *l)
 {
-	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_GET, 0);
-
-	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index)) {
+	if (!msg || !built) {
 		hbx_err("out of memory");
 		return -1;
 	}
-	if (hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l)) {
+	if (hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, l ? layer_reply : NULL, l)) {
 		hbx_err("%s", hbx_nl_error(nl));
 		return -1;
 	}
 	return 0;
+}
+
+int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_GET, 0);
+
+	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index), l);
 }
 
 int hbx_parse_peer_list(const char *s, struct hbx_remote_opts *r)
@@ -270,16 +273,8 @@ int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_DEL, 0);
 
-	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
-	    (force && nla_put_flag(msg, HBX_A_LAYER_FORCE))) {
-		hbx_err("out of memory");
-		return -1;
-	}
-	if (hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL)) {
-		hbx_err("%s", hbx_nl_error(nl));
-		return -1;
-	}
-	return 0;
+	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
+			    !(force && nla_put_flag(msg, HBX_A_LAYER_FORCE)), NULL);
 }
 
 struct layer_list {
@@ -658,12 +653,10 @@ static int layer_export_main(int argc, char **argv)
 	if (!nl)
 		return 1;
 	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
-	err = !msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
-	      nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) ||
-	      (missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)) ? -ENOMEM :
-	      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
-	if (err)
-		hbx_err("%s", hbx_nl_error(nl));
+	err = hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
+			   !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) &&
+			   !(missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)),
+			   NULL);
 	hbx_nl_close(nl);
 	return err ? 1 : 0;
 }

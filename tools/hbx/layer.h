@@ -45,6 +45,12 @@ struct hbx_remote_opts {
 };
 int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 			    struct hbx_layer_info *l);
+/*
+ * Send msg (built: every attribute went in) and parse the reply into *l if
+ * l is given; prints the error (the kernel's sentence) and returns -1.
+ */
+int hbx_layer_do(struct hbx_nl *nl, struct nl_msg *msg, bool built,
+		 struct hbx_layer_info *l);
 /* One layer by index, fresh from the kernel. */
 int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l);
 /* "PEER[,PEER...]" into r->peers; -1 if it is not such a list. */

@@ -30,10 +30,7 @@ static const char *const pull_state_names[] = {
 
 const char *hbx_pull_state_name(uint32_t state)
 {
-	if (state < sizeof(pull_state_names) / sizeof(pull_state_names[0]) &&
-	    pull_state_names[state])
-		return pull_state_names[state];
-	return "unknown";
+	return HBX_NAME_OF(pull_state_names, state);
 }
 
 static double pull_rate(const struct hbx_layer_info *l)
@@ -61,16 +58,9 @@ static int start_pull(struct hbx_nl *nl, uint32_t index, uint32_t window)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_PULL, 0);
 
-	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
-	    (window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, window))) {
-		hbx_err("out of memory");
-		return -1;
-	}
-	if (hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL)) {
-		hbx_err("%s", hbx_nl_error(nl));
-		return -1;
-	}
-	return 0;
+	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
+			    !(window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, window)),
+			    NULL);
 }
 
 /* Poll until the pull ends; returns its final state, or 0 after an error. */
