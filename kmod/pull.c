@@ -76,7 +76,9 @@ int hbx_pull_start(struct hbx_pull *pull, unsigned int window)
 	if (!window || window > HBX_PULL_WINDOW_MAX)
 		return -EINVAL;
 	spin_lock(&pull->lock);
-	if (pull->state == HBX_PULL_STATE_RUNNING) {
+	/* Running, or done (a done layer stays whole): nothing to start. */
+	if (pull->state == HBX_PULL_STATE_RUNNING ||
+	    pull->state == HBX_PULL_STATE_DONE) {
 		spin_unlock(&pull->lock);
 		return 0;
 	}

@@ -181,6 +181,96 @@ TEST_F(genl, rejects_deleting_unknown_layer)
 	EXPECT_TRUE(hbx_test_error_has(self->nl, "no layer with that index"));
 }
 
+/* LAYER_ADD of a remote layer: a cache fd, a digest, then what is given. */
+static struct nl_msg *remote_add_msg(struct hbx_nl *nl)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
+	char digest[HBX_DIGEST_SIZE] = { 0 };
+
+	nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, 0);
+	nla_put(msg, HBX_A_LAYER_DIGEST, sizeof(digest), digest);
+	return msg;
+}
+
+static void put_peers(struct nl_msg *msg, const uint32_t *ids, int n)
+{
+	struct nlattr *nest = nla_nest_start(msg, HBX_A_LAYER_PEERS);
+
+	while (n--)
+		nla_put_u32(msg, HBX_A_LAYER_PEER, *ids++);
+	nla_nest_end(msg, nest);
+}
+
+TEST_F(genl, rejects_bad_peer_lists_of_remote_layers)
+{
+	static const struct {
+		uint32_t	ids[9];
+		int		n;
+		bool		single_too;
+		const char	*why;
+	} cases[] = {
+		{ {}, 0, false, "the list of peers is empty" },
+		{ { 1 }, 1, true, "give one peer or a list of peers, not both" },
+		{ { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 9, false, "too many peers for one layer" },
+		{ { 7, 7 }, 2, false, "the same peer is given twice" },
+		{ { 4000 }, 1, false, "no client peer with that id in this network namespace" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nl_msg *msg = remote_add_msg(self->nl);
+
+		put_peers(msg, cases[i].ids, cases[i].n);
+		if (cases[i].single_too)
+			nla_put_u32(msg, HBX_A_LAYER_PEER, 1);
+		EXPECT_GT(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+		EXPECT_TRUE(hbx_test_error_has(self->nl, cases[i].why));
+	}
+}
+
+TEST_F(genl, rejects_bad_pull_and_export_requests)
+{
+	struct nl_msg *msg = remote_add_msg(self->nl);
+	uint32_t id = 4000;
+
+	/* The window is 1..HBX_PULL_WINDOW_MAX. */
+	put_peers(msg, &id, 1);
+	nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, HBX_PULL_WINDOW_MAX + 1);
+	EXPECT_GT(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_TRUE(hbx_nl_error_from_kernel(self->nl));
+
+	/* Prefetch needs peers to fetch from. */
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, 0);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, (char[HBX_DIGEST_SIZE]){ 0 });
+	nla_put_u32(msg, HBX_A_LAYER_FLAGS, HBX_LAYER_F_PREFETCH);
+	EXPECT_EQ(-EINVAL, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "prefetch is for remote layers"));
+
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_PULL, 0);
+	EXPECT_EQ(-EINVAL, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "layer index is required"));
+
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_PULL, 0);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, 200);
+	EXPECT_EQ(-ENOENT, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "no layer with that index"));
+
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_PULL, 0);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, 0);
+	nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, 0);
+	EXPECT_GT(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_TRUE(hbx_nl_error_from_kernel(self->nl));
+
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, 0);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 1);
+	nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, HBX_EXPORT_MISSING_NOT_HERE + 1);
+	EXPECT_GT(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_TRUE(hbx_nl_error_from_kernel(self->nl));
+}
+
 TEST_F(genl, malformed_requests_change_nothing)
 {
 	struct info before, after;

@@ -96,15 +96,13 @@ say "The bytes are right: the liar's chunk failed its SHA-256, was counted, and 
 on b hbx peer list
 step hbx layer list
 
-umount "$work/c-mnt" "$work/b-mnt"
-for i in "$d" "$c" "$b" "$seed"; do hbx layer del "$i"; done
-for n in a b c; do
-	for id in $(ip netns exec "hbx$n" "$hbx" peer list -j | grep -o '"id":[0-9]*' | cut -d: -f2); do
-		ip netns exec "hbx$n" "$hbx" peer del "$id"
-	done
-done
+# The servers first: each runs in a mount namespace of its own (ip netns
+# exec), holding copies of the mounts made before it started.
 kill $(jobs -p) 2>/dev/null || true
 wait 2>/dev/null || true
+umount "$work/c-mnt" "$work/b-mnt"
+for i in "$d" "$c" "$b" "$seed"; do hbx layer del "$i"; done
+hbx_forget_peers "$hbx" hbxa hbxb hbxc
 step rmmod hyperbox
 say "demo: done"
 rm -rf "$work"

@@ -97,6 +97,21 @@ measure() {
 		for p in $(server_peers); do $hbx peer del "$p"; done
 		rm -f "$work/cache"
 		;;
+	hbx-pull)
+		# The same cold fetch, driven by a pull: a window of requests in flight.
+		peer=$($hbx peer connect 127.0.0.1:7601 --cert "$work/client.crt" \
+			--key "$work/client.key" "${tls[@]}" --name server --connections 2) || return 1
+		idx=$($hbx layer add --remote "$peer" --digest "$digest" --cache "$work/cache" -j |
+			sed -n 's/.*"index":\([0-9]*\).*/\1/p')
+		out=$($hbx layer pull "$idx" -j | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["pull"]
+print("%.1f" % (p["bytes"] * 1e3 / p["nsecs"]))')
+		$hbx layer del "$idx"
+		$hbx peer del "$peer"
+		for p in $(server_peers); do $hbx peer del "$p"; done
+		rm -f "$work/cache"
+		;;
 	ktls)
 		$stream server 7602 "$img" --cert "$work/server.crt" --key "$work/server.key" \
 			"${tls[@]}" > "$work/stream.log" 2>&1 &
@@ -126,7 +141,7 @@ measure() {
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "null" }'; }
 
-cases="hbx ktls nbd nbd-tls"
+cases="hbx hbx-pull ktls nbd nbd-tls"
 declare -A runs med
 for r in $(seq "$rounds"); do
 	set -- $cases
@@ -145,11 +160,15 @@ printf '\n%-22s %12s\n' "whole 256 MiB layer" "MB/s"
 for c in $cases; do printf '%-22s %12s\n' "$c" "${med[$c]}"; done
 printf '\nhbx / nbd over TLS:     %s   (target >= 1.3)\n' "$(ratio "${med[hbx]}" "${med[nbd-tls]}")"
 printf 'hbx / kTLS sendfile:    %s   (target >= 0.8)\n' "$(ratio "${med[hbx]}" "${med[ktls]}")"
+printf 'hbx pull / nbd over TLS: %s\n' "$(ratio "${med[hbx-pull]}" "${med[nbd-tls]}")"
+printf 'hbx pull / kTLS:        %s\n' "$(ratio "${med[hbx-pull]}" "${med[ktls]}")"
 printf 'hbx / plaintext nbd:    %s\n' "$(ratio "${med[hbx]}" "${med[nbd]}")"
 printf 'HBX_BENCH_JSON {"bench":"remote","kernel":"%s","rounds":%s,"cipher":"AES-256-GCM TLS1.2",' \
 	"$(uname -r)" "$rounds"
-printf '"mb_per_s":{"hbx_remote_cold":%s,"ktls_sendfile":%s,"nbd":%s,"nbd_tls":%s},' \
-	"${med[hbx]}" "${med[ktls]}" "${med[nbd]}" "${med[nbd-tls]}"
-printf '"ratios":{"hbx_vs_nbd_tls":%s,"hbx_vs_ktls_sendfile":%s,"hbx_vs_nbd":%s}}\n' \
+printf '"mb_per_s":{"hbx_remote_cold":%s,"hbx_pull":%s,"ktls_sendfile":%s,"nbd":%s,"nbd_tls":%s},' \
+	"${med[hbx]}" "${med[hbx-pull]}" "${med[ktls]}" "${med[nbd]}" "${med[nbd-tls]}"
+printf '"ratios":{"hbx_vs_nbd_tls":%s,"hbx_vs_ktls_sendfile":%s,"hbx_vs_nbd":%s,' \
 	"$(ratio "${med[hbx]}" "${med[nbd-tls]}")" "$(ratio "${med[hbx]}" "${med[ktls]}")" \
 	"$(ratio "${med[hbx]}" "${med[nbd]}")"
+printf '"hbx_pull_vs_nbd_tls":%s,"hbx_pull_vs_ktls_sendfile":%s}}\n' \
+	"$(ratio "${med[hbx-pull]}" "${med[nbd-tls]}")" "$(ratio "${med[hbx-pull]}" "${med[ktls]}")"
