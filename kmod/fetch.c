@@ -27,14 +27,14 @@ int hbx_fetch_get_peers(struct hbx_layer *layer,
 				    info->attrs[HBX_A_LAYER_PEER];
 	unsigned int i, j;
 
-	for (i = 0; i < p->nr_peers; i++) {
-		for (j = 0; j < i; j++) {
+	for (i = 0; i < p->nr_peers; i++)
+		for (j = 0; j < i; j++)
 			if (p->peer_ids[j] == p->peer_ids[i]) {
 				NL_SET_ERR_MSG_ATTR(info->extack, attr,
 						    "the same peer is given twice");
 				return -EINVAL;
 			}
-		}
+	for (i = 0; i < p->nr_peers; i++) {
 		layer->peers[i] = hbx_peer_get_client(genl_info_net(info),
 						      p->peer_ids[i]);
 		if (!layer->peers[i]) {

@@ -629,6 +629,7 @@ static int hbx_layer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb
 	return err ? err : skb->len;
 }
 
+/* In command order: split ops (6.2+) must be sorted, or registration fails. */
 static const hbx_genl_op hbx_ops[] = {
 	HBX_GENL_DO(HBX_CMD_GET_INFO, hbx_get_info_doit, hbx_no_attrs_policy,
 		    GENL_ADMIN_PERM),
@@ -641,8 +642,6 @@ static const hbx_genl_op hbx_ops[] = {
 			 GENL_ADMIN_PERM),
 	HBX_GENL_DO(HBX_CMD_LAYER_EXPORT, hbx_layer_export_doit,
 		    hbx_layer_export_policy, GENL_ADMIN_PERM),
-	HBX_GENL_DO(HBX_CMD_LAYER_PULL, hbx_layer_pull_doit,
-		    hbx_layer_pull_policy, GENL_ADMIN_PERM),
 	/* Peers are per network namespace: its own admin may manage them. */
 	HBX_GENL_DO(HBX_CMD_PEER_ADD, hbx_peer_add_doit, hbx_peer_add_policy,
 		    GENL_UNS_ADMIN_PERM),
@@ -651,6 +650,8 @@ static const hbx_genl_op hbx_ops[] = {
 	HBX_GENL_DO_DUMP(HBX_CMD_PEER_GET, hbx_peer_get_doit,
 			 hbx_peer_get_dumpit, hbx_peer_id_policy,
 			 GENL_UNS_ADMIN_PERM),
+	HBX_GENL_DO(HBX_CMD_LAYER_PULL, hbx_layer_pull_doit,
+		    hbx_layer_pull_policy, GENL_ADMIN_PERM),
 };
 
 static struct genl_family hbx_family __ro_after_init = {

@@ -3,8 +3,9 @@
  * The in-kernel STOQ server: answers a peer's requests for the manifests
  * and chunks of layers exported in the socket's network namespace.  Only
  * verified chunks leave: a chunk not yet verified is hashed first.  A layer
- * is pinned only while its bytes are copied out, never while we wait on the
- * network to send, so a slow reader cannot hold up a delete.
+ * is pinned only while a request is decided, never while we wait on the
+ * network to send (a chunk's file is referenced instead), so a slow reader
+ * cannot hold up a delete.
  *
  * A layer this node is still pulling is served too: a chunk it does not
  * have yet is fetched from its own peers first (the pin then lasts that
@@ -46,25 +47,56 @@ static int hbx_server_refuse(struct hbx_peer_sock *ps, u64 id, u16 status,
 	return -EPROTO;
 }
 
-/* Copy what the request asks for out of the layer while it is pinned. */
-static int hbx_server_copy(struct hbx_layer *layer, u8 type, u64 chunk,
-			   void **data, u32 *len, u16 *status)
+/* What a request gets, decided while the layer is pinned. */
+struct hbx_server_answer {
+	u16		status;
+	u32		len;
+	void		*data;		/* a manifest or a copied chunk */
+	struct file	*file;		/* or a chunk spliced from this file */
+	loff_t		pos;
+};
+
+/*
+ * A verified chunk: spliced from the image's page cache when its filesystem
+ * can and the socket blocks (splice honours O_NONBLOCK; the file is
+ * referenced, so the pin can go before the send), copied otherwise.
+ */
+static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
+			    loff_t pos, struct hbx_server_answer *a)
+{
+	ssize_t n;
+
+	if (layer->image->f_op->splice_read && !(sock->file->f_flags & O_NONBLOCK)) {
+		a->file = get_file(layer->image);
+		a->pos = pos;
+		return 0;
+	}
+	a->data = kvmalloc(a->len, GFP_KERNEL);
+	if (!a->data)
+		return -ENOMEM;
+	n = kernel_read(layer->image, a->data, a->len, &pos);
+	if (n != a->len)
+		a->status = HBX_STOQ_FAILED;
+	return 0;
+}
+
+static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
+			     u8 type, u64 chunk, struct hbx_server_answer *a)
 {
 	const struct hbx_manifest *m = &layer->manifest;
-	loff_t pos;
 	u64 bad;
 	int err;
 
 	if (type == HBX_STOQ_GET_MANIFEST) {
-		*len = m->len;
-		*data = kvmalloc(*len, GFP_KERNEL);
-		if (!*data)
+		a->len = m->len;
+		a->data = kvmalloc(m->len, GFP_KERNEL);
+		if (!a->data)
 			return -ENOMEM;
-		memcpy(*data, m->buf, *len);
+		memcpy(a->data, m->buf, m->len);
 		return 0;
 	}
 	if (chunk >= m->chunk_count) {
-		*status = HBX_STOQ_OUT_OF_RANGE;
+		a->status = HBX_STOQ_OUT_OF_RANGE;
 		return 0;
 	}
 	if (READ_ONCE(layer->export_missing) == HBX_EXPORT_MISSING_NOT_HERE)
@@ -73,23 +105,14 @@ static int hbx_server_copy(struct hbx_layer *layer, u8 type, u64 chunk,
 		err = hbx_chunks_verify(&layer->chunks, chunk, chunk, &bad);
 	if (err) {
 		/* Never send what did not verify. */
-		*status = err == -ENODATA ? HBX_STOQ_NOT_HERE : HBX_STOQ_FAILED;
+		a->status = err == -ENODATA ? HBX_STOQ_NOT_HERE : HBX_STOQ_FAILED;
 		return 0;
 	}
-	pos = chunk << m->chunk_shift;
-	*len = hbx_manifest_chunk_len(m, chunk);
-	*data = kvmalloc(*len, GFP_KERNEL);
-	if (!*data)
-		return -ENOMEM;
-	err = kernel_read(layer->image, *data, *len, &pos);
-	if (err != *len) {
-		kvfree(*data);
-		*data = NULL;
-		*status = HBX_STOQ_FAILED;
-		return 0;
-	}
-	atomic64_inc(&layer->chunks_served);
-	return 0;
+	a->len = hbx_manifest_chunk_len(m, chunk);
+	err = hbx_server_chunk(layer, sock, chunk << m->chunk_shift, a);
+	if (!err && a->status == HBX_STOQ_OK)
+		atomic64_inc(&layer->chunks_served);
+	return err;
 }
 
 static int hbx_server_get(struct hbx_peer_sock *ps,
@@ -97,34 +120,37 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 			  const struct hbx_stoq_get *get, const char **why)
 {
 	u64 id = be64_to_cpu(hdr->id), chunk = be64_to_cpu(get->chunk);
+	struct hbx_server_answer a = { .status = HBX_STOQ_OK };
 	struct hbx_layer *layer;
-	u16 status = HBX_STOQ_OK;
-	void *data = NULL;
-	u32 len = 0;
 	int err;
 
 	layer = hbx_layer_get_exported(ps->peer->net, get->digest);
 	if (!layer)
 		return hbx_server_refuse(ps, id, HBX_STOQ_UNKNOWN_LAYER,
 					 "request for a layer not exported here", why);
-	err = hbx_server_copy(layer, hdr->type, chunk, &data, &len, &status);
+	err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
 	hbx_layer_put_exported(layer);
 	if (err) {
 		*why = "out of memory";
 		return err;
 	}
-	if (status == HBX_STOQ_OUT_OF_RANGE)
-		return hbx_server_refuse(ps, id, status, "chunk out of range", why);
+	if (a.status == HBX_STOQ_OUT_OF_RANGE)
+		return hbx_server_refuse(ps, id, a.status, "chunk out of range", why);
 
-	err = hbx_stoq_send(ps->sock, HBX_STOQ_REPLY, status, id, data,
-			    status == HBX_STOQ_OK ? len : 0);
-	kvfree(data);
+	if (a.file) {
+		err = hbx_stoq_send_file(ps->sock, id, a.file, a.pos, a.len);
+		fput(a.file);
+	} else {
+		err = hbx_stoq_send(ps->sock, HBX_STOQ_REPLY, a.status, id, a.data,
+				    a.status == HBX_STOQ_OK ? a.len : 0);
+		kvfree(a.data);
+	}
 	if (err) {
 		*why = "socket send failed or timed out";
 		return err;
 	}
-	if (status == HBX_STOQ_OK)
-		atomic64_add(len, &ps->peer->bytes_tx);
+	if (a.status == HBX_STOQ_OK)
+		atomic64_add(a.len, &ps->peer->bytes_tx);
 	return 0;
 }
 

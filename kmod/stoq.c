@@ -4,8 +4,10 @@
  * the records, we see plaintext.  Nothing a peer sends is trusted: every
  * header field is checked before its length is used.
  */
+#include <linux/fs.h>
 #include <linux/net.h>
 #include <linux/socket.h>
+#include <linux/splice.h>
 #include <linux/uio.h>
 #include <net/sock.h>
 #include "stoq.h"
@@ -120,10 +122,10 @@ int hbx_stoq_recv_data(struct socket *sock, void *buf, size_t len)
 	return err == -EPIPE || err == -EAGAIN ? -EPROTO : err;
 }
 
-int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
-		  const void *data, u32 len)
+static void hbx_stoq_hdr_init(struct hbx_stoq_hdr *hdr, u8 type, u16 status,
+			      u64 id, u32 len)
 {
-	struct hbx_stoq_hdr hdr = {
+	*hdr = (struct hbx_stoq_hdr) {
 		.magic = cpu_to_be32(HBX_STOQ_MAGIC),
 		.version = HBX_STOQ_VERSION,
 		.type = type,
@@ -131,14 +133,49 @@ int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
 		.len = cpu_to_be32(len),
 		.id = cpu_to_be64(id),
 	};
-	struct kvec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)data, len } };
-	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
-	size_t total = sizeof(hdr) + len;
-	int n;
+}
 
-	/* sk_sndtimeo bounds this; a short send means the socket is done. */
-	n = kernel_sendmsg(sock, &msg, iov, len ? 2 : 1, total);
+/* sk_sndtimeo bounds every send; a short one means the socket is done. */
+static int hbx_stoq_sendmsg(struct socket *sock, struct kvec *iov, int nr,
+			    size_t total, int flags)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | flags };
+	int n = kernel_sendmsg(sock, &msg, iov, nr, total);
+
 	if (n < 0)
 		return n;
 	return n == total ? 0 : -EPIPE;
+}
+
+int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
+		  const void *data, u32 len)
+{
+	struct hbx_stoq_hdr hdr;
+	struct kvec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)data, len } };
+
+	hbx_stoq_hdr_init(&hdr, type, status, id, len);
+	return hbx_stoq_sendmsg(sock, iov, len ? 2 : 1, sizeof(hdr) + len, 0);
+}
+
+int hbx_stoq_send_file(struct socket *sock, u64 id, struct file *file,
+		       loff_t pos, u32 len)
+{
+	struct hbx_stoq_hdr hdr;
+	struct kvec iov = { &hdr, sizeof(hdr) };
+	loff_t out = 0;
+	int err;
+
+	hbx_stoq_hdr_init(&hdr, HBX_STOQ_REPLY, HBX_STOQ_OK, id, len);
+	/* MSG_MORE: the header and the data go out in one TLS record. */
+	err = hbx_stoq_sendmsg(sock, &iov, 1, sizeof(hdr), MSG_MORE);
+	while (!err && len) {
+		/* Page-cache pages go to the socket by reference, as sendfile's. */
+		long n = do_splice_direct(file, &pos, sock->file, &out, len, 0);
+
+		if (n <= 0)
+			err = n ? n : -EIO;	/* the file ended early */
+		else
+			len -= n;
+	}
+	return err;
 }

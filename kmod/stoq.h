@@ -6,6 +6,7 @@
 #include <linux/types.h>
 #include <linux/hyperbox.h>
 
+struct file;
 struct socket;
 
 /*
@@ -30,5 +31,11 @@ int hbx_stoq_recv_data(struct socket *sock, void *buf, size_t len);
 /* Send a frame of type with data; one call, all or an error. */
 int hbx_stoq_send(struct socket *sock, u8 type, u16 status, u64 id,
 		  const void *data, u32 len);
+/*
+ * Send an OK reply whose data is len bytes of file at pos, spliced from its
+ * page cache without a copy.  An error leaves the socket mid-frame: end it.
+ */
+int hbx_stoq_send_file(struct socket *sock, u64 id, struct file *file,
+		       loff_t pos, u32 len);
 
 #endif

@@ -194,8 +194,13 @@ static struct nl_msg *remote_add_msg(struct hbx_nl *nl)
 
 static void put_peers(struct nl_msg *msg, const uint32_t *ids, int n)
 {
-	struct nlattr *nest = nla_nest_start(msg, HBX_A_LAYER_PEERS);
+	struct nlattr *nest;
 
+	if (!n) {	/* nla_nest_end() would drop an empty nest */
+		nla_put(msg, HBX_A_LAYER_PEERS | NLA_F_NESTED, 0, NULL);
+		return;
+	}
+	nest = nla_nest_start(msg, HBX_A_LAYER_PEERS);
 	while (n--)
 		nla_put_u32(msg, HBX_A_LAYER_PEER, *ids++);
 	nla_nest_end(msg, nest);
