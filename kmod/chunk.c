@@ -143,14 +143,17 @@ static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 }
 
 static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf,
-				bool may_fetch)
+				bool may_fetch, bool may_wait)
 {
 	struct mutex *lock = &c->locks[index % HBX_VERIFY_LOCKS];
 	u8 digest[HBX_DIGEST_SIZE];
 	u64 start;
 	int err;
 
-	mutex_lock(lock);
+	if (may_wait)
+		mutex_lock(lock);
+	else if (!mutex_trylock(lock))
+		return -EBUSY;
 	/* Someone else may have hashed it while we waited. */
 	if (test_bit(index, c->verified) || test_bit(index, c->failed)) {
 		err = test_bit(index, c->failed) ? -EIO : 0;
@@ -204,7 +207,7 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 			if (!buf)
 				return -ENOMEM;
 		}
-		err = hbx_chunk_verify_one(c, i, buf, true);
+		err = hbx_chunk_verify_one(c, i, buf, true, true);
 		if (err) {
 			*bad = i;
 			break;
@@ -214,7 +217,7 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 	return err;
 }
 
-int hbx_chunk_verify_here(struct hbx_chunks *c, u64 index)
+int hbx_chunk_verify_serving(struct hbx_chunks *c, u64 index, bool may_fetch)
 {
 	void *buf;
 	int err;
@@ -226,7 +229,7 @@ int hbx_chunk_verify_here(struct hbx_chunks *c, u64 index)
 	buf = kvmalloc(HBX_HASH_BUF_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	err = hbx_chunk_verify_one(c, index, buf, false);
+	err = hbx_chunk_verify_one(c, index, buf, may_fetch, false);
 	kvfree(buf);
 	return err;
 }

@@ -11,7 +11,7 @@ struct file;
 struct hbx_manifest;
 
 /* Hashed locks: two readers of one unverified chunk hash it once. */
-#define HBX_VERIFY_LOCKS 128
+#define HBX_VERIFY_LOCKS 512
 
 /* Per-layer verification state: which chunks are known good. */
 struct hbx_chunks {
@@ -53,10 +53,13 @@ void hbx_chunks_free(struct hbx_chunks *c);
 int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
 
 /*
- * As hbx_chunks_verify() for one chunk, but never fetches: a remote layer's
- * chunk that is not (correctly) in its cache yet gives -ENODATA.
+ * For the server: as hbx_chunks_verify() for one chunk, but it never waits
+ * for another task working on the same chunk (-EBUSY), so two nodes that
+ * fetch from each other cannot wait on each other; and with may_fetch
+ * false, a remote layer's chunk that is not (correctly) in its cache yet
+ * gives -ENODATA instead of being fetched.
  */
-int hbx_chunk_verify_here(struct hbx_chunks *c, u64 index);
+int hbx_chunk_verify_serving(struct hbx_chunks *c, u64 index, bool may_fetch);
 
 /* Whether buf holds chunk index's bytes; -errno if it could not be hashed. */
 int hbx_chunk_matches(struct hbx_chunks *c, u64 index, const void *buf);

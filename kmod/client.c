@@ -14,6 +14,8 @@
 #include "peer.h"
 #include "stoq.h"
 
+#define HBX_CLIENT_CANCEL_POLL	(HZ / 10)
+
 struct hbx_client_req {
 	u32			id;
 	struct hbx_peer_sock	*ps;		/* the socket it went out on */
@@ -157,10 +159,34 @@ bool hbx_client_ready(struct hbx_peer *peer)
 	return !READ_ONCE(peer->stopping) && hbx_client_pick(peer);
 }
 
+/* Wait for the reply: >0 when it came, 0 timed out, -EINTR, -ECANCELED. */
+static long hbx_client_wait(struct hbx_client_req *req, long timeout,
+			    const struct hbx_cancel *cancel)
+{
+	long slice, left;
+
+	for (;;) {
+		slice = min_t(long, timeout, HBX_CLIENT_CANCEL_POLL);
+		left = wait_for_completion_killable_timeout(&req->done, slice);
+		if (left > 0)
+			return left;
+		if (left < 0)
+			return -EINTR;
+		if (timeout != MAX_SCHEDULE_TIMEOUT) {
+			timeout -= slice;
+			if (timeout <= 0)
+				return 0;
+		}
+		if (cancel && cancel->cancelled(cancel->ctx))
+			return -ECANCELED;
+	}
+}
+
 /* One try on one socket; -EPIPE if that socket died meanwhile. */
 static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 			  u8 type, const struct hbx_stoq_get *get,
-			  struct hbx_client_req *req, long timeout)
+			  struct hbx_client_req *req, long timeout,
+			  const struct hbx_cancel *cancel)
 {
 	long left;
 	int err;
@@ -185,13 +211,13 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 	}
 	atomic64_inc(&peer->requests);
 
-	left = wait_for_completion_killable_timeout(&req->done, timeout);
+	left = hbx_client_wait(req, timeout, cancel);
 	if (left > 0)
 		return req->err;
 	/* Gave up.  If the reader already took it, it is mid-copy: let it end. */
 	if (xa_erase(&peer->pending, req->id) != req)
 		wait_for_completion(&req->done);
-	return left == 0 ? -ETIMEDOUT : -EINTR;
+	return left == 0 ? -ETIMEDOUT : left;
 }
 
 /*
@@ -203,7 +229,8 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
  */
 static int hbx_client_request(struct hbx_peer *peer, u8 type,
 			      const u8 *digest, u64 chunk,
-			      struct hbx_client_req *req)
+			      struct hbx_client_req *req,
+			      const struct hbx_cancel *cancel)
 {
 	struct hbx_stoq_get get = { .chunk = cpu_to_be64(chunk) };
 	unsigned long deadline = jiffies + msecs_to_jiffies(peer->timeout_ms);
@@ -219,7 +246,7 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 		ps = READ_ONCE(peer->stopping) ? NULL : hbx_client_pick(peer);
 		if (!ps)
 			return -ENOTCONN;
-		err = hbx_client_try(peer, ps, type, &get, req, left);
+		err = hbx_client_try(peer, ps, type, &get, req, left, cancel);
 		if (err != -EPIPE)
 			return err;
 	}
@@ -237,12 +264,12 @@ static int hbx_client_status(const struct hbx_client_req *req)
 }
 
 int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
-			    void **buf, u32 *len)
+			    void **buf, u32 *len, const struct hbx_cancel *cancel)
 {
 	struct hbx_client_req req = { .alloc = true };
 	int err;
 
-	err = hbx_client_request(peer, HBX_STOQ_GET_MANIFEST, digest, 0, &req);
+	err = hbx_client_request(peer, HBX_STOQ_GET_MANIFEST, digest, 0, &req, cancel);
 	if (!err)
 		err = hbx_client_status(&req);
 	if (!err && !req.len)
@@ -257,12 +284,12 @@ int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
 }
 
 int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
-			 void *buf, u32 *len)
+			 void *buf, u32 *len, const struct hbx_cancel *cancel)
 {
 	struct hbx_client_req req = { .buf = buf, .cap = *len };
 	int err;
 
-	err = hbx_client_request(peer, HBX_STOQ_GET_CHUNK, digest, chunk, &req);
+	err = hbx_client_request(peer, HBX_STOQ_GET_CHUNK, digest, chunk, &req, cancel);
 	if (!err)
 		err = hbx_client_status(&req);
 	*len = req.len;

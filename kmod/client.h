@@ -7,6 +7,16 @@
 struct hbx_peer;
 struct hbx_peer_sock;
 
+/*
+ * Whoever waits for a reply may go away while the peer stays silent (a
+ * deleted layer, a thread asked to stop): waits check this every
+ * HBX_CLIENT_CANCEL_POLL and end with -ECANCELED when it says so.
+ */
+struct hbx_cancel {
+	bool	(*cancelled)(void *ctx);
+	void	*ctx;
+};
+
 /* Say hello, then read replies on a client-role socket until it fails. */
 void hbx_client_run(struct hbx_peer_sock *ps);
 
@@ -24,8 +34,8 @@ bool hbx_client_ready(struct hbx_peer *peer);
  * -EINTR, or another error.
  */
 int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
-			    void **buf, u32 *len);
+			    void **buf, u32 *len, const struct hbx_cancel *cancel);
 int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
-			 void *buf, u32 *len);
+			 void *buf, u32 *len, const struct hbx_cancel *cancel);
 
 #endif

@@ -7,7 +7,9 @@
  * again until the layer's timeout.  Nothing that did not match the manifest
  * leaves this file.
  */
+#include <crypto/hash.h>
 #include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/sched/signal.h>
 #include <net/genetlink.h>
 #include "client.h"
@@ -16,7 +18,12 @@
 #include "netlink.h"
 #include "peer.h"
 
-/* Between rounds over peers that all failed: a reconnect may come. */
+/*
+ * Between rounds over peers that all failed: short at first (a peer busy
+ * with that very chunk answers NOT_HERE and has it a moment later), then up
+ * to a tenth of a second (a reconnect may come).
+ */
+#define HBX_FETCH_BACKOFF_MIN	max(HZ / 200, 1)
 #define HBX_FETCH_BACKOFF	(HZ / 10)
 
 int hbx_fetch_get_peers(struct hbx_layer *layer,
@@ -60,6 +67,7 @@ static const char *hbx_fetch_why(int err)
 	case -ETIMEDOUT:	return "the peer did not answer in time";
 	case -ENOTCONN:		return "the peer has no connection up";
 	case -EINTR:		return "interrupted";
+	case -EBADMSG:		return "the peer sent a manifest that does not match the digest";
 	default:		return "could not fetch the manifest from the peer";
 	}
 }
@@ -90,14 +98,37 @@ static bool hbx_fetch_all_deleted(const struct hbx_layer *layer)
 	return true;
 }
 
+/*
+ * Who is waiting may go: the layer is deleted, or the thread asking (a
+ * server answering for a peer, with fetch-first) is told to stop.  User
+ * processes are not kthreads; they can be killed instead.
+ */
+static bool hbx_fetch_cancelled(void *ctx)
+{
+	struct hbx_layer *layer = ctx;
+
+	return READ_ONCE(layer->dead) ||
+	       ((current->flags & PF_KTHREAD) && kthread_should_stop());
+}
+
+static const struct hbx_cancel *hbx_fetch_cancel(struct hbx_layer *layer,
+						 struct hbx_cancel *c)
+{
+	c->cancelled = hbx_fetch_cancelled;
+	c->ctx = layer;
+	return c;
+}
+
 /* One peer, once: 0 if it sent exactly the chunk the manifest names. */
 static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 			  u64 index, void *buf, u32 len)
 {
+	struct hbx_cancel cancel;
 	u32 got = len;
 	int err;
 
-	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, buf, &got);
+	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, buf, &got,
+				   hbx_fetch_cancel(layer, &cancel));
 	if (!err && got != len)
 		err = -EPROTO;
 	if (!err) {
@@ -122,7 +153,8 @@ typedef int (*hbx_ask_fn)(struct hbx_layer *layer, struct hbx_peer *peer,
  * Ask the peers in turn, the one that answered last first, until one
  * answers; between rounds in which all failed, back off and go again until
  * the longest of their timeouts has passed.  Gives up at once when the
- * layer is deleted, every peer is deleted, or the task is killed, and, if
+ * layer is deleted, every peer is deleted, the task is killed or the
+ * thread told to stop (hbx_fetch_cancelled()), and, if
  * absent_is_final, when every peer said it does not have the thing (a
  * chunk a peer lacks may come to it later; a layer it does not export
  * will not).
@@ -133,16 +165,19 @@ static int hbx_fetch_ask(struct hbx_layer *layer, hbx_ask_fn ask, void *arg,
 	unsigned long timeout = hbx_fetch_timeout(layer);
 	unsigned long deadline = jiffies + timeout;
 	unsigned int n = layer->nr_peers, first, i, absent;
-	int err = -ENOTCONN;
-	long left;
+	long left, backoff = HBX_FETCH_BACKOFF_MIN;
+	int err;
 
 	for (;;) {
 		first = READ_ONCE(layer->fetch_from);
 		absent = 0;
+		err = -ENOTCONN;	/* this round's: no peer was up */
 		for (i = 0; i < n; i++) {
 			unsigned int at = (first + i) % n;
 			struct hbx_peer *peer = layer->peers[at];
 
+			if (hbx_fetch_cancelled(layer))
+				return READ_ONCE(layer->dead) ? -EIO : -ECANCELED;
 			if (!hbx_client_ready(peer))
 				continue;	/* no socket up: a reconnect may come */
 			err = ask(layer, peer, arg);
@@ -150,23 +185,24 @@ static int hbx_fetch_ask(struct hbx_layer *layer, hbx_ask_fn ask, void *arg,
 				WRITE_ONCE(layer->fetch_from, at);
 				return 0;
 			}
-			if (err == -EINTR || err == -ENOMEM)
+			if (err == -EINTR || err == -ENOMEM || err == -ECANCELED)
 				return err;
 			absent += err == -ENOENT;
 			atomic64_inc(&layer->fetch_retries);
 		}
 		if (absent_is_final && absent == n)
 			return -ENOENT;
-		left = timeout ? (long)(deadline - jiffies) : HBX_FETCH_BACKOFF;
-		if (READ_ONCE(layer->dead))
-			return -EIO;
+		left = timeout ? (long)(deadline - jiffies) : backoff;
+		if (hbx_fetch_cancelled(layer))
+			return READ_ONCE(layer->dead) ? -EIO : -ECANCELED;
 		if (hbx_fetch_all_deleted(layer))
 			return -ENOTCONN;	/* nothing can come back */
 		if (left <= 0)
 			return err == -ENOTCONN ? -ETIMEDOUT : err;
-		if (schedule_timeout_killable(min_t(long, left, HBX_FETCH_BACKOFF)) ||
+		if (schedule_timeout_killable(min(left, backoff)) ||
 		    fatal_signal_pending(current))
 			return -EINTR;
+		backoff = min_t(long, backoff * 2, HBX_FETCH_BACKOFF);
 	}
 }
 
@@ -197,12 +233,29 @@ struct hbx_manifest_ask {
 	u32		len;
 };
 
+/* A manifest that does not hash to the digest is that peer's fault: next. */
 static int hbx_ask_manifest(struct hbx_layer *layer, struct hbx_peer *peer,
 			    void *arg)
 {
 	struct hbx_manifest_ask *a = arg;
+	u8 digest[HBX_DIGEST_SIZE];
+	struct hbx_cancel cancel;
+	int err;
 
-	return hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len);
+	err = hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len,
+				      hbx_fetch_cancel(layer, &cancel));
+	if (err)
+		return err;
+	err = crypto_shash_tfm_digest(layer->chunks.sha256, a->buf, a->len, digest);
+	if (!err && memcmp(digest, a->digest, HBX_DIGEST_SIZE)) {
+		atomic64_inc(&peer->corrupt_chunks);
+		err = -EBADMSG;
+	}
+	if (err) {
+		kvfree(a->buf);
+		a->buf = NULL;
+	}
+	return err;
 }
 
 int hbx_fetch_manifest(struct hbx_layer *layer, const u8 *digest,

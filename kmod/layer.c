@@ -225,6 +225,8 @@ static void hbx_bdev_free_disk(struct gendisk *disk)
 	idr_remove(&hbx_registry, layer->index);
 	hbx_registry_gen++;
 	mutex_unlock(&hbx_registry_mutex);
+	/* Only now: dumps show a dead layer's peers until it is gone. */
+	hbx_fetch_put_peers(layer);
 	mutex_destroy(&layer->lock);
 	kfree(layer);
 }
@@ -530,7 +532,6 @@ static void hbx_layer_release_data(struct hbx_layer *layer)
 	hbx_layer_close_image(layer);
 	hbx_manifest_free(&layer->manifest);
 	crypto_free_shash(layer->chunks.sha256);
-	hbx_fetch_put_peers(layer);
 }
 
 struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,

@@ -42,9 +42,13 @@ static void hbx_pull_work(struct work_struct *work)
 			break;
 		err = hbx_chunks_verify(c, i, i, &bad);
 		if (err) {
-			/* The first error fails the pull; the others stop. */
+			/*
+			 * The first error fails the pull and stops the others;
+			 * one that comes of being stopped (a delete) is no
+			 * failure.
+			 */
 			spin_lock(&pull->lock);
-			if (!pull->error)
+			if (!pull->error && !READ_ONCE(pull->stop))
 				pull->error = err;
 			spin_unlock(&pull->lock);
 			WRITE_ONCE(pull->stop, true);

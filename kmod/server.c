@@ -84,7 +84,6 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 			     u8 type, u64 chunk, struct hbx_server_answer *a)
 {
 	const struct hbx_manifest *m = &layer->manifest;
-	u64 bad;
 	int err;
 
 	if (type == HBX_STOQ_GET_MANIFEST) {
@@ -99,13 +98,15 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 		a->status = HBX_STOQ_OUT_OF_RANGE;
 		return 0;
 	}
-	if (READ_ONCE(layer->export_missing) == HBX_EXPORT_MISSING_NOT_HERE)
-		err = hbx_chunk_verify_here(&layer->chunks, chunk);
-	else
-		err = hbx_chunks_verify(&layer->chunks, chunk, chunk, &bad);
+	err = hbx_chunk_verify_serving(&layer->chunks, chunk,
+				       READ_ONCE(layer->export_missing) != HBX_EXPORT_MISSING_NOT_HERE);
 	if (err) {
-		/* Never send what did not verify. */
-		a->status = err == -ENODATA ? HBX_STOQ_NOT_HERE : HBX_STOQ_FAILED;
+		/*
+		 * Never send what did not verify.  Not here yet, or being
+		 * worked on by someone else here: ask again, or elsewhere.
+		 */
+		a->status = err == -ENODATA || err == -EBUSY ? HBX_STOQ_NOT_HERE :
+							       HBX_STOQ_FAILED;
 		return 0;
 	}
 	a->len = hbx_manifest_chunk_len(m, chunk);
