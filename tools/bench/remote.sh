@@ -87,7 +87,7 @@ measure() {
 	case $1 in
 	hbx)
 		peer=$($hbx peer connect 127.0.0.1:7601 --cert "$work/client.crt" \
-			--key "$work/client.key" "${tls[@]}" --name server) || return 1
+			--key "$work/client.key" "${tls[@]}" --name server --connections 2) || return 1
 		idx=$($hbx layer add --remote "$peer" --digest "$digest" --cache "$work/cache" -j |
 			sed -n 's/.*"index":\([0-9]*\).*/\1/p')
 		drop_caches
