@@ -68,11 +68,11 @@ tests/tls_pair: tests/tls_pair.c user/libhbx.a
 	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a $(TLS_LIBS)
 
 # The STOQ client of selftests/serve_tls_test.sh (the kernel's client is to come).
-tests/stoq_fetch: tests/stoq_fetch.c user/libhbx.a
+tests/stoq_fetch: tests/stoq_fetch.c tests/stoq_wire.h user/libhbx.a
 	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a $(TLS_LIBS)
 
 # A peer that sends corrupt chunks, for selftests/lazy_test.sh.
-tests/stoq_liar: tests/stoq_liar.c user/libhbx.a
+tests/stoq_liar: tests/stoq_liar.c tests/stoq_wire.h user/libhbx.a
 	$(CC) $(HBX_CFLAGS) -o $@ $< user/libhbx.a
 
 # Host unit tests share the selftests' harness header.

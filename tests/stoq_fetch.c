@@ -21,6 +21,7 @@
 #include "manifest.h"
 #include "net.h"
 #include "tls.h"
+#include "stoq_wire.h"
 
 static int die(const char *fmt, const char *arg)
 {
@@ -44,27 +45,14 @@ static int connect_to(const char *spec)
 
 static void xfer(int fd, void *buf, size_t len, int sending)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = sending ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL) :
-				      recv(fd, (char *)buf + done, len - done, 0);
-
-		if (n <= 0)
-			die("connection failed: %s", n ? strerror(errno) : "closed by the peer");
-		done += n;
-	}
+	if (stoq_xfer(fd, buf, len, sending))
+		die("connection failed: %s", errno ? strerror(errno) : "closed by the peer");
 }
 
 static void send_frame(int fd, uint8_t type, uint64_t id, const void *p, uint32_t len)
 {
-	struct hbx_stoq_hdr h = {
-		.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
-		.type = type, .len = htobe32(len), .id = htobe64(id),
-	};
-
-	xfer(fd, &h, sizeof(h), 1);
-	xfer(fd, (void *)p, len, 1);
+	if (stoq_send_frame(fd, type, 0, id, p, len))
+		die("connection failed: %s", errno ? strerror(errno) : "closed by the peer");
 }
 
 /* One reply; returns its payload (malloc'd) and fills *h. */

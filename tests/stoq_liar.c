@@ -19,36 +19,12 @@
 #include "io.h"
 #include "manifest.h"
 #include "net.h"
+#include "stoq_wire.h"
 
 static void die(const char *what)
 {
 	fprintf(stderr, "stoq_liar: %s\n", what);
 	exit(1);
-}
-
-static int xfer(int fd, void *buf, size_t len, int sending)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = sending ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL) :
-				      recv(fd, (char *)buf + done, len - done, 0);
-
-		if (n <= 0)
-			return -1;
-		done += n;
-	}
-	return 0;
-}
-
-static int reply(int fd, uint8_t type, uint64_t id, const void *p, uint32_t len)
-{
-	struct hbx_stoq_hdr h = {
-		.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
-		.type = type, .len = htobe32(len), .id = htobe64(id),
-	};
-
-	return xfer(fd, &h, sizeof(h), 1) || xfer(fd, (void *)p, len, 1);
 }
 
 static void serve(int fd, int image, const uint8_t *m, size_t mlen)
@@ -60,21 +36,21 @@ static void serve(int fd, int image, const uint8_t *m, size_t mlen)
 	struct hbx_stoq_hello hello = { .version = htobe32(HBX_STOQ_VERSION) };
 	struct hbx_stoq_hdr h;
 
-	while (buf && !xfer(fd, &h, sizeof(h), 0)) {
+	while (buf && !stoq_xfer(fd, &h, sizeof(h), 0)) {
 		uint32_t len = be32toh(h.len);
 		struct hbx_stoq_get *get = (void *)payload;
 		uint64_t id = be64toh(h.id), chunk;
 		ssize_t n;
 
-		if (len > sizeof(payload) || xfer(fd, payload, len, 0))
+		if (len > sizeof(payload) || stoq_xfer(fd, payload, len, 0))
 			break;
 		if (h.type == HBX_STOQ_HELLO) {
-			if (reply(fd, HBX_STOQ_HELLO, id, &hello, sizeof(hello)))
+			if (stoq_send_frame(fd, HBX_STOQ_HELLO, 0, id, &hello, sizeof(hello)))
 				break;
 			continue;
 		}
 		if (h.type == HBX_STOQ_GET_MANIFEST) {
-			if (reply(fd, HBX_STOQ_REPLY, id, m, mlen))
+			if (stoq_send_frame(fd, HBX_STOQ_REPLY, 0, id, m, mlen))
 				break;
 			continue;
 		}
@@ -83,7 +59,7 @@ static void serve(int fd, int image, const uint8_t *m, size_t mlen)
 		if (n <= 0)
 			break;
 		buf[n / 2] ^= 0x5a;	/* the lie */
-		if (reply(fd, HBX_STOQ_REPLY, id, buf, n))
+		if (stoq_send_frame(fd, HBX_STOQ_REPLY, 0, id, buf, n))
 			break;
 	}
 	free(buf);
