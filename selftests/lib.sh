@@ -124,3 +124,10 @@ hbx_forget_peers() {
 	done
 	return 0
 }
+
+# Busy CPU time of the whole machine so far, in seconds summed over CPUs
+# (user, nice, system, irq, softirq; not idle, iowait or steal).  Benches
+# take the difference around a run to say where a CPU-bound figure went.
+hbx_cpu_busy() {
+	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
+}
