@@ -105,6 +105,11 @@ serve a 10.78.0.1 && serve b 10.78.1.2
 tap_result $? "lazy.a_and_b_serve"
 
 # --- chain: B pulls from A and re-serves; C reads from B before B is done.
+# A's link to B is slowed (8 Mbit/s: the layer takes seconds, a chunk C asks
+# for still comes well within the timeouts) so B's prefetch is still running
+# when C reads, and B must fetch first what C asks and it lacks.
+tc -n hbxa qdisc add dev vhbxb root tbf rate 8mbit burst 32kb latency 2s
+tap_result $? "chain.slow_link_a_to_b"
 pa=$(connect b 10.78.0.1 node-a --connections 2 --timeout-ms 5000) &&
 	pb=$(connect c 10.78.1.2 node-b --connections 2 --timeout-ms 5000)
 tap_result $? "chain.b_connects_to_a_and_c_to_b"
@@ -116,7 +121,10 @@ mkdir -p "$work/mntc"
 mount -t erofs -o ro "/dev/hbx$c1" "$work/mntc" &&
 	cmp -s "$work/src/Europe/Paris" "$work/mntc/Europe/Paris"
 tap_result $? "chain.c_mounts_and_reads_a_file_at_once"
-echo "# C read a file with $(lf "$c1" chunks-verified) of $total chunks here; B had $(lf "$b1" chunks-verified)"
+b_had=$(lf "$b1" chunks-verified)
+echo "# C read a file with $(lf "$c1" chunks-verified) of $total chunks here; B had $b_had"
+tap_check "chain.c_read_it_before_b_was_done" test "$b_had" -lt "$total"
+tc -n hbxa qdisc del dev vhbxb root
 on c "$hbx" layer pull "$c1" -q
 tap_result $? "chain.c_pulls_to_completion"
 diff -r --no-dereference "$work/src" "$work/mntc" > "$work/diff.out" 2>&1
