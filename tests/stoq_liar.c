@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,6 +93,13 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			continue;
 		if (fork() == 0) {
+			/*
+			 * Die with the listener: a test that kills it must not
+			 * leave a child holding the socket (and, under ip netns
+			 * exec, copies of the test's mounts).
+			 */
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() == 1)
+				_exit(1);
 			close(lfd);
 			serve(fd, image, m, st.st_size);
 			_exit(0);

@@ -100,6 +100,9 @@ step hbx layer list
 # exec), holding copies of the mounts made before it started.
 kill $(jobs -p) 2>/dev/null || true
 wait 2>/dev/null || true
+# The liar's per-connection children die with it, but not synchronously.
+liar_gone() { ! pgrep -x stoq_liar > /dev/null; }
+hbx_wait_until 10 liar_gone
 umount "$work/c-mnt" "$work/b-mnt"
 for i in "$d" "$c" "$b" "$seed"; do hbx layer del "$i"; done
 hbx_forget_peers "$hbx" hbxa hbxb hbxc
