@@ -4,7 +4,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "hbx.h"
 #include "layer.h"
 #include "cert.h"
@@ -13,6 +15,18 @@ const char *hbx_context = "";
 static char context_buf[64];
 
 static int help_main(int argc, char **argv);
+
+/*
+ * hbx help CMD... and hbx CMD... --help|-h: the command runs with only
+ * "--help" for arguments, so its own parser stops at once and calls
+ * hbx_usage(), which then prints to stdout and succeeds.
+ */
+static bool help_mode, help_printed;
+static const char *help_summary, *help_page = "hbx";
+static char page_buf[32];
+static const char *const man_pages[] = {
+	"layer", "image", "peer", "serve", "cert", "seccomp", "trace"
+};
 
 static const struct hbx_subcommand subcommands[] = {
 	{ "version",	version_main,	"show the versions of hbx and the module" },
@@ -46,6 +60,12 @@ const char *hbx_name_of(const char *const *names, size_t n, uint32_t value)
 
 int hbx_usage(const char *usage)
 {
+	/* Callers treat any return as "stop", but help must not go on: exit. */
+	if (help_mode) {
+		printf("usage: hbx %s\n\n%s.\nSee %s(8).\n", usage,
+		       help_summary ? help_summary : "", help_page);
+		exit(0);
+	}
 	fprintf(stderr, "usage: hbx %s\n", usage);
 	return 2;
 }
@@ -60,10 +80,53 @@ static void print_table(FILE *out, const struct hbx_subcommand *table,
 
 static int help_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && !help_mode && argv[1][0] != '-') {
+		help_mode = true;
+		return hbx_dispatch(subcommands, "", argc - 1, argv + 1);
+	}
+	help_printed = true;
 	printf("usage: hbx COMMAND [ARGS...]\n\ncommands:\n");
 	print_table(stdout, subcommands, "");
+	printf("\nhbx help COMMAND... or hbx COMMAND... --help shows a command's usage.\n"
+	       "Exit status: 0 success, 1 failure, 2 bad usage.  See hbx(8).\n");
+	return 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+/* c's usage (a group's table, or a command's usage line) on stdout. */
+static int run_help(const struct hbx_subcommand *c, const char *group,
+		    int argc, char **argv)
+{
+	char *args[] = { (char *)c->name, NULL, NULL, NULL };
+	int n = 1, ret;
+	size_t i;
+
+	help_mode = true;
+	help_summary = c->summary;
+	for (i = 0; !*group && i < sizeof(man_pages) / sizeof(man_pages[0]); i++)
+		if (!strcmp(c->name, man_pages[i])) {
+			snprintf(page_buf, sizeof(page_buf), "hbx-%s", c->name);
+			help_page = page_buf;
+		}
+	/* A group's next word names its subcommand; a command gets no words. */
+	if (argc > 1 && argv[1][0] != '-')
+		args[n++] = argv[1];
+	args[n++] = "--help";
+	opterr = 0;
+	ret = c->main(n, args);
+	if (help_printed)
+		return ret;
+	printf("usage: hbx %s%s%s ...\n\n%s.\nSee %s(8).\n", group,
+	       *group ? " " : "", c->name, c->summary, help_page);
 	return 0;
 }
 
@@ -72,6 +135,15 @@ int hbx_dispatch(const struct hbx_subcommand *table, const char *group,
 {
 	const struct hbx_subcommand *c;
 
+	if (argc >= 1 && help_mode && *group &&
+	    (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		help_printed = true;
+		printf("usage: hbx %s COMMAND [ARGS...]\n\n%s.\n\ncommands:\n",
+		       group, help_summary);
+		print_table(stdout, table, group);
+		printf("\nSee %s(8).\n", help_page);
+		return 0;
+	}
 	if (argc < 1) {
 		fprintf(stderr, "usage: hbx %s%sCOMMAND [ARGS...]\n", group,
 			*group ? " " : "");
@@ -84,6 +156,8 @@ int hbx_dispatch(const struct hbx_subcommand *table, const char *group,
 		snprintf(context_buf, sizeof(context_buf), "%s%s%s", group,
 			 *group ? " " : "", c->name);
 		hbx_context = context_buf;
+		if (help_mode || wants_help(argc, argv))
+			return run_help(c, group, argc, argv);
 		return c->main(argc, argv);
 	}
 	fprintf(stderr, "hbx: unknown command '%s%s%s'\n", group,
