@@ -324,6 +324,86 @@ TEST_F(ca, issue_does_not_replace_a_key_without_force)
 	free(after);
 }
 
+/* Issue with an explicit --out prefix. */
+static int issue_out(const char *dir, const char *name, const char *out,
+		     bool force, struct hbx_issue *o)
+{
+	struct hbx_ca ca;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->out = out;
+	o->force = force;
+	ret = hbx_ca_open(&ca, dir);
+	if (!ret) {
+		ret = hbx_ca_issue(&ca, o);
+		hbx_ca_close(&ca);
+	}
+	return ret;
+}
+
+TEST_F(ca, issue_never_overwrites_the_cas_own_files)
+{
+	const char *hbx = hbx_bin();
+	char *key, *crt, *after, out[4096], link[256];
+	struct hbx_issue o;
+	struct hbx_ca ca;
+
+	snprintf(self->path, sizeof(self->path), "%s/ca.key", self->ca);
+	key = slurp(self->path);
+	snprintf(self->path, sizeof(self->path), "%s/ca.crt", self->ca);
+	crt = slurp(self->path);
+	ASSERT_NE(NULL, key);
+	ASSERT_NE(NULL, crt);
+
+	/* The default prefix DIR/NAME. */
+	EXPECT_EQ(-1, issue(self->ca, "ca", NULL, 0, 0, true, &o));
+	EXPECT_NE(NULL, strstr(hbx_cert_error(), "the CA's own key")) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	/* Another spelling of the same directory. */
+	snprintf(self->path, sizeof(self->path), "%s/../ca/./ca", self->ca);
+	EXPECT_EQ(-1, issue_out(self->ca, "node1", self->path, true, &o));
+	/* A symlink to the CA's key under another name. */
+	snprintf(self->path, sizeof(self->path), "%s/ca/ca.key", self->dir);
+	snprintf(link, sizeof(link), "%s/elsewhere.key", self->dir);
+	ASSERT_EQ(0, symlink(self->path, link));
+	snprintf(self->path, sizeof(self->path), "%s/elsewhere", self->dir);
+	EXPECT_EQ(-1, issue_out(self->ca, "node1", self->path, true, &o));
+	if (hbx) {
+		EXPECT_EQ(1, run(out, sizeof(out), "%s cert issue ca --dir %s --force",
+				 hbx, self->ca));
+		EXPECT_EQ(0, strncmp(out, "hbx: cert issue: ", 17)) {
+			TH_LOG("%s", out);
+		}
+		EXPECT_NE(NULL, strstr(out, "pick another name")) {
+			TH_LOG("%s", out);
+		}
+	}
+
+	snprintf(self->path, sizeof(self->path), "%s/ca.key", self->ca);
+	after = slurp(self->path);
+	EXPECT_STREQ(key, after);
+	free(after);
+	snprintf(self->path, sizeof(self->path), "%s/ca.crt", self->ca);
+	after = slurp(self->path);
+	EXPECT_STREQ(crt, after);
+	free(after);
+	free(key);
+	free(crt);
+	ASSERT_EQ(0, hbx_ca_open(&ca, self->ca)) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	EXPECT_EQ(0, ca.ix.n);	/* nothing was recorded either */
+	hbx_ca_close(&ca);
+	/* An ordinary --out elsewhere still works. */
+	snprintf(self->path, sizeof(self->path), "%s/node1", self->dir);
+	EXPECT_EQ(0, issue_out(self->ca, "node1", self->path, false, &o)) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+}
+
 TEST_F(ca, names_match_by_cn_dns_and_ip)
 {
 	struct hbx_issue o;

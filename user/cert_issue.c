@@ -1,12 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cert_issue.h"
 #include "cert_key.h"
 #include "cert_util.h"
 #include "pem_file.h"
+
+/*
+ * Is path one of the CA's own files?  The default prefix is DIR/NAME, so
+ * "issue ca --force" would otherwise write DIR/ca.key over the CA's key;
+ * --out can reach them by another spelling, a symlink or a hard link.
+ */
+static bool is_ca_file(const struct hbx_ca *ca, const char *path)
+{
+	static const char *const own[] = {
+		HBX_CA_KEY, HBX_CA_CRT, HBX_CA_CRL, HBX_CA_CRLNUMBER, HBX_INDEX_FILE,
+	};
+	char ca_path[PATH_MAX + 16], copy[PATH_MAX], dir[PATH_MAX], ca_dir[PATH_MAX];
+	struct stat st, ca_st;
+	const char *base;
+	size_t i;
+
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		hbx_ca_path(ca, own[i], ca_path, sizeof(ca_path));
+		if (!stat(path, &st) && !stat(ca_path, &ca_st) &&
+		    st.st_dev == ca_st.st_dev && st.st_ino == ca_st.st_ino)
+			return true;
+	}
+	snprintf(copy, sizeof(copy), "%s", path);
+	if (!realpath(dirname(copy), dir) || !realpath(ca->dir, ca_dir) ||
+	    strcmp(dir, ca_dir))
+		return false;
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = basename(copy);
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(base, own[i]))
+			return true;
+	return false;
+}
 
 static int prepare(struct hbx_ca *ca, struct hbx_issue *o)
 {
@@ -31,6 +67,12 @@ static int prepare(struct hbx_ca *ca, struct hbx_issue *o)
 	    snprintf(o->crt_path, sizeof(o->crt_path), "%s.crt", prefix) >=
 	    (int)sizeof(o->crt_path))
 		return hbx_cert_fail("the path %s is too long", prefix);
+	if (is_ca_file(ca, o->key_path) || is_ca_file(ca, o->crt_path))
+		return hbx_cert_fail("%s would overwrite the CA's own %s in %s; "
+				     "pick another name or --out PREFIX",
+				     is_ca_file(ca, o->key_path) ? o->key_path :
+				     o->crt_path, is_ca_file(ca, o->key_path) ?
+				     "key" : "certificate", ca->dir);
 	return 0;
 }
 
