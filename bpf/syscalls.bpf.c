@@ -2,7 +2,8 @@
 /*
  * hbx seccomp learn: every syscall the tasks of one cgroup (v2) enter, per
  * ABI, plus the arguments Docker's default profile filters on (clone's
- * namespace flags, socket's address family, personality's value).
+ * namespace flags, socket's address family, personality's value) and the
+ * namespace flags of unshare and setns.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,6 +30,8 @@ struct {
 static const __u32 nr_clone[HBX_SC_ABIS] = { 56, 120, 56 };
 static const __u32 nr_socket[HBX_SC_ABIS] = { 41, 359, 41 };
 static const __u32 nr_personality[HBX_SC_ABIS] = { 135, 136, 135 };
+static const __u32 nr_unshare[HBX_SC_ABIS] = { 272, 310, 272 };
+static const __u32 nr_setns[HBX_SC_ABIS] = { 308, 346, 308 };
 #define NR_CLONE3 435	/* the same in all three */
 
 static __always_inline void note_arg(__u32 kind, __u32 abi, __u64 value)
@@ -100,6 +103,10 @@ int sys_enter(struct trace_event_raw_sys_enter *ctx)
 		note_arg(HBX_SC_ARG_SOCKET_FAMILY, abi, ctx->args[0]);
 	} else if (nr == nr_personality[abi]) {
 		note_arg(HBX_SC_ARG_PERSONALITY, abi, ctx->args[0]);
+	} else if (nr == nr_unshare[abi]) {
+		note_arg(HBX_SC_ARG_UNSHARE_NS, abi, ctx->args[0] & HBX_SC_NS_MASK);
+	} else if (nr == nr_setns[abi]) {
+		note_arg(HBX_SC_ARG_SETNS_NS, abi, ctx->args[1] & HBX_SC_NS_MASK);
 	}
 	return 0;
 }

@@ -34,10 +34,18 @@ enum hbx_sc_arg_kind {
 	HBX_SC_ARG_CLONE3_UNREAD,	/* clone_args could not be read */
 	HBX_SC_ARG_SOCKET_FAMILY,	/* socket arg 0 */
 	HBX_SC_ARG_PERSONALITY,		/* personality arg 0 */
+	HBX_SC_ARG_UNSHARE_NS,		/* unshare flags & HBX_SC_NS_MASK */
+	HBX_SC_ARG_SETNS_NS,		/* setns nstype (arg 1) & HBX_SC_NS_MASK */
 };
 
 /* CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET. */
 #define HBX_SC_CLONE_NS_MASK	0x7E020000ULL
+/*
+ * The same plus CLONE_NEWTIME (0x80), which unshare and setns take but
+ * clone cannot (the bit is part of clone's exit signal).  Flags outside it
+ * create or join no namespace (CLONE_FS, CLONE_FILES, CLONE_SYSVSEM).
+ */
+#define HBX_SC_NS_MASK		0x7E020080ULL
 
 /* Key of the args hash map; the value is a hit count (__u64). */
 struct hbx_sc_arg_key {

@@ -473,6 +473,58 @@ TEST(learned_clone3_gets_enosys_and_its_namespaces_go_to_clone)
 	free(t);
 }
 
+TEST(learned_unshare_and_setns_get_masked_namespace_rules)
+{
+	struct hbx_sc_trace *t = trace_new(HBX_SC_ABI_MASK_ALL);
+	struct hbx_sc_profile p;
+	const struct hbx_sc_rule *r;
+	char err[HBX_SC_ERR_MAX];
+
+	ASSERT_NE(NULL, t);
+	t->counts[HBX_SC_ABI_X86_64][272] = 1;	/* unshare */
+	t->counts[HBX_SC_ABI_X86_64][308] = 1;	/* setns */
+	t->counts[HBX_SC_ABI_IA32][310] = 1;	/* unshare on i386 */
+	/* unshare(CLONE_FS) makes no namespace; setns(fd, CLONE_NEWNET). */
+	saw_arg(t, HBX_SC_ARG_UNSHARE_NS, HBX_SC_ABI_X86_64, 0);
+	saw_arg(t, HBX_SC_ARG_UNSHARE_NS, HBX_SC_ABI_IA32, 0);
+	saw_arg(t, HBX_SC_ARG_SETNS_NS, HBX_SC_ABI_X86_64, 0x40000000);
+	ASSERT_EQ(0, hbx_sc_trace_to_profile(t, &p, NULL, NULL, err, sizeof(err)));
+	ASSERT_EQ(1, count(&p, "unshare"));
+	r = find(&p, "unshare", 0);
+	ASSERT_EQ(1, r->nargs);
+	EXPECT_EQ(0, r->args[0].index);
+	EXPECT_EQ(SCMP_CMP_MASKED_EQ, r->args[0].op);
+	EXPECT_EQ(HBX_SC_NS_MASK, r->args[0].value);
+	EXPECT_EQ(0, r->args[0].value_two);
+	ASSERT_EQ(1, count(&p, "setns"));
+	r = find(&p, "setns", 0);
+	ASSERT_EQ(1, r->nargs);
+	EXPECT_EQ(1, r->args[0].index);	/* nstype */
+	EXPECT_EQ(SCMP_CMP_MASKED_EQ, r->args[0].op);
+	EXPECT_EQ(HBX_SC_NS_MASK, r->args[0].value);
+	EXPECT_EQ(0x40000000, r->args[0].value_two);
+	hbx_sc_profile_free(&p);
+	free(t->args);
+	free(t);
+}
+
+TEST(learned_unshare_without_argument_values_is_allowed_only_with_a_warning)
+{
+	struct hbx_sc_trace *t = trace_new(1u << HBX_SC_ABI_X86_64);
+	struct hbx_sc_profile p;
+	char err[HBX_SC_ERR_MAX];
+
+	ASSERT_NE(NULL, t);
+	t->counts[HBX_SC_ABI_X86_64][272] = 1;	/* unshare */
+	t->args_dropped = 1;
+	ASSERT_EQ(0, hbx_sc_trace_to_profile(t, &p, NULL, NULL, err, sizeof(err)));
+	ASSERT_EQ(1, count(&p, "unshare"));
+	EXPECT_EQ(0, find(&p, "unshare", 0)->nargs);
+	hbx_sc_profile_free(&p);
+	free(t->args);
+	free(t);
+}
+
 static int warnings;
 static void count_warning(const char *msg, void *arg)
 {

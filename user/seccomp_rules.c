@@ -11,7 +11,13 @@
  *                clone, whose rule then applies (clone3's namespace sets
  *                are added to clone's);
  *   socket       == each address family seen;
- *   personality  == each value seen.
+ *   personality  == each value seen;
+ *   unshare      (flags & CLONE_NEW*) == each namespace set seen, and
+ *   setns        (nstype & CLONE_NEW*) == each seen: as for clone, a
+ *                workload that never made or joined a namespace cannot
+ *                start to (Docker denies both without CAP_SYS_ADMIN;
+ *                allowing them outright would let a learned profile
+ *                undo the isolation it is meant to keep).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -47,7 +53,8 @@ struct build {
 	char				*err;
 	size_t				errlen;
 	bool				seen_clone, seen_clone3, seen_socket,
-					seen_personality;
+					seen_personality, seen_unshare,
+					seen_setns;
 };
 
 static void warn(struct build *b, const char *fmt, ...)
@@ -112,6 +119,10 @@ static int add_syscalls(struct build *b)
 				b->seen_socket = true;
 			else if (!strcmp(name, "personality"))
 				b->seen_personality = true;
+			else if (!strcmp(name, "unshare"))
+				b->seen_unshare = true;
+			else if (!strcmp(name, "setns"))
+				b->seen_setns = true;
 			else
 				rc = add(b, name, SCMP_ACT_ALLOW, NULL);
 			free(name);
@@ -130,13 +141,14 @@ static bool saw_kind(const struct build *b, uint32_t kind)
 	return false;
 }
 
-/* One rule per distinct value of the given kinds. */
+/* One rule per distinct value of the given kinds, on argument index. */
 static int add_value_rules(struct build *b, const char *name, uint32_t kind1,
-			   uint32_t kind2, enum scmp_compare op, uint64_t mask)
+			   uint32_t kind2, unsigned int index,
+			   enum scmp_compare op, uint64_t mask)
 {
 	for (size_t i = 0; i < b->t->nargs; i++) {
 		const struct hbx_sc_argval *v = &b->t->args[i];
-		struct hbx_sc_arg arg = { .index = 0, .op = op };
+		struct hbx_sc_arg arg = { .index = index, .op = op };
 
 		if ((v->kind != kind1 && v->kind != kind2) || !traced(b, v->abi))
 			continue;
@@ -158,9 +170,11 @@ static int add_arg_rules(struct build *b)
 	if (b->t->args_dropped) {
 		/* Some values are unknown: allowing only the known ones could
 		 * break the workload. */
-		warn(b, "the tracer lost %llu argument values; clone, socket and personality are allowed with any arguments",
+		warn(b, "the tracer lost %llu argument values; clone, socket, personality, unshare and setns are allowed with any arguments",
 		     (unsigned long long)b->t->args_dropped);
 		if ((b->seen_clone && add(b, "clone", SCMP_ACT_ALLOW, NULL)) ||
+		    (b->seen_unshare && add(b, "unshare", SCMP_ACT_ALLOW, NULL)) ||
+		    (b->seen_setns && add(b, "setns", SCMP_ACT_ALLOW, NULL)) ||
 		    (b->seen_clone3 && add(b, "clone3", SCMP_ACT_ALLOW, NULL)) ||
 		    (b->seen_socket && add(b, "socket", SCMP_ACT_ALLOW, NULL)) ||
 		    (b->seen_personality &&
@@ -179,16 +193,25 @@ static int add_arg_rules(struct build *b)
 	}
 	if ((b->seen_clone || b->seen_clone3) &&
 	    add_value_rules(b, "clone", HBX_SC_ARG_CLONE_NS,
-			    HBX_SC_ARG_CLONE3_NS, SCMP_CMP_MASKED_EQ,
+			    HBX_SC_ARG_CLONE3_NS, 0, SCMP_CMP_MASKED_EQ,
 			    HBX_SC_CLONE_NS_MASK))
 		return -1;
 	if (b->seen_socket &&
-	    add_value_rules(b, "socket", HBX_SC_ARG_SOCKET_FAMILY, 0,
+	    add_value_rules(b, "socket", HBX_SC_ARG_SOCKET_FAMILY, 0, 0,
 			    SCMP_CMP_EQ, 0))
 		return -1;
 	if (b->seen_personality &&
-	    add_value_rules(b, "personality", HBX_SC_ARG_PERSONALITY, 0,
+	    add_value_rules(b, "personality", HBX_SC_ARG_PERSONALITY, 0, 0,
 			    SCMP_CMP_EQ, 0))
+		return -1;
+	if (b->seen_unshare &&
+	    add_value_rules(b, "unshare", HBX_SC_ARG_UNSHARE_NS, 0, 0,
+			    SCMP_CMP_MASKED_EQ, HBX_SC_NS_MASK))
+		return -1;
+	/* nstype 0 lets the fd choose the type: it is allowed only if seen. */
+	if (b->seen_setns &&
+	    add_value_rules(b, "setns", HBX_SC_ARG_SETNS_NS, 0, 1,
+			    SCMP_CMP_MASKED_EQ, HBX_SC_NS_MASK))
 		return -1;
 	return 0;
 }
