@@ -11,6 +11,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 #include "asn1_ext.h"
 #include "manifest.h"
 #include "pem_file.h"
+#include "tls.h"
 
 #define DAY 86400L
 #define OPENSSL "/usr/bin/openssl"
@@ -828,6 +830,188 @@ TEST_F(ca, cli_speaks_in_sentences)
 	EXPECT_EQ(0, run(out, sizeof(out), "%s cert list --dir %s -j", hbx, self->ca));
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"revoked\""));
 	EXPECT_NE(NULL, strstr(out, "\"name\":\"node2\""));
+}
+
+static int renew(const char *dir, const char *name, struct hbx_issue *o)
+{
+	struct hbx_ca ca;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	ret = hbx_ca_open(&ca, dir);
+	if (!ret) {
+		ret = hbx_ca_renew(&ca, o);
+		hbx_ca_close(&ca);
+	}
+	return ret;
+}
+
+/* The index entry of serial, as the CA has it now. */
+static struct hbx_index_entry entry(const char *dir, const char *serial)
+{
+	struct hbx_index_entry e = { .serial = "" };
+	struct hbx_index ix;
+
+	if (!hbx_index_load(dir, &ix)) {
+		if (hbx_index_find(&ix, serial))
+			e = *hbx_index_find(&ix, serial);
+		hbx_index_free(&ix);
+	}
+	return e;
+}
+
+TEST_F(ca, revoke_by_key_revokes_every_certificate_of_the_key)
+{
+	struct hbx_issue first, renewed, other;
+	mbedtls_x509_crt crt;
+	char id[HBX_DIGEST_STR_LEN + 1];
+	struct hbx_ca ca;
+	size_t count;
+
+	ASSERT_EQ(0, issue(self->ca, "node1", NULL, 0, 0, false, &first));
+	ASSERT_EQ(0, renew(self->ca, "node1", &renewed)) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	ASSERT_EQ(0, issue(self->ca, "node2", NULL, 0, 0, false, &other));
+	/* The index records the identity hbx cert show and hbx serve print. */
+	mbedtls_x509_crt_init(&crt);
+	ASSERT_EQ(0, hbx_cert_load(&crt, renewed.crt_path));
+	hbx_cert_identity(&crt, id);
+	mbedtls_x509_crt_free(&crt);
+	EXPECT_STREQ(id, first.key_id);
+	EXPECT_STREQ(id, renewed.key_id);
+	EXPECT_STREQ(id, entry(self->ca, first.serial).key);
+
+	ASSERT_EQ(0, hbx_ca_open(&ca, self->ca));
+	EXPECT_EQ(0, hbx_ca_revoke(&ca, id, &count)) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	EXPECT_EQ(2, count);
+	EXPECT_EQ(-1, hbx_ca_revoke(&ca, id, &count));
+	EXPECT_NE(NULL, strstr(hbx_cert_error(), "already revoked"));
+	EXPECT_EQ(-1, hbx_ca_revoke(&ca, "sha256:00", &count));
+	EXPECT_NE(NULL, strstr(hbx_cert_error(), "is not a key identity"));
+	hbx_ca_close(&ca);
+	EXPECT_TRUE(entry(self->ca, first.serial).revoked);
+	EXPECT_TRUE(entry(self->ca, renewed.serial).revoked);
+	EXPECT_FALSE(entry(self->ca, other.serial).revoked);
+	EXPECT_EQ(HBX_CERT_REVOKED, check(renewed.crt_path, self->ca, self->ca,
+					  NULL, self->why, sizeof(self->why)));
+	EXPECT_EQ(HBX_CERT_OK, check(other.crt_path, self->ca, self->ca, NULL,
+				     self->why, sizeof(self->why)));
+}
+
+TEST_F(ca, issue_force_revokes_every_certificate_of_the_replaced_key)
+{
+	struct hbx_issue first, renewed, again;
+
+	ASSERT_EQ(0, issue(self->ca, "node1", NULL, 0, 0, false, &first));
+	ASSERT_EQ(0, renew(self->ca, "node1", &renewed));
+	ASSERT_EQ(0, issue(self->ca, "node1", NULL, 0, 0, true, &again)) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	EXPECT_STRNE(first.key_id, again.key_id);
+	EXPECT_STREQ(first.key_id, again.old_key_id);
+	EXPECT_EQ(2, again.revoked);
+	EXPECT_TRUE(entry(self->ca, first.serial).revoked);
+	EXPECT_TRUE(entry(self->ca, renewed.serial).revoked);
+	EXPECT_FALSE(entry(self->ca, again.serial).revoked);
+	EXPECT_EQ(HBX_CERT_OK, check(again.crt_path, self->ca, self->ca, NULL,
+				     self->why, sizeof(self->why)));
+}
+
+TEST_F(ca, failed_issue_leaves_no_index_entry)
+{
+	struct hbx_issue o;
+	struct hbx_ca ca;
+
+	snprintf(self->path, sizeof(self->path), "%s/missing/node1", self->dir);
+	EXPECT_EQ(-1, issue_out(self->ca, "node1", self->path, false, &o));
+	EXPECT_NE(NULL, strstr(hbx_cert_error(), "missing/node1.")) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	ASSERT_EQ(0, hbx_ca_open(&ca, self->ca));
+	EXPECT_EQ(0, ca.ix.n);
+	hbx_ca_close(&ca);
+}
+
+/*
+ * The server side of a handshake on one end of a socketpair, up to where it
+ * needs kTLS (which a unix socket has not): far enough to see which
+ * revocation list it loaded, and why it refused.
+ */
+static int tls_setup(const struct hbx_tls_config *cfg, char *why, size_t len)
+{
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -errno;
+	ret = hbx_tls_server(sv[0], cfg, NULL, why, len);
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+}
+
+TEST_F(ca, handshake_checks_the_cas_crl_unless_told_not_to)
+{
+	const char *hbx = hbx_bin();
+	struct hbx_tls_config cfg = { 0 };
+	char ca_crt[160], crl[160], rogue[160], out[4096];
+	struct hbx_issue o;
+	int ret;
+
+	ASSERT_EQ(0, issue(self->ca, "node1", NULL, 0, 0, false, &o));
+	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", self->ca);
+	snprintf(crl, sizeof(crl), "%s/ca.crl", self->ca);
+	cfg.ca_file = ca_crt;
+	cfg.cert_file = o.crt_path;
+	cfg.key_file = o.key_path;
+
+	/* Without --crl, DIR/ca.crl is what is checked: another CA's in its
+	 * place is refused, which shows it was read. */
+	snprintf(rogue, sizeof(rogue), "%s/rogue", self->dir);
+	ASSERT_EQ(0, hbx_ca_init(rogue, "Rogue CA", 3650, 30, false));
+	snprintf(self->path, sizeof(self->path), "%s/ca.crl", rogue);
+	ASSERT_EQ(0, rename(self->path, crl));
+	ret = tls_setup(&cfg, self->why, sizeof(self->why));
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_NE(NULL, strstr(self->why, "ca.crl was not issued by the CA")) {
+		TH_LOG("%s", self->why);
+	}
+
+	/* No CRL there: refused, saying how to go on. */
+	ASSERT_EQ(0, unlink(crl));
+	ret = tls_setup(&cfg, self->why, sizeof(self->why));
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_NE(NULL, strstr(self->why, "there is no revocation list")) {
+		TH_LOG("%s", self->why);
+	}
+	EXPECT_NE(NULL, strstr(self->why, "--no-crl"));
+
+	/* --no-crl: no CRL is looked for; setup goes on to kTLS. */
+	cfg.no_crl = true;
+	ret = tls_setup(&cfg, self->why, sizeof(self->why));
+	EXPECT_EQ(NULL, strstr(self->why, "revocation")) {
+		TH_LOG("%s", self->why);
+	}
+	EXPECT_EQ(NULL, hbx_tls_crl_file(&cfg, out, sizeof(out)));
+	cfg.no_crl = false;
+	EXPECT_STREQ(crl, hbx_tls_crl_file(&cfg, out, sizeof(out)));
+
+	/* hbx serve says so before it listens (no module needed for that). */
+	if (!hbx)
+		return;
+	EXPECT_EQ(1, run(out, sizeof(out), "%s serve --listen 127.0.0.1:0 --ca %s "
+			 "--cert %s --key %s", hbx, ca_crt, o.crt_path, o.key_path));
+	EXPECT_EQ(0, strncmp(out, "hbx: serve: there is no revocation list", 39)) {
+		TH_LOG("%s", out);
+	}
+	run(out, sizeof(out), "%s serve --listen 127.0.0.1:0 --ca %s --cert %s "
+	    "--key %s --no-crl", hbx, ca_crt, o.crt_path, o.key_path);
+	EXPECT_NE(NULL, strstr(out, "revocation checks are OFF (--no-crl)")) {
+		TH_LOG("%s", out);
+	}
 }
 
 TEST(san_parse_rejects_garbage_and_drops_duplicates)

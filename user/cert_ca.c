@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -242,12 +243,59 @@ int hbx_ca_write_crl(struct hbx_ca *ca, unsigned int days)
 	return 0;
 }
 
+/* Mark every unrevoked certificate of key revoked; how many there were. */
+static size_t revoke_key(struct hbx_ca *ca, const char *key, time_t now,
+			 size_t *of_key)
+{
+	size_t i, n = 0;
+
+	*of_key = 0;
+	for (i = 0; i < ca->ix.n; i++) {
+		struct hbx_index_entry *e = &ca->ix.v[i];
+
+		if (strcasecmp(e->key, key))
+			continue;
+		(*of_key)++;
+		if (e->revoked)
+			continue;
+		e->revoked = true;
+		e->revoked_at = now;
+		n++;
+	}
+	return n;
+}
+
+int hbx_ca_revoke_key(struct hbx_ca *ca, const char *key, size_t *count)
+{
+	uint8_t digest[HBX_DIGEST_SIZE];
+	size_t of_key;
+
+	if (hbx_digest_parse(key, digest))
+		return hbx_cert_fail("'%s' is not a key identity (sha256:<64 hex digits>)",
+				     key);
+	*count = revoke_key(ca, key, hbx_cert_now(), &of_key);
+	if (!*count && of_key)
+		return hbx_cert_fail("every certificate of the key %s is already revoked",
+				     key);
+	if (!*count)
+		return hbx_cert_fail("no certificate in %s/%s is for the key %s "
+				     "(certificates issued before keys were recorded "
+				     "are revoked by serial or name)", ca->dir,
+				     HBX_INDEX_FILE, key);
+	if (hbx_index_save(ca->dir, &ca->ix))
+		return -1;
+	return hbx_ca_write_crl(ca, 0);
+}
+
 int hbx_ca_revoke(struct hbx_ca *ca, const char *what, size_t *count)
 {
-	struct hbx_index_entry *e = hbx_index_find(&ca->ix, what);
+	struct hbx_index_entry *e;
 	time_t now = hbx_cert_now();
 	size_t i, named = 0;
 
+	if (!strncmp(what, "sha256:", 7))
+		return hbx_ca_revoke_key(ca, what, count);
+	e = hbx_index_find(&ca->ix, what);
 	*count = 0;
 	if (e && e->revoked)
 		return hbx_cert_fail("certificate %s (%s) is already revoked",

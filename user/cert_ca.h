@@ -72,9 +72,17 @@ int hbx_ca_write_crl(struct hbx_ca *ca, unsigned int days);
 
 /*
  * Revoke the certificate whose serial (hex) is what, or else every
- * unrevoked certificate named what; then write a new CRL.  *count is how
- * many were revoked.
+ * unrevoked certificate named what, or, when what is a key identity
+ * ("sha256:<hex>"), every certificate of that key (hbx_ca_revoke_key);
+ * then write a new CRL.  *count is how many were revoked.
  */
 int hbx_ca_revoke(struct hbx_ca *ca, const char *what, size_t *count);
+
+/*
+ * Revoke every unrevoked certificate whose key is key ("sha256:<hex>" of
+ * its SubjectPublicKeyInfo, as the index records it): the peer's identity
+ * is its key, and renew gives one key several certificates.
+ */
+int hbx_ca_revoke_key(struct hbx_ca *ca, const char *key, size_t *count);
 
 #endif

@@ -15,18 +15,22 @@ static void index_path(const char *dir, char *buf, size_t len)
 
 static int parse_line(char *line, struct hbx_index_entry *e)
 {
-	char *serial, *name, *not_after, *status, *revoked_at, *extra, *save;
+	char *serial, *name, *not_after, *status, *revoked_at, *key, *extra, *save;
 	unsigned char raw[HBX_SERIAL_HEX_MAX / 2];
+	uint8_t digest[HBX_DIGEST_SIZE];
 
 	serial = strtok_r(line, " \t", &save);
 	name = strtok_r(NULL, " \t", &save);
 	not_after = strtok_r(NULL, " \t", &save);
 	status = strtok_r(NULL, " \t", &save);
 	revoked_at = strtok_r(NULL, " \t", &save);
+	key = strtok_r(NULL, " \t", &save);
 	extra = strtok_r(NULL, " \t", &save);
 	if (!revoked_at || extra || hbx_unhex(serial, raw, sizeof(raw)) < 0 ||
-	    !hbx_cert_name_ok(name) || hbx_time_parse_iso(not_after, &e->not_after))
+	    !hbx_cert_name_ok(name) || hbx_time_parse_iso(not_after, &e->not_after) ||
+	    (key && hbx_digest_parse(key, digest)))
 		return -1;
+	snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
 	snprintf(e->serial, sizeof(e->serial), "%s", serial);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	if (!strcmp(status, "valid") && !strcmp(revoked_at, "-")) {
@@ -91,15 +95,16 @@ int hbx_index_save(const char *dir, const struct hbx_index *ix)
 	f = open_memstream(&out, &len);
 	if (!f)
 		return hbx_cert_fail("out of memory");
-	fprintf(f, "# serial name not-after status revoked-at\n");
+	fprintf(f, "# serial name not-after status revoked-at key\n");
 	for (i = 0; i < ix->n; i++) {
 		const struct hbx_index_entry *e = &ix->v[i];
 
 		hbx_time_iso(e->not_after, not_after);
 		if (e->revoked)
 			hbx_time_iso(e->revoked_at, revoked);
-		fprintf(f, "%s %s %s %s %s\n", e->serial, e->name, not_after,
-			e->revoked ? "revoked" : "valid", e->revoked ? revoked : "-");
+		fprintf(f, "%s %s %s %s %s%s%s\n", e->serial, e->name, not_after,
+			e->revoked ? "revoked" : "valid", e->revoked ? revoked : "-",
+			*e->key ? " " : "", e->key);
 	}
 	if (fclose(f)) {
 		free(out);

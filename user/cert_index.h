@@ -2,10 +2,14 @@
 /*
  * DIR/index: what the CA issued, one certificate a line:
  *
- *   SERIAL NAME NOT-AFTER STATUS REVOKED-AT
+ *   SERIAL NAME NOT-AFTER STATUS REVOKED-AT KEY
  *
  * SERIAL in hex, times ISO 8601 UTC, STATUS "valid" or "revoked",
- * REVOKED-AT "-" while valid.  Lines starting with '#' are comments.  The
+ * REVOKED-AT "-" while valid, KEY the certificate's public key identity
+ * ("sha256:<hex>" of its SubjectPublicKeyInfo, what hbx cert show, hbx
+ * serve and hbx peer list call the peer's identity), so that every
+ * certificate of a key can be revoked at once; lines written before keys
+ * were recorded have no KEY.  Lines starting with '#' are comments.  The
  * CRL is made from it; it is rewritten whole, under the CA's lock.
  */
 #ifndef HBX_CERT_INDEX_H
@@ -15,6 +19,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "cert_write.h"
+#include "manifest.h"
 
 #define HBX_INDEX_FILE "index"
 
@@ -24,6 +29,7 @@ struct hbx_index_entry {
 	time_t	not_after;
 	bool	revoked;
 	time_t	revoked_at;
+	char	key[HBX_DIGEST_STR_LEN + 1];	/* "" if not recorded */
 };
 
 struct hbx_index {

@@ -3,10 +3,26 @@
 #include <string.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
 #include "asn1_ext.h"
 #include "cert_info.h"
 #include "cert_san.h"
 #include "cert_util.h"
+
+int hbx_key_identity(const mbedtls_pk_context *pk, char *out)
+{
+	unsigned char der[1024];
+	uint8_t d[HBX_DIGEST_SIZE];
+	int len;
+
+	/* Written at the end of der; the same bytes a certificate's pk_raw holds. */
+	len = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *)pk, der, sizeof(der));
+	if (len <= 0)
+		return -1;
+	hbx_sha256(der + sizeof(der) - len, len, d);
+	hbx_digest_format(d, out);
+	return 0;
+}
 
 void hbx_cert_identity(const mbedtls_x509_crt *crt, char *out)
 {

@@ -15,6 +15,8 @@
  * holds HBX_DIGEST_STR_LEN + 1.
  */
 void hbx_cert_identity(const mbedtls_x509_crt *crt, char *out);
+/* The same identity from the key itself: 0, or -1. */
+int hbx_key_identity(const mbedtls_pk_context *pk, char *out);
 
 /* Keys: subject, issuer, serial, not-before, not-after, san, key-type,
  * key-bits, public-key-sha256, ca, key-usage, extended-key-usage. */

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cert_info.h"
 #include "cert_issue.h"
 #include "cert_key.h"
 #include "cert_util.h"
@@ -85,6 +87,7 @@ static int sign(struct hbx_ca *ca, struct hbx_issue *o, mbedtls_pk_context *key,
 		.subject_key = key, .issuer_key = &ca->key, .san = san,
 	};
 	struct hbx_index_entry e = { .revoked = false };
+	char key_id[HBX_DIGEST_STR_LEN + 1];
 	time_t now = hbx_cert_now(), ca_end = hbx_x509_time_epoch(&ca->crt.valid_to);
 	char end[HBX_ISO_TIME_LEN + 1];
 
@@ -99,15 +102,72 @@ static int sign(struct hbx_ca *ca, struct hbx_issue *o, mbedtls_pk_context *key,
 		hbx_serial_new(&ca->rng, spec.serial);
 		hbx_hex(spec.serial, HBX_SERIAL_LEN, e.serial);
 	} while (hbx_index_find(&ca->ix, e.serial));
+	if (hbx_key_identity(key, key_id))
+		return hbx_cert_fail("cannot encode the public key of '%s'", o->name);
 	if (hbx_crt_pem(&spec, &ca->rng, pem, len))
 		return -1;
 	snprintf(e.name, sizeof(e.name), "%s", o->name);
+	snprintf(e.key, sizeof(e.key), "%s", key_id);
+	snprintf(o->key_id, sizeof(o->key_id), "%s", key_id);
 	e.not_after = spec.not_after;
 	snprintf(o->serial, sizeof(o->serial), "%s", e.serial);
 	/* Recorded before the files appear: no certificate escapes the index. */
 	if (hbx_index_add(&ca->ix, &e) || hbx_index_save(ca->dir, &ca->ix))
 		return -1;
 	return 0;
+}
+
+/*
+ * The identity of the key --force replaces: from PREFIX.key, else from
+ * PREFIX.crt if this CA issued it; "" if neither says.
+ */
+static void replaced_key(struct hbx_ca *ca, const struct hbx_issue *o,
+			 char *id)
+{
+	mbedtls_pk_context key;
+	mbedtls_x509_crt crt;
+	uint32_t flags = 0;
+
+	*id = '\0';
+	mbedtls_pk_init(&key);
+	if (!access(o->key_path, F_OK) &&
+	    !mbedtls_pk_parse_keyfile(&key, o->key_path, NULL))
+		hbx_key_identity(&key, id);
+	mbedtls_pk_free(&key);
+	if (*id || access(o->crt_path, F_OK))
+		return;
+	mbedtls_x509_crt_init(&crt);
+	if (!mbedtls_x509_crt_parse_file(&crt, o->crt_path) &&
+	    (mbedtls_x509_crt_verify(&crt, &ca->crt, NULL, NULL, &flags, NULL,
+				     NULL), !(flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)))
+		hbx_cert_identity(&crt, id);
+	mbedtls_x509_crt_free(&crt);
+}
+
+static bool has_valid_cert(const struct hbx_ca *ca, const char *key)
+{
+	for (size_t i = 0; i < ca->ix.n; i++)
+		if (!ca->ix.v[i].revoked && !strcasecmp(ca->ix.v[i].key, key))
+			return true;
+	return false;
+}
+
+/* sign() recorded the certificate; its files did not appear: forget it. */
+static void unrecord(struct hbx_ca *ca, const struct hbx_issue *o)
+{
+	struct hbx_index_entry *e = hbx_index_find(&ca->ix, o->serial);
+	char why[512];
+
+	if (!e)
+		return;
+	snprintf(why, sizeof(why), "%s", hbx_cert_error());
+	*e = ca->ix.v[--ca->ix.n];
+	if (hbx_index_save(ca->dir, &ca->ix))
+		hbx_cert_fail("%s; and %s/%s still lists serial %s, which was "
+			      "never written out: %s", why, ca->dir, HBX_INDEX_FILE,
+			      o->serial, hbx_cert_error());
+	else
+		hbx_cert_fail("%s", why);
 }
 
 int hbx_ca_issue(struct hbx_ca *ca, struct hbx_issue *o)
@@ -126,6 +186,8 @@ int hbx_ca_issue(struct hbx_ca *ca, struct hbx_issue *o)
 				     "hbx cert renew %s keeps its key",
 				     access(o->key_path, F_OK) ? o->crt_path : o->key_path,
 				     o->name);
+	if (o->force)
+		replaced_key(ca, o, o->old_key_id);
 	if (!san || !san->n) {
 		san = &own;
 		if (hbx_dns_name_ok(o->name)) {
@@ -136,28 +198,45 @@ int hbx_ca_issue(struct hbx_ca *ca, struct hbx_issue *o)
 	}
 	mbedtls_pk_init(&key);
 	if (hbx_key_generate(&key, &ca->rng) ||
-	    sign(ca, o, &key, san, pem, sizeof(pem)) ||
-	    hbx_key_stage(&key_file, o->key_path, &key))
+	    sign(ca, o, &key, san, pem, sizeof(pem)))
 		goto out;
+	/* From here on a failure takes the index entry back out. */
+	if (hbx_key_stage(&key_file, o->key_path, &key))
+		goto unrecord;
 	err = hbx_file_stage(&crt_file, o->crt_path, pem, strlen((char *)pem), 0644);
 	if (err) {
 		hbx_file_discard(&key_file);
 		hbx_cert_fail("cannot write %s: %s", o->crt_path, strerror(-err));
-		goto out;
+		goto unrecord;
 	}
 	/* Key first: a crash in between leaves a key without a certificate. */
 	err = hbx_file_commit(&key_file, o->force);
 	if (err) {
 		hbx_file_discard(&crt_file);
 		hbx_cert_fail("cannot write %s: %s", o->key_path, strerror(-err));
-		goto out;
+		goto unrecord;
 	}
 	err = hbx_file_commit(&crt_file, o->force);
 	if (err) {
 		hbx_cert_fail("cannot write %s: %s", o->crt_path, strerror(-err));
+		goto unrecord;
+	}
+	/*
+	 * The replaced key is retired: its certificates (renewals included)
+	 * would otherwise stay valid for a key nobody should hold any more.
+	 */
+	if (*o->old_key_id && strcmp(o->old_key_id, o->key_id) &&
+	    has_valid_cert(ca, o->old_key_id) &&
+	    hbx_ca_revoke_key(ca, o->old_key_id, &o->revoked)) {
+		hbx_cert_fail("issued %s, but the certificates of the replaced key "
+			      "are not revoked (%s): run hbx cert revoke %s",
+			      o->crt_path, hbx_cert_error(), o->old_key_id);
 		goto out;
 	}
 	ret = 0;
+	goto out;
+unrecord:
+	unrecord(ca, o);
 out:
 	mbedtls_pk_free(&key);
 	return ret;
@@ -214,6 +293,7 @@ int hbx_ca_renew(struct hbx_ca *ca, struct hbx_issue *o)
 	err = hbx_file_write(o->crt_path, pem, strlen((char *)pem), 0644, true);
 	if (err) {
 		hbx_cert_fail("cannot write %s: %s", o->crt_path, strerror(-err));
+		unrecord(ca, o);
 		goto out;
 	}
 	ret = 0;

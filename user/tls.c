@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/debug.h>
@@ -68,6 +69,8 @@ int hbx_tls_cipher_parse(const char *s)
 
 struct hbx_tls {
 	const struct hbx_tls_config *cfg;
+	const char	*crl_file;	/* hbx_tls_crl_file(): NULL with no_crl */
+	char		crl_buf[4096];
 	bool		client;
 	char		*why;
 	size_t		whylen;
@@ -415,15 +418,15 @@ static int hbx_tls_verify_error(struct hbx_tls *t)
 		   MBEDTLS_X509_BADCRL_BAD_PK | MBEDTLS_X509_BADCRL_BAD_KEY))
 		return hbx_tls_fail(t, -EINVAL,
 				    "our revocation list %s is not validly signed by the cluster CA",
-				    t->cfg->crl_file);
+				    t->crl_file);
 	if (all & MBEDTLS_X509_BADCRL_EXPIRED)
 		return hbx_tls_fail(t, -EKEYEXPIRED,
 				    "our revocation list %s has expired: it needs a fresh one (hbx cert crl)",
-				    t->cfg->crl_file);
+				    t->crl_file);
 	if (all & MBEDTLS_X509_BADCRL_FUTURE)
 		return hbx_tls_fail(t, -EKEYEXPIRED,
 				    "our revocation list %s is not yet valid",
-				    t->cfg->crl_file);
+				    t->crl_file);
 	if (mbedtls_x509_crt_verify_info(info, sizeof(info), "", all) < 0)
 		snprintf(info, sizeof(info), "flags 0x%x", all);
 	info[strcspn(info, "\n")] = '\0';
@@ -602,17 +605,40 @@ static bool hbx_tls_crl_is_from(const mbedtls_x509_crl *crl,
 	return false;
 }
 
+const char *hbx_tls_crl_file(const struct hbx_tls_config *cfg, char *buf,
+			     size_t len)
+{
+	const char *slash;
+
+	if (cfg->crl_file || cfg->no_crl)
+		return cfg->crl_file;
+	slash = strrchr(cfg->ca_file, '/');
+	if (!slash)
+		snprintf(buf, len, "ca.crl");
+	else
+		snprintf(buf, len, "%.*s/ca.crl", (int)(slash - cfg->ca_file),
+			 cfg->ca_file);
+	return buf;
+}
+
 static int hbx_tls_load(struct hbx_tls *t)
 {
 	const struct hbx_tls_config *cfg = t->cfg;
+	const char *crl;
 	char buf[128];
 	int ret;
 
 	if ((ret = hbx_tls_readable(t, "CA certificate", cfg->ca_file)) ||
 	    (ret = hbx_tls_readable(t, "certificate", cfg->cert_file)) ||
-	    (ret = hbx_tls_readable(t, "key", cfg->key_file)) ||
-	    (cfg->crl_file &&
-	     (ret = hbx_tls_readable(t, "revocation list", cfg->crl_file))))
+	    (ret = hbx_tls_readable(t, "key", cfg->key_file)))
+		return ret;
+	t->crl_file = crl = hbx_tls_crl_file(cfg, t->crl_buf, sizeof(t->crl_buf));
+	if (crl && !cfg->crl_file && access(crl, F_OK))
+		return hbx_tls_fail(t, -EINVAL,
+				    "there is no revocation list next to the CA certificate (%s): "
+				    "pass --crl FILE, or --no-crl to accept revoked certificates",
+				    crl);
+	if (crl && (ret = hbx_tls_readable(t, "revocation list", crl)))
 		return ret;
 
 	ret = mbedtls_x509_crt_parse_file(&t->ca, cfg->ca_file);
@@ -622,18 +648,18 @@ static int hbx_tls_load(struct hbx_tls *t)
 				    cfg->ca_file, ret < 0 ?
 				    hbx_tls_strerror(ret, buf, sizeof(buf)) :
 				    "some certificates in it do not parse");
-	if (cfg->crl_file) {
-		ret = mbedtls_x509_crl_parse_file(&t->crl, cfg->crl_file);
+	if (crl) {
+		ret = mbedtls_x509_crl_parse_file(&t->crl, crl);
 		if (ret)
 			return hbx_tls_fail(t, -EINVAL,
 					    "cannot load the revocation list %s: %s",
-					    cfg->crl_file,
+					    crl,
 					    hbx_tls_strerror(ret, buf, sizeof(buf)));
 	}
-	if (cfg->crl_file && !hbx_tls_crl_is_from(&t->crl, &t->ca))
+	if (crl && !hbx_tls_crl_is_from(&t->crl, &t->ca))
 		return hbx_tls_fail(t, -EINVAL,
 				    "the revocation list %s was not issued by the CA in %s",
-				    cfg->crl_file, cfg->ca_file);
+				    crl, cfg->ca_file);
 	ret = mbedtls_x509_crt_parse_file(&t->crt, cfg->cert_file);
 	if (ret)
 		return hbx_tls_fail(t, -EINVAL,
@@ -688,8 +714,7 @@ static int hbx_tls_setup(struct hbx_tls *t)
 				     MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_ciphersuites(conf, hbx_tls_suites[cfg->cipher]);
 	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(conf, &t->ca,
-				  cfg->crl_file ? &t->crl : NULL);
+	mbedtls_ssl_conf_ca_chain(conf, &t->ca, t->crl_file ? &t->crl : NULL);
 	ret = mbedtls_ssl_conf_own_cert(conf, &t->crt, &t->pk);
 	if (ret)
 		return hbx_tls_fail(t, -ENOMEM, "cannot configure TLS: %s",

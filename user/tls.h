@@ -18,6 +18,7 @@
 #ifndef HBX_TLS_H
 #define HBX_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum hbx_tls_cipher {
@@ -28,7 +29,14 @@ enum hbx_tls_cipher {
 
 struct hbx_tls_config {
 	const char	*ca_file;	/* the cluster CA (PEM) */
-	const char	*crl_file;	/* its revocation list, or NULL */
+	/*
+	 * Its revocation list.  NULL: ca.crl in the CA certificate's
+	 * directory (where hbx cert init puts it), and the handshake is
+	 * refused if there is none there, unless no_crl says to run without
+	 * revocation checks.  Revocation is never off without being asked.
+	 */
+	const char	*crl_file;
+	bool		no_crl;
 	const char	*cert_file;	/* our certificate (EC key, PEM) */
 	const char	*key_file;	/* its private key */
 	/*
@@ -76,6 +84,14 @@ int hbx_tls_client(int fd, const struct hbx_tls_config *cfg,
 		   struct hbx_tls_peer *peer, char *why, size_t whylen);
 int hbx_tls_server(int fd, const struct hbx_tls_config *cfg,
 		   struct hbx_tls_peer *peer, char *why, size_t whylen);
+
+/*
+ * The revocation list cfg makes the handshake check: cfg->crl_file, else
+ * ca.crl next to cfg->ca_file (into buf); NULL with cfg->no_crl.  It may
+ * not exist: the handshake then fails saying so.
+ */
+const char *hbx_tls_crl_file(const struct hbx_tls_config *cfg, char *buf,
+			     size_t len);
 
 /* "aes256", "aes128", "chacha"; parse returns -EINVAL for anything else. */
 const char *hbx_tls_cipher_name(int cipher);

@@ -75,7 +75,11 @@ static void print_issued(const struct hbx_issue *o, bool json)
 	struct hbx_json j;
 
 	if (!json) {
-		printf("%s serial %s (key %s)\n", o->crt_path, o->serial, o->key_path);
+		printf("%s serial %s (key %s, %s)\n", o->crt_path, o->serial,
+		       o->key_path, o->key_id);
+		if (o->revoked)
+			printf("revoked %zu certificate%s of the replaced key %s\n",
+			       o->revoked, o->revoked == 1 ? "" : "s", o->old_key_id);
 		return;
 	}
 	hbx_json_init(&j, stdout);
@@ -84,6 +88,11 @@ static void print_issued(const struct hbx_issue *o, bool json)
 	hbx_json_string(&j, "serial", o->serial);
 	hbx_json_string(&j, "certificate", o->crt_path);
 	hbx_json_string(&j, "key", o->key_path);
+	hbx_json_string(&j, "public-key-sha256", o->key_id);
+	if (o->revoked) {
+		hbx_json_string(&j, "replaced-key", o->old_key_id);
+		hbx_json_u64(&j, "revoked", o->revoked);
+	}
 	hbx_json_object_end(&j);
 	hbx_json_finish(&j);
 }
@@ -186,7 +195,7 @@ static int parse_dir_days(int argc, char **argv, const char *usage,
 
 static int cert_revoke_main(int argc, char **argv)
 {
-	static const char usage[] = "cert revoke NAME|SERIAL [--dir D]";
+	static const char usage[] = "cert revoke NAME|SERIAL|sha256:KEY [--dir D]";
 	struct hbx_ca ca;
 	const char *dir;
 	size_t count;
@@ -207,7 +216,7 @@ static int cert_revoke_main(int argc, char **argv)
 		hbx_err("%s", hbx_cert_error());
 		return 1;
 	}
-	printf("revoked %zu certificate%s matching '%s'; %s/%s is re-signed\n",
+	printf("revoked %zu certificate%s of '%s'; %s/%s is re-signed\n",
 	       count, count == 1 ? "" : "s", argv[optind], dir, HBX_CA_CRL);
 	return 0;
 }
@@ -296,6 +305,8 @@ static int cert_list_main(int argc, char **argv)
 		hbx_json_string(&j, "name", e->name);
 		hbx_json_string(&j, "not-after", not_after);
 		hbx_json_string(&j, "state", entry_state(e, now));
+		if (*e->key)
+			hbx_json_string(&j, "public-key-sha256", e->key);
 		if (e->revoked) {
 			hbx_time_iso(e->revoked_at, revoked);
 			hbx_json_string(&j, "revocation-date", revoked);
@@ -312,9 +323,12 @@ static int cert_list_main(int argc, char **argv)
 
 static const struct hbx_subcommand cert_subcommands[] = {
 	{ "init",	cert_init_main,	  "create the cluster CA" },
-	{ "issue",	cert_issue_main,  "make a key and a certificate for a peer" },
-	{ "renew",	cert_renew_main,  "re-certify a peer's key with a new serial" },
-	{ "revoke",	cert_revoke_main, "revoke a certificate and re-sign the CRL" },
+	{ "issue",	cert_issue_main,  "make a key and a certificate for a peer "
+					  "(--force re-keys and revokes the old key's certificates)" },
+	{ "renew",	cert_renew_main,  "a new certificate for the same key (the same identity); "
+					  "the old one stays valid until revoked or expired" },
+	{ "revoke",	cert_revoke_main, "revoke by serial, by name, or every certificate "
+					  "of a key (sha256:KEY); re-sign the CRL" },
 	{ "crl",	cert_crl_main,	  "re-sign the CRL (new dates, next number)" },
 	{ "list",	cert_list_main,	  "list what the CA issued" },
 	{ "show",	cert_show_main,	  "print a certificate or a CRL" },

@@ -3,10 +3,17 @@
  * hbx serve: accept peers, run the mutual-TLS handshake, install kTLS and
  * hand each socket to hyperbox.ko, which serves exported layers from then
  * on.  This process only accepts and logs; it never touches the data.
+ *
+ * Each handshake runs in its own thread: a peer that connects and says
+ * nothing holds one slot for the handshake timeout, not the accept loop.
+ * Slots are bounded in all (--max-handshakes) and per source address
+ * (--per-source), so idle connections cannot exhaust threads either; a
+ * connection over a bound is closed at once, with a line in the log.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +23,17 @@
 #include "hbx.h"
 #include "manifest.h"
 #include "net.h"
+#include "net_admit.h"
 #include "tls.h"
 
 static const char usage[] =
-	"serve --listen ADDR:PORT (--cert C --key K --ca CA [--crl F] [--cipher aes256|aes128|chacha]"
-	" | --insecure) [--timeout-ms N]";
+	"serve --listen ADDR:PORT (--cert C --key K --ca CA [--crl F | --no-crl]"
+	" [--cipher aes256|aes128|chacha] | --insecure) [--timeout-ms N]"
+	" [--max-handshakes N] [--per-source N]";
+
+#define SERVE_MAX_HANDSHAKES	64
+#define SERVE_PER_SOURCE	4
+#define SERVE_HANDSHAKE_MS	10000
 
 static volatile sig_atomic_t stopping;
 
@@ -77,34 +90,148 @@ static int hand_off(struct hbx_nl *nl, int fd, const struct hbx_tls_peer *tp,
 	return hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_id_reply, id);
 }
 
-static void serve_one(struct hbx_nl *nl, int fd, const char *from,
-		      const struct hbx_tls_config *cfg, bool insecure,
-		      uint32_t timeout_ms)
+/* What every handshake thread shares. */
+struct serve_ctx {
+	struct hbx_nl			*nl;
+	pthread_mutex_t			nl_lock;	/* libnl sockets are not thread-safe */
+	const struct hbx_tls_config	*cfg;
+	bool				insecure;
+	uint32_t			timeout_ms;
+	struct hbx_admit		admit;
+};
+
+struct serve_conn {
+	struct serve_ctx		*ctx;
+	int				fd;
+	struct sockaddr_storage		ss;
+	char				from[80];
+};
+
+static void serve_one(struct serve_ctx *ctx, int fd, const char *from)
 {
 	struct hbx_tls_peer tp;
 	char why[256];
 	uint32_t id = 0;
 	int err;
 
-	if (!insecure) {
-		err = hbx_tls_server(fd, cfg, &tp, why, sizeof(why));
+	if (!ctx->insecure) {
+		err = hbx_tls_server(fd, ctx->cfg, &tp, why, sizeof(why));
 		if (err) {
 			hbx_err("%s: %s", from, why);
 			return;
 		}
 	}
-	err = hand_off(nl, fd, insecure ? NULL : &tp, insecure, timeout_ms, &id);
-	if (err) {
+	pthread_mutex_lock(&ctx->nl_lock);
+	err = hand_off(ctx->nl, fd, ctx->insecure ? NULL : &tp, ctx->insecure,
+		       ctx->timeout_ms, &id);
+	if (err)
 		hbx_err("%s: the module refused the socket: %s", from,
-			hbx_nl_error(nl));
+			hbx_nl_error(ctx->nl));
+	pthread_mutex_unlock(&ctx->nl_lock);
+	if (err)
 		return;
-	}
-	if (insecure)
+	if (ctx->insecure)
 		printf("peer %u: %s (plaintext, insecure)\n", id, from);
 	else
 		printf("peer %u: %s %s %s (%s)\n", id, from, tp.name, tp.identity,
 		       hbx_tls_cipher_name(tp.cipher));
 	fflush(stdout);
+}
+
+static void *serve_thread(void *arg)
+{
+	struct serve_conn *c = arg;
+
+	serve_one(c->ctx, c->fd, c->from);
+	close(c->fd);	/* the module holds its own reference */
+	hbx_admit_leave(&c->ctx->admit, (struct sockaddr *)&c->ss);
+	free(c);
+	return NULL;
+}
+
+/* Admit the connection and start its handshake thread, or close it. */
+static void serve_accepted(struct serve_ctx *ctx, int fd,
+			   const struct sockaddr_storage *ss)
+{
+	struct serve_conn *c;
+	pthread_attr_t attr;
+	pthread_t th;
+	char from[80];
+	int err;
+
+	peer_address(ss, from, sizeof(from));
+	err = hbx_admit_enter(&ctx->admit, (const struct sockaddr *)ss);
+	if (err) {
+		if (err == -EBUSY)
+			hbx_err("%s: refused: %u handshakes are in progress (--max-handshakes)",
+				from, ctx->admit.max_total);
+		else
+			hbx_err("%s: refused: %u handshakes from its address are in progress (--per-source)",
+				from, ctx->admit.max_source);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		hbx_err("%s: out of memory", from);
+		goto drop;
+	}
+	c->ctx = ctx;
+	c->fd = fd;
+	c->ss = *ss;
+	snprintf(c->from, sizeof(c->from), "%s", from);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	err = pthread_create(&th, &attr, serve_thread, c);
+	pthread_attr_destroy(&attr);
+	if (!err)
+		return;
+	hbx_err("%s: cannot start a handshake thread: %s", from, strerror(err));
+	free(c);
+drop:
+	close(fd);
+	hbx_admit_leave(&ctx->admit, (const struct sockaddr *)ss);
+}
+
+/* --max-handshakes and --per-source: 1 to 65536. */
+static int parse_bound(const char *opt, const char *s, unsigned int *v)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || !*s || *end || !n || n > 65536) {
+		hbx_err("%s wants a number from 1 to 65536, not '%s'", opt, s);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+/* Say how revocation is checked; refuse to start if it cannot be. */
+static int serve_revocation(const struct hbx_tls_config *cfg)
+{
+	char buf[4096];
+	const char *crl = hbx_tls_crl_file(cfg, buf, sizeof(buf));
+
+	if (!crl) {
+		printf("revocation checks are OFF (--no-crl): revoked certificates are accepted\n");
+		return 0;
+	}
+	if (access(crl, R_OK)) {
+		if (cfg->crl_file)
+			hbx_err("cannot read the revocation list %s: %s", crl,
+				strerror(errno));
+		else
+			hbx_err("there is no revocation list next to the CA certificate (%s): "
+				"pass --crl FILE, or --no-crl to accept revoked certificates",
+				crl);
+		return -1;
+	}
+	printf("revocation: %s, re-read for every handshake\n", crl);
+	return 0;
 }
 
 int serve_main(int argc, char **argv)
@@ -115,18 +242,21 @@ int serve_main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "ca", required_argument, NULL, 'a' },
 		{ "crl", required_argument, NULL, 'r' },
+		{ "no-crl", no_argument, NULL, 'R' },
 		{ "cipher", required_argument, NULL, 'C' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "max-handshakes", required_argument, NULL, 'M' },
+		{ "per-source", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct hbx_tls_config cfg = { .timeout_ms = 10000 };
+	struct hbx_tls_config cfg = { .timeout_ms = SERVE_HANDSHAKE_MS };
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct serve_ctx ctx = { .timeout_ms = 30000 };
+	unsigned int max_hs = SERVE_MAX_HANDSHAKES, per_source = SERVE_PER_SOURCE;
 	const char *listen_spec = NULL;
-	uint32_t timeout_ms = 30000;
+	sigset_t block, old;
 	char why[256];
-	bool insecure = false;
-	struct hbx_nl *nl;
 	int c, lfd;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -136,7 +266,8 @@ int serve_main(int argc, char **argv)
 		case 'k': cfg.key_file = optarg; break;
 		case 'a': cfg.ca_file = optarg; break;
 		case 'r': cfg.crl_file = optarg; break;
-		case 'I': insecure = true; break;
+		case 'R': cfg.no_crl = true; break;
+		case 'I': ctx.insecure = true; break;
 		case 'C':
 			cfg.cipher = hbx_tls_cipher_parse(optarg);
 			if (cfg.cipher < 0) {
@@ -145,35 +276,56 @@ int serve_main(int argc, char **argv)
 			}
 			break;
 		case 't':
-			timeout_ms = strtoul(optarg, NULL, 10);
+			ctx.timeout_ms = strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			if (parse_bound("--max-handshakes", optarg, &max_hs))
+				return 2;
+			break;
+		case 'P':
+			if (parse_bound("--per-source", optarg, &per_source))
+				return 2;
 			break;
 		default:
 			return hbx_usage(usage);
 		}
 	}
-	if (optind != argc || !listen_spec ||
-	    (!insecure && (!cfg.cert_file || !cfg.key_file || !cfg.ca_file)))
+	if (optind != argc || !listen_spec || (cfg.crl_file && cfg.no_crl) ||
+	    (!ctx.insecure && (!cfg.cert_file || !cfg.key_file || !cfg.ca_file)))
 		return hbx_usage(usage);
+	if (!ctx.insecure && serve_revocation(&cfg))
+		return 1;
+	ctx.cfg = &cfg;
+	if (hbx_admit_init(&ctx.admit, max_hs, per_source)) {
+		hbx_err("out of memory");
+		return 1;
+	}
+	pthread_mutex_init(&ctx.nl_lock, NULL);
 
-	nl = hbx_connect();
-	if (!nl)
+	ctx.nl = hbx_connect();
+	if (!ctx.nl)
 		return 1;
 	lfd = hbx_tcp_listen(listen_spec, why, sizeof(why));
 	if (lfd < 0) {
 		hbx_err("%s", why);
-		hbx_nl_close(nl);
+		hbx_nl_close(ctx.nl);
 		return 1;
 	}
 	/* No SA_RESTART: a signal must interrupt accept(). */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	printf("serving on %s%s\n", listen_spec, insecure ? " (plaintext, insecure)" : "");
+	/* Handshake threads start with the signals blocked, so they reach
+	 * the accept loop. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	printf("serving on %s%s\n", listen_spec,
+	       ctx.insecure ? " (plaintext, insecure)" : "");
 	fflush(stdout);
 
 	while (!stopping) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		char from[80];
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -181,11 +333,16 @@ int serve_main(int argc, char **argv)
 				hbx_err("accept: %s", strerror(errno));
 			continue;
 		}
-		peer_address(&ss, from, sizeof(from));
-		serve_one(nl, fd, from, &cfg, insecure, timeout_ms);
-		close(fd);	/* the module holds its own reference */
+		pthread_sigmask(SIG_BLOCK, &block, &old);
+		serve_accepted(&ctx, fd, &ss);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	close(lfd);
-	hbx_nl_close(nl);
+	/* Handshakes in flight end within their timeout; the module must not
+	 * be handed a socket after we said we stopped. */
+	if (!hbx_admit_wait_idle(&ctx.admit, cfg.timeout_ms + 5000))
+		hbx_err("handshakes still in progress at exit");
+	pthread_mutex_lock(&ctx.nl_lock);
+	hbx_nl_close(ctx.nl);
 	return 0;
 }
