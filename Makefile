@@ -34,7 +34,7 @@ HBX_OBJS := $(HBX_SRCS:.c=.o)
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/compat/*.h kmod/uapi/linux/*.h) kmod/Kbuild
 
 .PHONY: all module tools selftests unit-tests bpf deps check check-host check-vm demo \
-	bench install dkms dkms-check clean
+	bench install install-module install-dkms deb ynl dkms dkms-check clean
 all: module tools selftests unit-tests bpf
 
 module: kmod/hyperbox.ko
@@ -100,9 +100,63 @@ demo: all
 bench: all tools/bench/readbench tools/bench/ktls_stream
 	tools/bench/run --kernel $(KVER)
 
-install: all
-	install -D -m 0755 tools/hbx/hbx $(DESTDIR)/usr/local/sbin/hbx
+# make install [DESTDIR=] [PREFIX=/usr/local]: hbx, its man pages, bash
+# completion, the systemd units and their wrapper.  The module is DKMS's job
+# (make dkms, or the hyperbox-dkms package); make install-module installs
+# one built against KDIR.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/hyperbox
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),,$(PREFIX))/etc
+install: tools
+	install -D -m 0755 tools/hbx/hbx $(DESTDIR)$(SBINDIR)/hbx
+	install -D -m 0755 tools/systemd/hbx-service $(DESTDIR)$(LIBEXECDIR)/hbx-service
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 completion/hbx.bash $(DESTDIR)$(BASHCOMPDIR)/hbx
+	for u in tools/systemd/*.service; do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+		    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+	done
+	sed -i -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		$(DESTDIR)$(LIBEXECDIR)/hbx-service
+install-module: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+
+# make install-dkms [DESTDIR=]: the module's sources where DKMS wants them.
+install-dkms:
+	install -d $(DESTDIR)/usr/src/hyperbox-$(VERSION)
+	cp -r Kbuild dkms.conf kmod $(DESTDIR)/usr/src/hyperbox-$(VERSION)/
+	find $(DESTDIR)/usr/src/hyperbox-$(VERSION) \( -name '*.o' -o -name '*.ko' -o \
+		-name '*.mod*' -o -name '.*.cmd' -o -name '*.symvers' -o -name '*.order' \) -delete
+
+# make deb: hyperbox-dkms and hyperbox-tools in build/deb, built from the
+# last commit (DEB_WORKTREE=1: from the working tree) in build/deb/src;
+# fails if lintian finds an error; its full verdict is build/deb/lintian.log.
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	$(if $(DEB_WORKTREE),git ls-files -co --exclude-standard -z | \
+		xargs -0 cp --parents -t build/deb/src 2>/dev/null || true, \
+		git archive HEAD | tar -x -C build/deb/src)
+	cd build/deb/src && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+		{ tail -30 ../build.log >&2; exit 1; }
+	lintian --fail-on error --tag-display-limit 0 -I build/deb/*.changes \
+		> build/deb/lintian.log 2>&1; rc=$$?; cat build/deb/lintian.log; \
+		ls build/deb/*.deb; exit $$rc
+
+# The kernel's own ynl CLI (tools/net/ynl of linux-source-6.12), for
+# selftests/ynl_test.sh; extracted, never committed.
+YNL_TAR := $(lastword $(sort $(wildcard /usr/src/linux-source-6.12*.tar.xz)))
+ynl: build/ynl/tools/net/ynl/cli.py
+build/ynl/tools/net/ynl/cli.py:
+	@test -n "$(YNL_TAR)" || { echo "no /usr/src/linux-source-6.12.tar.xz; run: make deps" >&2; exit 1; }
+	rm -rf build/ynl && mkdir -p build/ynl
+	tar -xJf $(YNL_TAR) -C build/ynl --strip-components=1 --wildcards \
+		'*/tools/net/ynl/*' '*/Documentation/netlink/*.yaml'
+	touch $@
 
 # DKMS: the source tree as dkms.conf expects it, under /usr/src.
 DKMS_SRC := /usr/src/hyperbox-$(VERSION)
