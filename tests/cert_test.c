@@ -406,25 +406,54 @@ TEST_F(ca, issue_never_overwrites_the_cas_own_files)
 	}
 }
 
-TEST_F(ca, names_match_by_cn_dns_and_ip)
+/* verify --name agrees with the handshake (mbedTLS's check on expected_name). */
+TEST_F(ca, names_match_as_the_handshake_matches_them)
 {
 	struct hbx_issue o;
 	size_t w = sizeof(self->why);
+	mbedtls_x509_crt crt;
+	uint32_t flags;
 
 	ASSERT_EQ(0, issue(self->ca, "node1", "dns:node1.test,ip:10.0.0.1,ip:fd00::1",
 			   0, 0, false, &o));
-	EXPECT_EQ(HBX_CERT_OK, check(o.crt_path, self->ca, self->ca, "node1", self->why, w));
+	EXPECT_EQ(HBX_CERT_OK, check(o.crt_path, self->ca, self->ca, "node1.test", self->why, w));
 	EXPECT_EQ(HBX_CERT_OK, check(o.crt_path, self->ca, self->ca, "NODE1.test", self->why, w));
-	EXPECT_EQ(HBX_CERT_OK, check(o.crt_path, self->ca, self->ca, "10.0.0.1", self->why, w));
-	EXPECT_EQ(HBX_CERT_OK, check(o.crt_path, self->ca, self->ca, "fd00:0::1", self->why, w));
+	/* With SANs the CN does not count, and the handshake matches no IP. */
 	EXPECT_EQ(HBX_CERT_NAME_MISMATCH,
-		  check(o.crt_path, self->ca, self->ca, "10.0.0.2", self->why, w));
+		  check(o.crt_path, self->ca, self->ca, "node1", self->why, w));
+	EXPECT_EQ(HBX_CERT_NAME_MISMATCH,
+		  check(o.crt_path, self->ca, self->ca, "10.0.0.1", self->why, w));
+	EXPECT_EQ(HBX_CERT_NAME_MISMATCH,
+		  check(o.crt_path, self->ca, self->ca, "fd00:0::1", self->why, w));
 	EXPECT_EQ(HBX_CERT_NAME_MISMATCH,
 		  check(o.crt_path, self->ca, self->ca, "node2", self->why, w));
-	EXPECT_NE(NULL, strstr(self->why, "does not name 'node2'")) {
+	EXPECT_NE(NULL, strstr(self->why, "does not name 'node2' (it names dns:node1.test)")) {
 		TH_LOG("%s", self->why);
 	}
 	EXPECT_STREQ("name-mismatch", hbx_cert_reason_name(HBX_CERT_NAME_MISMATCH));
+
+	/* The same answers as mbedTLS's name check, name by name. */
+	mbedtls_x509_crt_init(&crt);
+	ASSERT_EQ(0, hbx_cert_load(&crt, o.crt_path));
+	for (const char *const *n = (const char *const[]){ "node1.test", "node1",
+			"10.0.0.1", "x.node1.test", NULL }; *n; n++) {
+		flags = 0;
+		mbedtls_x509_crt_verify(&crt, &crt, NULL, *n, &flags, NULL, NULL);
+		EXPECT_EQ(!(flags & MBEDTLS_X509_BADCERT_CN_MISMATCH),
+			  hbx_cert_names(&crt, *n)) {
+			TH_LOG("%s", *n);
+		}
+	}
+	mbedtls_x509_crt_free(&crt);
+
+	/* No SAN (the name is no host name): the CN is what counts. */
+	ASSERT_EQ(0, issue(self->ca, "node_2", NULL, 0, 0, false, &o));
+	EXPECT_EQ(HBX_CERT_OK, check(o.crt_path, self->ca, self->ca, "node_2", self->why, w));
+	EXPECT_EQ(HBX_CERT_NAME_MISMATCH,
+		  check(o.crt_path, self->ca, self->ca, "node_3", self->why, w));
+	EXPECT_NE(NULL, strstr(self->why, "(it names node_2)")) {
+		TH_LOG("%s", self->why);
+	}
 }
 
 TEST_F(ca, san_extension_parses_back)
@@ -664,7 +693,7 @@ TEST_F(ca, renew_keeps_key_subject_and_sans)
 	hbx_index_free(&ix);
 	EXPECT_EQ(HBX_CERT_OK, check(copy, self->ca, self->ca, NULL, self->why,
 				     sizeof(self->why)));
-	EXPECT_EQ(HBX_CERT_OK, check(r.crt_path, self->ca, self->ca, "10.0.0.1",
+	EXPECT_EQ(HBX_CERT_OK, check(r.crt_path, self->ca, self->ca, "node1.test",
 				     self->why, sizeof(self->why)));
 }
 
@@ -699,8 +728,9 @@ TEST_F(ca, crl_parses_and_its_number_grows)
 	EXPECT_EQ(1, number);
 	EXPECT_EQ(NULL, crl.entry.serial.p);
 	this_update = hbx_x509_time_epoch(&crl.this_update);
-	EXPECT_GE(60, labs(this_update - now));
-	EXPECT_EQ(30 * DAY, hbx_x509_time_epoch(&crl.next_update) - this_update);
+	EXPECT_GE(60, labs(this_update - (now - HBX_CERT_BACKDATE)));
+	EXPECT_EQ(30 * DAY + HBX_CERT_BACKDATE,
+		  hbx_x509_time_epoch(&crl.next_update) - this_update);
 	mbedtls_x509_crl_free(&crl);
 
 	/* hbx cert crl --days 7, then a revocation keeps the 7 days. */
@@ -713,10 +743,92 @@ TEST_F(ca, crl_parses_and_its_number_grows)
 	ASSERT_EQ(0, mbedtls_x509_crl_parse_file(&crl, self->path));
 	ASSERT_EQ(0, hbx_crl_number(&crl, &number));
 	EXPECT_EQ(3, number);
-	EXPECT_EQ(7 * DAY, hbx_x509_time_epoch(&crl.next_update) -
-			   hbx_x509_time_epoch(&crl.this_update));
+	EXPECT_EQ(7 * DAY + HBX_CERT_BACKDATE, hbx_x509_time_epoch(&crl.next_update) -
+					       hbx_x509_time_epoch(&crl.this_update));
 	ASSERT_NE(NULL, crl.entry.serial.p);
 	EXPECT_EQ(NULL, crl.entry.next);
+	mbedtls_x509_crl_free(&crl);
+}
+
+/* Write the crlnumber file, re-sign the CRL: 0 and its cRLNumber, or -1. */
+static int crl_after(const char *dir, const char *number, uint64_t *got)
+{
+	mbedtls_x509_crl crl;
+	struct hbx_ca ca;
+	char path[256];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/crlnumber", dir);
+	if (hbx_file_write(path, number, strlen(number), 0644, true))
+		return -2;
+	if (hbx_ca_open(&ca, dir))
+		return -2;
+	ret = hbx_ca_write_crl(&ca, 0);
+	hbx_ca_close(&ca);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/ca.crl", dir);
+	mbedtls_x509_crl_init(&crl);
+	ret = mbedtls_x509_crl_parse_file(&crl, path) || hbx_crl_number(&crl, got) ?
+	      -3 : 0;
+	mbedtls_x509_crl_free(&crl);
+	return ret;
+}
+
+TEST_F(ca, crl_number_past_2_56_encodes_and_a_bad_file_is_refused)
+{
+	static const char *const bad[] = {
+		"-1\n", "+5\n", " 5\n", "5x\n", "", "\n", "99999999999999999999\n",
+	};
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-1, crl_after(self->ca, bad[i], &n)) {
+			TH_LOG("took '%s'", bad[i]);
+		}
+		EXPECT_NE(NULL, strstr(hbx_cert_error(), "crlnumber is malformed")) {
+			TH_LOG("%s", hbx_cert_error());
+		}
+	}
+	EXPECT_EQ(-1, crl_after(self->ca, "18446744073709551615\n", &n));
+	EXPECT_NE(NULL, strstr(hbx_cert_error(), "largest cRLNumber")) {
+		TH_LOG("%s", hbx_cert_error());
+	}
+	/* 2^56 needs 8 bytes, 2^63 a leading zero too: 11 bytes of DER. */
+	EXPECT_EQ(0, crl_after(self->ca, "72057594037927935\n", &n));
+	EXPECT_EQ(72057594037927936ULL, n);
+	EXPECT_EQ(0, crl_after(self->ca, "9223372036854775807\n", &n));
+	EXPECT_EQ(9223372036854775808ULL, n);
+	EXPECT_EQ(0, crl_after(self->ca, "18446744073709551614\n", &n));
+	EXPECT_EQ(18446744073709551615ULL, n);
+}
+
+TEST_F(ca, crl_this_update_is_backdated_like_certificates)
+{
+	mbedtls_x509_crl crl;
+	time_t now = time(NULL), this_update, next_update;
+	struct hbx_ca ca;
+
+	ASSERT_EQ(0, hbx_ca_open(&ca, self->ca));
+	ASSERT_EQ(0, hbx_ca_write_crl(&ca, 7));
+	hbx_ca_close(&ca);
+	snprintf(self->path, sizeof(self->path), "%s/ca.crl", self->ca);
+	mbedtls_x509_crl_init(&crl);
+	ASSERT_EQ(0, mbedtls_x509_crl_parse_file(&crl, self->path));
+	this_update = hbx_x509_time_epoch(&crl.this_update);
+	next_update = hbx_x509_time_epoch(&crl.next_update);
+	mbedtls_x509_crl_free(&crl);
+	EXPECT_LE(this_update, now - HBX_CERT_BACKDATE + 5);
+	EXPECT_GE(this_update, now - HBX_CERT_BACKDATE - 60);
+	EXPECT_GE(next_update, now + 7 * DAY - 60);
+	EXPECT_LE(next_update, now + 7 * DAY + 60);
+	/* Re-signing keeps the lifetime: the backdating does not add a day. */
+	ASSERT_EQ(0, hbx_ca_open(&ca, self->ca));
+	ASSERT_EQ(0, hbx_ca_write_crl(&ca, 0));
+	hbx_ca_close(&ca);
+	mbedtls_x509_crl_init(&crl);
+	ASSERT_EQ(0, mbedtls_x509_crl_parse_file(&crl, self->path));
+	EXPECT_LE(hbx_x509_time_epoch(&crl.next_update), now + 7 * DAY + 60);
 	mbedtls_x509_crl_free(&crl);
 }
 
@@ -1010,6 +1122,53 @@ TEST_F(ca, handshake_checks_the_cas_crl_unless_told_not_to)
 	run(out, sizeof(out), "%s serve --listen 127.0.0.1:0 --ca %s --cert %s "
 	    "--key %s --no-crl", hbx, ca_crt, o.crt_path, o.key_path);
 	EXPECT_NE(NULL, strstr(out, "revocation checks are OFF (--no-crl)")) {
+		TH_LOG("%s", out);
+	}
+}
+
+/* stderr of a handshake's setup with HBX_TLS_DEBUG=level, in out. */
+static void tls_debug_stderr(const struct hbx_tls_config *cfg, const char *level,
+			     char *out, size_t len)
+{
+	char path[] = "/tmp/hbx-stderr.XXXXXX", why[256];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	*out = '\0';
+	if (fd < 0 || saved < 0)
+		return;
+	fflush(stderr);
+	dup2(fd, 2);
+	setenv("HBX_TLS_DEBUG", level, 1);
+	tls_setup(cfg, why, sizeof(why));
+	unsetenv("HBX_TLS_DEBUG");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, out, len - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+TEST_F(ca, tls_debug_that_logs_secrets_warns_first)
+{
+	struct hbx_tls_config cfg = { .no_crl = true };
+	char ca_crt[160], out[4096];
+	struct hbx_issue o;
+
+	ASSERT_EQ(0, issue(self->ca, "node1", NULL, 0, 0, false, &o));
+	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", self->ca);
+	cfg.ca_file = ca_crt;
+	cfg.cert_file = o.crt_path;
+	cfg.key_file = o.key_path;
+	tls_debug_stderr(&cfg, "2", out, sizeof(out));
+	EXPECT_EQ(NULL, strstr(out, "WARNING")) {
+		TH_LOG("%s", out);
+	}
+	tls_debug_stderr(&cfg, "3", out, sizeof(out));
+	EXPECT_NE(NULL, strstr(out, "hbx: WARNING: HBX_TLS_DEBUG=3 writes this "
+			       "handshake's SECRETS")) {
 		TH_LOG("%s", out);
 	}
 }

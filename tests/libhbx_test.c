@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host-side unit tests of libhbx: manifests, digests, JSON.  No kernel
+ * Host-side unit tests of libhbx: manifests, digests, JSON, TCP.  No kernel
  * needed; the VM suite covers the module.
  */
+#include <arpa/inet.h>
 #include <endian.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <json-c/json.h>
 #include "kselftest_harness.h"
 #include "json.h"
 #include "manifest.h"
+#include "net.h"
 
 static int tmpfile_with(const void *buf, size_t len)
 {
@@ -146,6 +153,123 @@ TEST(json_escapes_and_nests)
 	EXPECT_STREQ("{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"list\":[1,18446744073709551615],"
 		     "\"o\":{\"t\":true}}\n", out);
 	free(out);
+}
+
+/* What hbx_json_string() writes for s, as a whole document. */
+static char *json_of(const char *s)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	struct hbx_json j;
+
+	hbx_json_init(&j, f);
+	hbx_json_array_begin(&j, NULL);
+	hbx_json_string(&j, NULL, s);
+	hbx_json_array_end(&j);
+	hbx_json_finish(&j);
+	fclose(f);
+	return out;
+}
+
+TEST(json_escapes_bytes_that_are_not_utf8_and_stays_valid)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		/* valid: as it is */
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]\n" },
+		{ "a\xff" "b", "[\"a\\u00ffb\"]\n" },			/* never UTF-8 */
+		{ "\x80", "[\"\\u0080\"]\n" },			/* stray continuation */
+		{ "\xc3(", "[\"\\u00c3(\"]\n" },			/* truncated */
+		{ "\xc3", "[\"\\u00c3\"]\n" },			/* truncated at the end */
+		{ "\xc0\xaf", "[\"\\u00c0\\u00af\"]\n" },		/* overlong '/' */
+		{ "\xe0\x80\xaf", "[\"\\u00e0\\u0080\\u00af\"]\n" },	/* overlong */
+		{ "\xed\xa0\x80", "[\"\\u00ed\\u00a0\\u0080\"]\n" },	/* surrogate */
+		{ "\xf4\x90\x80\x80", "[\"\\u00f4\\u0090\\u0080\\u0080\"]\n" }, /* > U+10FFFF */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = json_of(cases[i].in);
+		json_tokener *tok = json_tokener_new();
+		json_object *o;
+
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				       JSON_TOKENER_VALIDATE_UTF8);
+		o = json_tokener_parse_ex(tok, out, strlen(out) - 1);
+		json_tokener_free(tok);
+
+		EXPECT_STREQ(cases[i].out, out);
+		EXPECT_NE(NULL, o) {
+			TH_LOG("not JSON: %s", out);
+		}
+		json_object_put(o);
+		free(out);
+	}
+}
+
+/* A listener on 127.0.0.1 only; its port. */
+static int listen_v4(int *port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&in, sizeof(in)) || listen(fd, 4) ||
+	    getsockname(fd, (struct sockaddr *)&in, &len))
+		return -1;
+	*port = ntohs(in.sin_port);
+	return fd;
+}
+
+TEST(tcp_connect_tries_every_address_the_name_has)
+{
+	static const char hosts[] = "::1 hbx-two\n127.0.0.1 hbx-two\n";
+	char path[] = "/tmp/hbx-hosts.XXXXXX", spec[64], why[256];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int tmp, lfd, fd, port, refused;
+
+	/* A name with two addresses, ::1 first, in this test's own mounts. */
+	tmp = mkstemp(path);
+	ASSERT_LE(0, tmp);
+	ASSERT_EQ(sizeof(hosts) - 1, write(tmp, hosts, sizeof(hosts) - 1));
+	close(tmp);
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(path, "/etc/hosts", NULL, MS_BIND, NULL)) {
+		unlink(path);
+		SKIP(return, "cannot put a hosts file in place (not root?)");
+	}
+	unlink(path);
+	ASSERT_EQ(0, getaddrinfo("hbx-two", "1", &hints, &ai));
+	if (ai->ai_family != AF_INET6 || !ai->ai_next) {
+		freeaddrinfo(ai);
+		SKIP(return, "hbx-two does not resolve to ::1 first");
+	}
+	freeaddrinfo(ai);
+
+	lfd = listen_v4(&port);
+	ASSERT_LE(0, lfd);
+	snprintf(spec, sizeof(spec), "hbx-two:%d", port);
+	fd = hbx_tcp_connect(spec, why, sizeof(why));
+	EXPECT_LE(0, fd) {
+		TH_LOG("%s", why);
+	}
+	if (fd >= 0)
+		close(fd);
+
+	/* Nothing listens anywhere: the sentence names the last error. */
+	refused = listen_v4(&port);
+	ASSERT_LE(0, refused);
+	close(refused);
+	snprintf(spec, sizeof(spec), "hbx-two:%d", port);
+	memset(why, 0x7f, sizeof(why));
+	why[sizeof(why) - 1] = '\0';
+	EXPECT_EQ(-1, hbx_tcp_connect(spec, why, sizeof(why)));
+	EXPECT_EQ(0, strncmp(why, "cannot connect to hbx-two:", 26)) {
+		TH_LOG("%s", why);
+	}
+	EXPECT_NE(NULL, strstr(why, "refused"));
+	close(lfd);
 }
 
 TEST_HARNESS_MAIN

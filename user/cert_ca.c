@@ -185,11 +185,20 @@ static int read_crl_number(struct hbx_ca *ca, uint64_t *n)
 		return 0;
 	if (err)
 		return hbx_cert_fail("cannot read %s: %s", path, strerror(-err));
+	/* strtoull() takes "-1" (and " 1", "+1") and wraps: digits only. */
 	errno = 0;
 	*n = strtoull((char *)buf, &end, 10);
-	err = errno || end == (char *)buf || (*end && *end != '\n');
+	err = errno || !len || buf[0] < '0' || buf[0] > '9' ||
+	      (*end && strcmp(end, "\n"));
 	free(buf);
-	return err ? hbx_cert_fail("%s is malformed", path) : 0;
+	if (err)
+		return hbx_cert_fail("%s is malformed: it must hold the last cRLNumber "
+				     "used, a decimal number from 0 to %llu",
+				     path, (unsigned long long)UINT64_MAX - 1);
+	if (*n == UINT64_MAX)
+		return hbx_cert_fail("%s holds the largest cRLNumber hbx can write: "
+				     "start a new CA (hbx cert init --force)", path);
+	return 0;
 }
 
 /* The lifetime of the current CRL in days, or 0 if there is none. */
@@ -205,6 +214,9 @@ static unsigned int crl_lifetime(struct hbx_ca *ca)
 		d = hbx_x509_time_epoch(&crl.next_update) -
 		    hbx_x509_time_epoch(&crl.this_update);
 	mbedtls_x509_crl_free(&crl);
+	/* thisUpdate is backdated (hbx_ca_write_crl): not part of the lifetime. */
+	if (d > HBX_CERT_BACKDATE)
+		d -= HBX_CERT_BACKDATE;
 	return d > 0 && d / 86400 <= HBX_DAYS_MAX ? (d + 86399) / 86400 : 0;
 }
 
@@ -231,8 +243,10 @@ int hbx_ca_write_crl(struct hbx_ca *ca, unsigned int days)
 	err = hbx_file_write(path, num, strlen(num), 0644, true);
 	if (err)
 		return hbx_cert_fail("cannot write %s: %s", path, strerror(-err));
-	spec.this_update = hbx_cert_now();
-	spec.next_update = spec.this_update + (time_t)days * 86400;
+	/* Backdated as certificates are, so a verifier whose clock is a few
+	 * minutes behind does not see a CRL from the future. */
+	spec.this_update = hbx_cert_now() - HBX_CERT_BACKDATE;
+	spec.next_update = hbx_cert_now() + (time_t)days * 86400;
 	if (hbx_crl_pem(&spec, &ca->rng, &pem, &pem_len))
 		return -1;
 	hbx_ca_path(ca, HBX_CA_CRL, path, sizeof(path));

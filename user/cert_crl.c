@@ -25,7 +25,8 @@ static int write_ecdsa_sha256(unsigned char **p, unsigned char *start)
 static int write_extensions(unsigned char **p, unsigned char *start,
 			    const struct hbx_crl_spec *s)
 {
-	unsigned char num[9], aki[24], *c;
+	/* tag, length, a leading zero and up to 8 value bytes */
+	unsigned char num[2 + 1 + 8], aki[24], *c;
 	uint64_t v = s->number;
 	size_t len = 0;
 	int ret, i;

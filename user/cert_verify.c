@@ -64,22 +64,33 @@ int hbx_cert_reason_errno(int reason)
 	}
 }
 
-/* "CN, dns:a, ip:b": what crt names, for a mismatch. */
+/*
+ * What the handshake matches a name against, for a mismatch: the SAN DNS
+ * names when the certificate has a SAN extension, else its CN.
+ */
 static void names_of(const mbedtls_x509_crt *crt, char *buf, size_t len)
 {
 	char s[HBX_SAN_STR_MAX];
 	struct hbx_san_list san;
 	size_t i, n;
 
-	if (hbx_x509_cn(&crt->subject, buf, len))
-		snprintf(buf, len, "no CN");
-	if (hbx_san_from_crt(crt, &san))
+	*buf = '\0';
+	if (!(crt->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME)) {
+		if (hbx_x509_cn(&crt->subject, buf, len))
+			snprintf(buf, len, "no CN");
 		return;
+	}
+	if (hbx_san_from_crt(crt, &san))
+		san.n = 0;
 	for (i = 0; i < san.n; i++) {
+		if (san.v[i].type != HBX_SAN_DNS)
+			continue;
 		hbx_san_format(&san.v[i], s, sizeof(s));
 		n = strlen(buf);
-		snprintf(buf + n, len - n, ", %s", s);
+		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", s);
 	}
+	if (!*buf)
+		snprintf(buf, len, "no DNS name");
 }
 
 int hbx_cert_why(const mbedtls_x509_crt *crt, uint32_t flags, const char *name,
@@ -173,30 +184,17 @@ int hbx_cert_why(const mbedtls_x509_crt *crt, uint32_t flags, const char *name,
 
 bool hbx_cert_names(const mbedtls_x509_crt *crt, const char *name)
 {
-	char cn[HBX_CERT_NAME_MAX + 1];
-	struct hbx_san_list san;
-	unsigned char ip[16];
-	size_t ip_len = 0, i;
+	uint32_t flags = 0;
 
-	if (inet_pton(AF_INET, name, ip) == 1)
-		ip_len = 4;
-	else if (inet_pton(AF_INET6, name, ip) == 1)
-		ip_len = 16;
-	if (!ip_len && !hbx_x509_cn(&crt->subject, cn, sizeof(cn)) &&
-	    !strcasecmp(cn, name))
-		return true;
-	if (hbx_san_from_crt(crt, &san))
-		return false;
-	for (i = 0; i < san.n; i++) {
-		const struct hbx_san *s = &san.v[i];
-
-		if (s->type == HBX_SAN_DNS && !ip_len && !strcasecmp(s->dns, name))
-			return true;
-		if (s->type == HBX_SAN_IP && s->ip_len == ip_len &&
-		    !memcmp(s->ip, ip, ip_len))
-			return true;
-	}
-	return false;
+	/*
+	 * mbedTLS's own check, the one the handshake runs on ssl->hostname:
+	 * it matches before it builds the chain, so any trust anchor does.
+	 * A second implementation would drift from it (it did: it accepted
+	 * the CN beside SANs, and IP SANs, which the handshake does not).
+	 */
+	mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, (mbedtls_x509_crt *)crt,
+				NULL, name, &flags, NULL, NULL);
+	return !(flags & MBEDTLS_X509_BADCERT_CN_MISMATCH);
 }
 
 /* mbedTLS skips a CRL whose issuer is not the CA; we refuse it. */

@@ -52,8 +52,10 @@ int hbx_cert_why(const mbedtls_x509_crt *crt, uint32_t flags, const char *name,
 		 char *why, size_t whylen);
 
 /*
- * Does crt name name: its CN or a SAN dNSName (ASCII case-insensitive, no
- * wildcards), or a SAN iPAddress when name is an IPv4/IPv6 address?
+ * Does crt name name as the TLS handshake checks it (tls.c's
+ * expected_name, mbedTLS's rule): a SAN dNSName (ASCII case-insensitive,
+ * "*." wildcards) when the certificate has a SAN extension, else its CN.
+ * IP addresses in SANs are not matched: mbedTLS 2.28 does not.
  */
 bool hbx_cert_names(const mbedtls_x509_crt *crt, const char *name);
 

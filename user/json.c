@@ -9,13 +9,47 @@ void hbx_json_init(struct hbx_json *j, FILE *out)
 	j->need_comma[0] = false;
 }
 
-static void hbx_json_put_string(FILE *out, const char *s)
+/* The length of the valid UTF-8 sequence at s (RFC 3629), or 0. */
+static size_t utf8_len(const unsigned char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned char c = s[0];
+	uint32_t cp;
+	size_t n, i;
 
-		if (c == '"' || c == '\\')
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;	/* overlong, past Unicode, or a surrogate */
+	return n;
+}
+
+static void hbx_json_put_string(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
+	fputc('"', out);
+	while (*s) {
+		unsigned char c = *s;
+
+		n = utf8_len(s);
+		if (!n)
+			fprintf(out, "\\u%04x", c);	/* not UTF-8: see json.h */
+		else if (c == '"' || c == '\\')
 			fprintf(out, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", out);
@@ -24,7 +58,8 @@ static void hbx_json_put_string(FILE *out, const char *s)
 		else if (c < 0x20)
 			fprintf(out, "\\u%04x", c);
 		else
-			fputc(c, out);
+			fwrite(s, 1, n, out);
+		s += n ? n : 1;
 	}
 	fputc('"', out);
 }

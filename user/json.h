@@ -2,6 +2,14 @@
 /*
  * A small streaming JSON writer: enough for -j output, with commas and
  * string escaping handled in one place.
+ *
+ * Strings are C strings of bytes (file names, layer names), not always
+ * UTF-8, and JSON must be.  Valid UTF-8 is written as it is; a byte that
+ * is not part of a valid sequence (stray continuation bytes, overlong
+ * forms, surrogates, code points past U+10FFFF, truncated sequences) is
+ * written as \u00XX, its value.  A valid U+0080..U+00FF is never escaped,
+ * so "\u0080".."\u00ff" in our output always stands for one raw byte and
+ * the original bytes can be recovered.
  */
 #ifndef HBX_JSON_H
 #define HBX_JSON_H

@@ -31,20 +31,33 @@ static int resolve(const char *spec, int passive, struct addrinfo **ai,
 	return err ? -1 : 0;
 }
 
+/*
+ * Every address the name resolves to, in getaddrinfo()'s order: "localhost"
+ * is ::1 and 127.0.0.1, and a server may listen on only one of them.
+ */
 int hbx_tcp_connect(const char *spec, char *why, size_t whylen)
 {
-	struct addrinfo *ai;
-	int fd;
+	struct addrinfo *ai, *a;
+	int fd = -1, err = 0;
 
 	if (resolve(spec, 0, &ai, why, whylen))
 		return -1;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-		snprintf(why, whylen, "cannot connect to %s: %s", spec, strerror(errno));
+	for (a = ai; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if (!connect(fd, a->ai_addr, a->ai_addrlen))
+			break;
+		err = errno;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(ai);
+	if (fd < 0)
+		snprintf(why, whylen, "cannot connect to %s: %s", spec,
+			 strerror(err ? err : EADDRNOTAVAIL));
 	return fd;
 }
 
@@ -56,10 +69,11 @@ int hbx_tcp_listen(const char *spec, char *why, size_t whylen)
 	if (resolve(spec, 1, &ai, why, whylen))
 		return -1;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-			bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64))) {
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
 		snprintf(why, whylen, "cannot listen on %s: %s", spec, strerror(errno));
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(ai);

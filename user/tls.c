@@ -356,6 +356,25 @@ static void hbx_tls_debug(void *ctx, int level, const char *file, int line,
 {
 	fprintf(stderr, "mbedtls: %s:%d: %s", file, line, msg);
 }
+
+/*
+ * From level 3 mbedTLS dumps buffers, the premaster and master secrets and
+ * the key block among them: whoever reads the log can decrypt the session,
+ * and the kTLS keys are those keys.  Said once per process, loudly.
+ */
+static void hbx_tls_debug_warning(int level)
+{
+	static int said;
+
+	if (level < 3 || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		return;
+	fprintf(stderr,
+		"hbx: WARNING: HBX_TLS_DEBUG=%d writes this handshake's SECRETS (master\n"
+		"hbx: WARNING: secret, key block) to stderr: anyone who reads this log can\n"
+		"hbx: WARNING: decrypt the connection. Use HBX_TLS_DEBUG=2 or less unless\n"
+		"hbx: WARNING: you are debugging the key exchange, and destroy the log.\n",
+		level);
+}
 #endif
 
 /* --- why a handshake failed, as a sentence -------------------------------- */
@@ -730,7 +749,10 @@ static int hbx_tls_setup(struct hbx_tls *t)
 #endif
 #if defined(MBEDTLS_DEBUG_C)
 	if (getenv("HBX_TLS_DEBUG")) {
-		mbedtls_debug_set_threshold(atoi(getenv("HBX_TLS_DEBUG")));
+		int level = atoi(getenv("HBX_TLS_DEBUG"));
+
+		hbx_tls_debug_warning(level);
+		mbedtls_debug_set_threshold(level);
 		mbedtls_ssl_conf_dbg(conf, hbx_tls_debug, NULL);
 	}
 #endif

@@ -14,6 +14,7 @@
  * can decrypt it.
  *
  * HBX_TLS_DEBUG=1..4 in the environment prints mbedTLS's debug log to stderr.
+ * From 3 on that log holds the session's secrets; a warning says so first.
  */
 #ifndef HBX_TLS_H
 #define HBX_TLS_H
