@@ -14,6 +14,18 @@
 const volatile __u64 target_cgid = 0;
 const volatile __u32 abi_mask = HBX_SC_ABI_MASK_ALL;
 
+/*
+ * The same cgroup, by fd, set after load: a workload that makes child
+ * cgroups and moves tasks into them (a container runtime, systemd) is
+ * still traced there.  Comparing cgroup ids alone missed those tasks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} target_cg SEC(".maps");
+
 /* Hit counts, read by user space through the mmap'ed .bss. */
 __u64 counts[HBX_SC_ABIS][HBX_SC_NR_MAX];
 __u64 args_dropped;	/* argument values lost to a full map */
@@ -69,7 +81,9 @@ int sys_enter(struct trace_event_raw_sys_enter *ctx)
 	__u32 abi;
 	__u64 nr, flags;
 
-	if (bpf_get_current_cgroup_id() != target_cgid)
+	/* The cgroup itself (cheap), else anywhere below it. */
+	if (bpf_get_current_cgroup_id() != target_cgid &&
+	    bpf_current_task_under_cgroup(&target_cg, 0) != 1)
 		return 0;
 	if (id < 0)	/* a tracer cancelled the syscall */
 		return 0;

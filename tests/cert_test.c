@@ -326,23 +326,29 @@ TEST_F(ca, issue_does_not_replace_a_key_without_force)
 	free(after);
 }
 
+/* op (hbx_ca_issue or hbx_ca_renew) with the CA in dir open. */
+static int with_ca(const char *dir, int (*op)(struct hbx_ca *, struct hbx_issue *),
+		   struct hbx_issue *o)
+{
+	struct hbx_ca ca;
+	int ret = hbx_ca_open(&ca, dir);
+
+	if (!ret) {
+		ret = op(&ca, o);
+		hbx_ca_close(&ca);
+	}
+	return ret;
+}
+
 /* Issue with an explicit --out prefix. */
 static int issue_out(const char *dir, const char *name, const char *out,
 		     bool force, struct hbx_issue *o)
 {
-	struct hbx_ca ca;
-	int ret;
-
 	memset(o, 0, sizeof(*o));
 	o->name = name;
 	o->out = out;
 	o->force = force;
-	ret = hbx_ca_open(&ca, dir);
-	if (!ret) {
-		ret = hbx_ca_issue(&ca, o);
-		hbx_ca_close(&ca);
-	}
-	return ret;
+	return with_ca(dir, hbx_ca_issue, o);
 }
 
 TEST_F(ca, issue_never_overwrites_the_cas_own_files)
@@ -946,17 +952,9 @@ TEST_F(ca, cli_speaks_in_sentences)
 
 static int renew(const char *dir, const char *name, struct hbx_issue *o)
 {
-	struct hbx_ca ca;
-	int ret;
-
 	memset(o, 0, sizeof(*o));
 	o->name = name;
-	ret = hbx_ca_open(&ca, dir);
-	if (!ret) {
-		ret = hbx_ca_renew(&ca, o);
-		hbx_ca_close(&ca);
-	}
-	return ret;
+	return with_ca(dir, hbx_ca_renew, o);
 }
 
 /* The index entry of serial, as the CA has it now. */

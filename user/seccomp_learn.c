@@ -2,8 +2,9 @@
 /*
  * hbx seccomp learn: the workload runs in a cgroup of its own, and a CO-RE
  * program on raw_syscalls:sys_enter (bpf/syscalls.bpf.c) counts the
- * syscalls of that cgroup's tasks only.  The cgroup, not a pid list, is
- * what catches every child and thread, however the workload forks.
+ * syscalls of that cgroup's tasks only, and of the cgroups the workload
+ * makes below it.  The cgroup, not a pid list, is what catches every
+ * child and thread, however the workload forks.
  *
  * The program is attached before the child exists; the child then moves
  * itself into the cgroup and execs.  The write that moves it entered the
@@ -12,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,27 +140,57 @@ static int write_file(const char *dir, const char *file, const char *val)
 	return ret;
 }
 
-/* Kill what the workload left behind so the cgroup can go. */
-static size_t kill_leftovers(const char *cg)
+/*
+ * The workload may have made cgroups below ours and moved tasks there:
+ * count and kill in every one of them, and remove them deepest first.
+ */
+static size_t leftovers_found;
+static bool leftovers_kill;
+
+static int leftovers_in(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
 {
-	char path[CG_FILE_MAX], line[32];
-	size_t n = 0;
+	char procs[CG_FILE_MAX], line[32];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	f = fopen(path, "re");
+	if (type != FTW_D)
+		return 0;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+	f = fopen(procs, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	if (n && write_file(cg, "cgroup.kill", "1")) {
-		/* Before 5.14 there is no cgroup.kill: one at a time. */
-		rewind(f);
-		while (fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f)) {
+		leftovers_found++;
+		if (leftovers_kill)
 			kill((pid_t)atoi(line), SIGKILL);
 	}
 	fclose(f);
-	return n;
+	return 0;
+}
+
+/* Kill what the workload left behind so the cgroup can go. */
+static size_t kill_leftovers(const char *cg)
+{
+	leftovers_found = 0;
+	leftovers_kill = false;
+	nftw(cg, leftovers_in, 16, FTW_PHYS);
+	/* cgroup.kill takes the whole subtree; before 5.14: one at a time. */
+	if (leftovers_found && write_file(cg, "cgroup.kill", "1")) {
+		size_t n = leftovers_found;
+
+		leftovers_kill = true;
+		nftw(cg, leftovers_in, 16, FTW_PHYS);
+		leftovers_found = n;
+	}
+	return leftovers_found;
+}
+
+static int rmdir_one(const char *path, const struct stat *st, int type,
+		     struct FTW *ftw)
+{
+	if (type == FTW_DP)
+		rmdir(path);
+	return 0;
 }
 
 static void remove_cgroup(const char *cg)
@@ -167,7 +199,8 @@ static void remove_cgroup(const char *cg)
 	for (int i = 0; i < 200; i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-		if (!rmdir(cg) || errno != EBUSY)
+		nftw(cg, rmdir_one, 16, FTW_DEPTH | FTW_PHYS);
+		if (access(cg, F_OK))
 			return;
 		nanosleep(&ts, NULL);
 	}
@@ -187,10 +220,12 @@ static const char *bpf_hint(int e)
 }
 
 static int load_tracer(struct syscalls_bpf **out, uint64_t cgid,
-		       uint32_t abi_mask, char *err, size_t errlen)
+		       const char *cg, uint32_t abi_mask, char *err,
+		       size_t errlen)
 {
 	struct syscalls_bpf *skel;
-	int e;
+	uint32_t zero = 0;
+	int e, cg_fd;
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		snprintf(err, errlen, "the kernel has no BTF (/sys/kernel/btf/vmlinux): the CO-RE tracer needs CONFIG_DEBUG_INFO_BTF");
@@ -211,6 +246,18 @@ static int load_tracer(struct syscalls_bpf **out, uint64_t cgid,
 		e = e < 0 ? -e : e;
 		snprintf(err, errlen, "cannot load the BPF program: %s%s",
 			 strerror(e), bpf_hint(e));
+		goto fail;
+	}
+	/* The cgroup's subtree too: see target_cg in syscalls.bpf.c. */
+	cg_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = cg_fd < 0 ? errno :
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.target_cg), &zero,
+				&cg_fd, BPF_ANY) ? errno : 0;
+	if (cg_fd >= 0)
+		close(cg_fd);
+	if (e) {
+		snprintf(err, errlen, "cannot give the tracer the cgroup %s: %s%s",
+			 cg, strerror(e), bpf_hint(e));
 		goto fail;
 	}
 	e = syscalls_bpf__attach(skel);
@@ -318,7 +365,7 @@ int hbx_sc_learn_run(struct hbx_sc_learn *l, struct hbx_sc_trace *t,
 			 strerror(errno));
 		goto out;
 	}
-	if (load_tracer(&skel, cgid, l->abi_mask, err, errlen))
+	if (load_tracer(&skel, cgid, cg, l->abi_mask, err, errlen))
 		goto out;
 	if (pipe2(report, O_CLOEXEC)) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
