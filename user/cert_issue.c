@@ -137,10 +137,12 @@ static void replaced_key(struct hbx_ca *ca, const struct hbx_issue *o,
 	if (*id || access(o->crt_path, F_OK))
 		return;
 	mbedtls_x509_crt_init(&crt);
-	if (!mbedtls_x509_crt_parse_file(&crt, o->crt_path) &&
-	    (mbedtls_x509_crt_verify(&crt, &ca->crt, NULL, NULL, &flags, NULL,
-				     NULL), !(flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)))
-		hbx_cert_identity(&crt, id);
+	if (!mbedtls_x509_crt_parse_file(&crt, o->crt_path)) {
+		mbedtls_x509_crt_verify(&crt, &ca->crt, NULL, NULL, &flags,
+					NULL, NULL);
+		if (!(flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED))
+			hbx_cert_identity(&crt, id);
+	}
 	mbedtls_x509_crt_free(&crt);
 }
 
