@@ -38,8 +38,8 @@ if [ "${1:-}" = --in-vm ]; then
 		sed -n "s/^$2=//p" "/lib/systemd/system/$1@.service" | sed 's/%i/vm/g'
 	}
 	mkdir -p /etc/hyperbox/serve /etc/hyperbox/peer
-	hbx cert init --name vm-cluster > /dev/null &&
-		hbx cert issue node --san dns:node,ip:127.0.0.1 --out /etc/hyperbox/node > /dev/null
+	hbx cert init --force --name vm-cluster > /dev/null &&
+		hbx cert issue node --force --san dns:node,ip:127.0.0.1 --out /etc/hyperbox/node > /dev/null
 	tap $? "vm.$k.cert_init_and_issue_to_the_default_paths"
 	echo "LISTEN=127.0.0.1:7411" > /etc/hyperbox/serve/vm.conf
 	printf 'CONNECT=127.0.0.1:7411\nNAME=node\nCONNECTIONS=2\n' > /etc/hyperbox/peer/vm.conf
@@ -133,7 +133,7 @@ apt-get install -y -q --no-install-recommends $(printf './%s ' $debs) > "$out/de
 tap $? "deb.apt_install_both_packages"
 echo "# install (DKMS builds): $(( $(date +%s) - t )) s"
 for k in $kernels; do
-	dkms status -m hyperbox -v "$version" -k "$k" | grep -q installed
+	dkms status -m hyperbox -v "$version" -k "$k" 2>/dev/null | grep -q installed
 	tap $? "deb.dkms_installed_the_module_for_$k"
 	ko=$(ls /lib/modules/"$k"/updates/dkms/hyperbox.ko* 2>/dev/null | head -n1)
 	[ -n "$ko" ] && grep -q "updates/dkms/hyperbox.ko" "/lib/modules/$k/modules.dep"
