@@ -10,36 +10,64 @@ struct crypto_shash;
 struct file;
 struct hbx_manifest;
 
-/* Hashed locks: two readers of one unverified chunk hash it once. */
-#define HBX_VERIFY_LOCKS 512
-
-/* Per-layer verification state: which chunks are known good. */
+/*
+ * Per-layer verification state.  A chunk is "verified" when its bytes
+ * matched the manifest once.  Verify once trusts the storage from then on.
+ * Verify always keeps the chunk's leaf hashes (one per 4 KiB block,
+ * themselves checked against the manifest) and checks every block read
+ * from storage against its leaf: the bit then means "leaves known".
+ */
 struct hbx_chunks {
 	int			id;		/* the layer's index, for tracing */
 	const struct hbx_manifest *manifest;
-	struct file		*image;
+	struct file		*image;		/* buffered reads and writes */
 	struct crypto_shash	*sha256;
+	bool			always;		/* enum hbx_verify_mode: always */
+	bool			direct;		/* reads of blocks bypass image's cache */
 	unsigned long		*verified;	/* bitmap, one bit per chunk */
 	unsigned long		*failed;	/* chunks known not to match */
-	struct mutex		locks[HBX_VERIFY_LOCKS];
+	/*
+	 * One lock bit per chunk: two readers of one unverified chunk hash
+	 * (or fetch) it once, and a slow chunk never holds up another.
+	 */
+	unsigned long		*busy;
+	/*
+	 * Verify always: each chunk's leaf hashes, allocated on its first use
+	 * (memory follows what is read), published before its verified bit.
+	 */
+	u8			**leaves;
+	struct file		*hashes;	/* a local layer's hash file, or NULL */
 	atomic64_t		nr_verified;
 	atomic64_t		nr_hashed;	/* chunk hashes computed */
-	atomic64_t		nr_failed;	/* chunks that failed verification */
+	atomic64_t		nr_failed;	/* chunks or blocks that did not match */
+	atomic64_t		nr_blocks;	/* blocks checked on reads (always) */
 	atomic64_t		nr_fetched;	/* remote: chunks fetched from a peer */
 	atomic64_t		bytes_fetched;
 
 	/*
 	 * Remote layers: where a chunk that is not (correctly) in the image
-	 * comes from.  Fills buf with the len bytes of chunk index, already
-	 * checked with hbx_chunk_matches(); 0 or -errno.
+	 * comes from.  Fills a kvmalloc'd *buf (the caller frees it) with the
+	 * len bytes of chunk index, already checked with hbx_chunk_matches();
+	 * 0 or -errno.
 	 */
-	int			(*fetch)(void *ctx, u64 index, void *buf, u32 len);
+	int			(*fetch)(void *ctx, u64 index, void **buf, u32 len);
 	void			*fetch_ctx;
 };
 
 int hbx_chunks_init(struct hbx_chunks *c, int id, const struct hbx_manifest *m,
-		    struct file *image, struct crypto_shash *sha256);
+		    struct file *image, struct crypto_shash *sha256, bool always);
 void hbx_chunks_free(struct hbx_chunks *c);
+
+/*
+ * Verify always, a local layer: take a hash file (its own reference).  Its
+ * size must be the image's blocks times 32 and its first and last chunks'
+ * leaves must match the manifest (a file of another layer, or a short one,
+ * is refused, *why says why); any other chunk's leaves are checked when
+ * first used, and a chunk whose leaves do not match is hashed from the
+ * image instead.
+ */
+int hbx_chunks_set_hashes(struct hbx_chunks *c, struct file *hashes,
+			  const char **why);
 
 /*
  * Make sure chunks [first, last] are verified, hashing those that are not.
@@ -53,6 +81,12 @@ void hbx_chunks_free(struct hbx_chunks *c);
 int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
 
 /*
+ * Verify always: whether the 4 KiB block's bytes (just read from storage)
+ * match its leaf hash: 0, or -EBADMSG (counted).  Its chunk is verified.
+ */
+int hbx_block_check(struct hbx_chunks *c, u64 block, const void *data);
+
+/*
  * For the server: as hbx_chunks_verify() for one chunk, but it never waits
  * for another task working on the same chunk (-EBUSY), so two nodes that
  * fetch from each other cannot wait on each other; and with may_fetch
@@ -61,7 +95,11 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
  */
 int hbx_chunk_verify_serving(struct hbx_chunks *c, u64 index, bool may_fetch);
 
-/* Whether buf holds chunk index's bytes; -errno if it could not be hashed. */
+/*
+ * Whether buf holds chunk index's bytes (1, or 0); -errno if it could not
+ * be hashed.  With verify always, the leaves it computed are kept for the
+ * chunk (trusted only once its verified bit is set).
+ */
 int hbx_chunk_matches(struct hbx_chunks *c, u64 index, const void *buf);
 
 #endif

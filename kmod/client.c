@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The in-kernel STOQ client.  Requesters send a frame and sleep on their
- * request; one thread per socket reads replies and hands each to the request
- * with its id.  Every wait is bounded by the peer's timeout and killable, and
- * a socket that dies fails the requests it carried at once.
+ * The in-kernel STOQ client.  A requester sends a frame and sleeps on its
+ * request; the socket's reader thread hands each reply to the request with
+ * its id.  Requests are reference counted: one reference is the
+ * requester's, one the pending table's, inherited by whoever takes the
+ * request out of the table (the reader, a dying socket, the requester
+ * giving up).  A reply lands in a buffer the request owns, so a requester
+ * that gives up only drops its reference and leaves; if the reader was
+ * mid-reply, the socket is shut down so the reader ends at once rather than
+ * at its frame's deadline.  Every wait is bounded by the peer's timeout and
+ * killable.
  */
 #include <linux/completion.h>
+#include <linux/file.h>
+#include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <net/sock.h>
 #include "client.h"
@@ -17,76 +27,106 @@
 #define HBX_CLIENT_CANCEL_POLL	(HZ / 10)
 
 struct hbx_client_req {
+	struct kref		ref;
 	u32			id;
 	struct hbx_peer_sock	*ps;		/* the socket it went out on */
 	struct completion	done;
 	int			err;
 	u16			status;
-	bool			alloc;		/* reply buffer made to measure */
-	void			*buf;
-	u32			cap, len;
+	u32			max;		/* the longest reply accepted */
+	void			*buf;		/* the reply: the request's own */
+	u32			len;
 };
 
-/* Read and drop a payload nobody waits for any more. */
-static int hbx_client_discard(struct socket *sock, u32 len)
+static struct hbx_client_req *hbx_client_req_new(struct hbx_peer_sock *ps,
+						 u32 max)
 {
-	u8 scratch[256];
-	int err = 0;
+	struct hbx_client_req *req = kzalloc(sizeof(*req), GFP_NOIO);
 
-	while (len && !err) {
-		u32 n = min_t(u32, len, sizeof(scratch));
-
-		err = hbx_stoq_recv_data(sock, scratch, n);
-		len -= n;
-	}
-	return err;
+	if (!req)
+		return NULL;
+	kref_init(&req->ref);
+	init_completion(&req->done);
+	req->ps = ps;
+	req->max = max;
+	return req;
 }
 
+static void hbx_client_req_release(struct kref *ref)
+{
+	struct hbx_client_req *req = container_of(ref, struct hbx_client_req, ref);
+
+	kvfree(req->buf);
+	kfree(req);
+}
+
+static void hbx_client_req_put(struct hbx_client_req *req)
+{
+	kref_put(&req->ref, hbx_client_req_release);
+}
+
+/* By whoever took the request out of the table, with the table's reference. */
 static void hbx_client_complete(struct hbx_client_req *req, int err)
 {
 	req->err = err;
 	complete(&req->done);
+	hbx_client_req_put(req);
+}
+
+static const char *hbx_client_rx_why(int err)
+{
+	switch (err) {
+	case -ETIMEDOUT:	return "reply not received in time";
+	case -EPROTO:		return "truncated reply";
+	default:		return "socket receive failed";
+	}
 }
 
 /* Deliver one reply; a non-zero return ends the socket. */
-static int hbx_client_deliver(struct hbx_peer_sock *ps,
+static int hbx_client_deliver(struct hbx_peer_sock *ps, struct hbx_stoq_rx *rx,
 			      const struct hbx_stoq_hdr *hdr, const char **why)
 {
 	struct hbx_peer *peer = ps->peer;
 	u32 len = be32_to_cpu(hdr->len);
+	u64 id = be64_to_cpu(hdr->id);
 	struct hbx_client_req *req;
+	void *buf = NULL;
 	int err;
 
 	/* Ids are ours and 32-bit: anything else is no request of ours. */
-	req = be64_to_cpu(hdr->id) > U32_MAX ? NULL :
-	      xa_erase(&peer->pending, be64_to_cpu(hdr->id));
-	if (!req)
-		return hbx_client_discard(ps->sock, len);
-
-	req->status = be16_to_cpu(hdr->status);
-	if (req->status != HBX_STOQ_OK || !len) {
-		err = hbx_client_discard(ps->sock, len);
-		hbx_client_complete(req, 0);
+	req = id > U32_MAX ? NULL : xa_erase(&peer->pending, id);
+	if (req) {
+		req->status = be16_to_cpu(hdr->status);
+		if (req->status == HBX_STOQ_OK && len > req->max) {
+			*why = "reply larger than the request allows";
+			hbx_client_complete(req, -EPROTO);
+			return -EPROTO;
+		}
+		if (req->status == HBX_STOQ_OK && len)
+			buf = kvmalloc(len, GFP_NOIO);
+	}
+	if (!buf) {
+		/* Nobody's, a refusal, or no memory: keep the stream in step. */
+		err = hbx_stoq_discard(ps->sock, rx, len);
+		if (req)
+			hbx_client_complete(req, req->status == HBX_STOQ_OK && len ?
+					    -ENOMEM : 0);
+		if (err)
+			*why = hbx_client_rx_why(err);
 		return err;
 	}
-	if (req->alloc) {
-		req->buf = kvmalloc(len, GFP_KERNEL);
-		req->cap = req->buf ? len : 0;
+	err = hbx_stoq_recv_data(ps->sock, rx, buf, len);
+	if (err) {
+		kvfree(buf);
+		*why = hbx_client_rx_why(err);
+		hbx_client_complete(req, err);
+		return err;
 	}
-	if (len > req->cap) {
-		hbx_client_complete(req, req->alloc ? -ENOMEM : -EPROTO);
-		*why = "reply larger than the request allows";
-		return -EPROTO;
-	}
-	err = hbx_stoq_recv_data(ps->sock, req->buf, len);
-	if (!err) {
-		req->len = len;
-		atomic64_add(len, &peer->bytes_rx);
-	} else {
-		*why = "truncated reply";
-	}
-	hbx_client_complete(req, err);
-	return err;
+	req->buf = buf;
+	req->len = len;
+	atomic64_add(len, &peer->bytes_rx);
+	hbx_client_complete(req, 0);
+	return 0;
 }
 
 void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
@@ -94,59 +134,86 @@ void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
 	struct hbx_client_req *req;
 	unsigned long id;
 
-	xa_for_each(&peer->pending, id, req)
-		if ((!ps || req->ps == ps) && xa_erase(&peer->pending, id) == req)
-			hbx_client_complete(req, -EPIPE);
+	/* Under the table's lock: no request can be freed while we look at it. */
+	xa_lock(&peer->pending);
+	xa_for_each(&peer->pending, id, req) {
+		if (ps && req->ps != ps)
+			continue;
+		__xa_erase(&peer->pending, id);
+		hbx_client_complete(req, -EPIPE);
+	}
+	xa_unlock(&peer->pending);
+}
+
+/* The peer's hello: its version, then whatever else it sent, dropped. */
+static int hbx_client_hello(struct hbx_peer_sock *ps, struct hbx_stoq_rx *rx,
+			    const struct hbx_stoq_hdr *hdr, const char **why)
+{
+	struct hbx_stoq_hello hello;
+	u32 len = be32_to_cpu(hdr->len);
+	int err;
+
+	if (len < sizeof(hello)) {
+		*why = "short hello";
+		return -EPROTO;
+	}
+	err = hbx_stoq_recv_data(ps->sock, rx, &hello, sizeof(hello)) ?:
+	      hbx_stoq_discard(ps->sock, rx, len - sizeof(hello));
+	if (err) {
+		*why = hbx_client_rx_why(err);
+		return err;
+	}
+	if (be32_to_cpu(hello.version) != HBX_STOQ_VERSION) {
+		*why = "peer speaks another protocol version";
+		return -EPROTO;
+	}
+	WRITE_ONCE(ps->ready, true);
+	return 0;
 }
 
 void hbx_client_run(struct hbx_peer_sock *ps)
 {
 	struct hbx_stoq_hello hello = { .version = cpu_to_be32(HBX_STOQ_VERSION) };
-	struct hbx_stoq_hdr hdr;
+	long timeout = hbx_peer_timeout(ps->peer);
+	struct hbx_stoq_rx rx = { .idle = timeout, .frame = timeout };
 	const char *why = "socket send failed or timed out";
+	struct hbx_stoq_hdr hdr;
 	int err;
 
 	mutex_lock(&ps->send_lock);
-	err = hbx_stoq_send(ps->sock, HBX_STOQ_HELLO, 0, 0, &hello, sizeof(hello));
+	err = hbx_stoq_send(ps->sock, timeout, HBX_STOQ_HELLO, 0, 0, &hello,
+			    sizeof(hello));
 	mutex_unlock(&ps->send_lock);
 
 	while (!err && !kthread_should_stop()) {
-		err = hbx_stoq_recv_reply(ps->sock, &hdr, &why);
+		err = hbx_stoq_recv_reply(ps->sock, &rx, &hdr, &why);
 		if (err == -EAGAIN) {
 			err = 0;	/* idle until a request goes out */
 			continue;
 		}
 		if (err)
 			break;
-		if (hdr.type == HBX_STOQ_HELLO) {
-			err = hbx_stoq_recv_data(ps->sock, &hello,
-						 min_t(u32, be32_to_cpu(hdr.len),
-						       sizeof(hello)));
-			if (!err && be32_to_cpu(hello.version) != HBX_STOQ_VERSION) {
-				why = "peer speaks another protocol version";
-				err = -EPROTO;
-			}
-			WRITE_ONCE(ps->ready, !err);
-			continue;
-		}
-		if (!READ_ONCE(ps->ready)) {
+		if (hdr.type == HBX_STOQ_HELLO)
+			err = hbx_client_hello(ps, &rx, &hdr, &why);
+		else if (!READ_ONCE(ps->ready)) {
 			why = "reply before the hello";
 			err = -EPROTO;
-			break;
-		}
-		err = hbx_client_deliver(ps, &hdr, &why);
+		} else
+			err = hbx_client_deliver(ps, &rx, &hdr, &why);
 	}
-	WRITE_ONCE(ps->ready, false);
-	hbx_client_fail_pending(ps->peer, ps);
+	if (kthread_should_stop())
+		why = "stopped";
+	/* Not ready, then its requests failed: see hbx_peer_sock_failed(). */
 	hbx_peer_sock_failed(ps, why, err == -EPROTO);
 }
 
 static struct hbx_peer_sock *hbx_client_pick(struct hbx_peer *peer)
 {
-	unsigned int i, start = atomic_inc_return(&peer->next_sock);
+	unsigned int i, n = READ_ONCE(peer->nr_socks);
+	unsigned int start = atomic_inc_return(&peer->next_sock);
 
-	for (i = 0; i < peer->nr_socks; i++) {
-		struct hbx_peer_sock *ps = &peer->socks[(start + i) % peer->nr_socks];
+	for (i = 0; i < n; i++) {
+		struct hbx_peer_sock *ps = &peer->socks[(start + i) % n];
 
 		if (READ_ONCE(ps->ready))
 			return ps;
@@ -182,42 +249,83 @@ static long hbx_client_wait(struct hbx_client_req *req, long timeout,
 	}
 }
 
-/* One try on one socket; -EPIPE if that socket died meanwhile. */
-static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
-			  u8 type, const struct hbx_stoq_get *get,
-			  struct hbx_client_req *req, long timeout,
-			  const struct hbx_cancel *cancel)
+/*
+ * The requester leaves before its reply.  Still in the table: gone with
+ * it.  Taken by a reader mid-reply: that socket is ended, so the reader
+ * stops now rather than at the frame's deadline, and frees the request.
+ */
+static void hbx_client_give_up(struct hbx_peer *peer, struct hbx_client_req *req)
 {
+	if (xa_erase(&peer->pending, req->id) == req)
+		hbx_client_req_put(req);
+	else if (!completion_done(&req->done))
+		hbx_peer_sock_abort(req->ps);
+	hbx_client_req_put(req);
+}
+
+/*
+ * One try on one socket, waiting at most timeout: 0 and *out, the answered
+ * request; -EPIPE if that socket died or could not send (try another); or
+ * another error.
+ */
+static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
+			  u8 type, const struct hbx_stoq_get *get, u32 max,
+			  long timeout, const struct hbx_cancel *cancel,
+			  struct hbx_client_req **out)
+{
+	struct hbx_client_req *req = hbx_client_req_new(ps, max);
 	long left;
 	int err;
 
-	init_completion(&req->done);
-	req->ps = ps;
-	req->err = 0;
+	if (!req)
+		return -ENOMEM;
+	kref_get(&req->ref);	/* the table's */
 	err = xa_alloc_cyclic(&peer->pending, &req->id, req, xa_limit_32b,
 			      &peer->next_id, GFP_NOIO);
-	if (err < 0)
+	if (err < 0) {
+		hbx_client_req_put(req);
+		hbx_client_req_put(req);
 		return err;
+	}
 
-	/* A socket being replaced is not ready; its slot's lock orders that. */
+	/* A dying or replaced socket is not ready; its slot's lock orders that. */
 	mutex_lock(&ps->send_lock);
 	err = READ_ONCE(ps->ready) ?
-	      hbx_stoq_send(ps->sock, type, 0, req->id, get, sizeof(*get)) : -EPIPE;
+	      hbx_stoq_send(ps->sock, timeout, type, 0, req->id, get, sizeof(*get)) :
+	      -EPIPE;
 	mutex_unlock(&ps->send_lock);
 	if (err) {
-		if (xa_erase(&peer->pending, req->id) != req)
-			wait_for_completion(&req->done);	/* failed by the reader */
-		return -EPIPE;
+		/* Half a frame may have gone out: that socket is done. */
+		if (err != -EPIPE || READ_ONCE(ps->ready))
+			hbx_peer_sock_abort(ps);
+		hbx_client_give_up(peer, req);
+		return err == -ETIMEDOUT ? err : -EPIPE;
 	}
 	atomic64_inc(&peer->requests);
 
 	left = hbx_client_wait(req, timeout, cancel);
-	if (left > 0)
-		return req->err;
-	/* Gave up.  If the reader already took it, it is mid-copy: let it end. */
-	if (xa_erase(&peer->pending, req->id) != req)
-		wait_for_completion(&req->done);
-	return left == 0 ? -ETIMEDOUT : left;
+	if (left <= 0) {
+		hbx_client_give_up(peer, req);
+		return left ?: -ETIMEDOUT;
+	}
+	err = req->err;
+	if (err) {
+		hbx_client_req_put(req);
+		return err;
+	}
+	*out = req;
+	return 0;
+}
+
+static int hbx_client_status(const struct hbx_client_req *req)
+{
+	switch (req->status) {
+	case HBX_STOQ_OK:		return req->len ? 0 : -EPROTO;
+	case HBX_STOQ_UNKNOWN_LAYER:	/* fall through */
+	case HBX_STOQ_NOT_HERE:		return -ENOENT;
+	case HBX_STOQ_OUT_OF_RANGE:	return -ERANGE;
+	default:			return -EIO;
+	}
 }
 
 /*
@@ -228,70 +336,56 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
  * when the layer goes.  Killable throughout.
  */
 static int hbx_client_request(struct hbx_peer *peer, u8 type,
-			      const u8 *digest, u64 chunk,
-			      struct hbx_client_req *req,
+			      const u8 *digest, u64 chunk, u32 max,
+			      void **buf, u32 *len,
 			      const struct hbx_cancel *cancel)
 {
 	struct hbx_stoq_get get = { .chunk = cpu_to_be64(chunk) };
-	unsigned long deadline = jiffies + msecs_to_jiffies(peer->timeout_ms);
+	long timeout = hbx_peer_timeout(peer);
+	unsigned long deadline = jiffies + timeout;
+	struct hbx_client_req *req;
 	struct hbx_peer_sock *ps;
 	long left;
 	int err;
 
 	memcpy(get.digest, digest, HBX_DIGEST_SIZE);
 	for (;;) {
-		left = peer->timeout_ms ? (long)(deadline - jiffies) : MAX_SCHEDULE_TIMEOUT;
+		left = timeout == MAX_SCHEDULE_TIMEOUT ? timeout :
+		       (long)(deadline - jiffies);
 		if (left <= 0)
 			return -ETIMEDOUT;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		ps = READ_ONCE(peer->stopping) ? NULL : hbx_client_pick(peer);
 		if (!ps)
 			return -ENOTCONN;
-		err = hbx_client_try(peer, ps, type, &get, req, left, cancel);
-		if (err != -EPIPE)
+		err = hbx_client_try(peer, ps, type, &get, max, left, cancel, &req);
+		if (err == -EPIPE)
+			continue;	/* that socket is no longer ready */
+		if (err)
 			return err;
-	}
-}
-
-static int hbx_client_status(const struct hbx_client_req *req)
-{
-	switch (req->status) {
-	case HBX_STOQ_OK:		return 0;
-	case HBX_STOQ_UNKNOWN_LAYER:	/* fall through */
-	case HBX_STOQ_NOT_HERE:		return -ENOENT;
-	case HBX_STOQ_OUT_OF_RANGE:	return -ERANGE;
-	default:			return -EIO;
+		err = hbx_client_status(req);
+		if (!err) {
+			*buf = req->buf;
+			*len = req->len;
+			req->buf = NULL;
+		}
+		hbx_client_req_put(req);
+		return err;
 	}
 }
 
 int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
 			    void **buf, u32 *len, const struct hbx_cancel *cancel)
 {
-	struct hbx_client_req req = { .alloc = true };
-	int err;
-
-	err = hbx_client_request(peer, HBX_STOQ_GET_MANIFEST, digest, 0, &req, cancel);
-	if (!err)
-		err = hbx_client_status(&req);
-	if (!err && !req.len)
-		err = -EPROTO;
-	if (err) {
-		kvfree(req.buf);
-		return err;
-	}
-	*buf = req.buf;
-	*len = req.len;
-	return 0;
+	return hbx_client_request(peer, HBX_STOQ_GET_MANIFEST, digest, 0,
+				  HBX_MANIFEST_MAX, buf, len, cancel);
 }
 
 int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
-			 void *buf, u32 *len, const struct hbx_cancel *cancel)
+			 u32 max, void **buf, u32 *len,
+			 const struct hbx_cancel *cancel)
 {
-	struct hbx_client_req req = { .buf = buf, .cap = *len };
-	int err;
-
-	err = hbx_client_request(peer, HBX_STOQ_GET_CHUNK, digest, chunk, &req, cancel);
-	if (!err)
-		err = hbx_client_status(&req);
-	*len = req.len;
-	return err;
+	return hbx_client_request(peer, HBX_STOQ_GET_CHUNK, digest, chunk, max,
+				  buf, len, cancel);
 }

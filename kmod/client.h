@@ -20,22 +20,24 @@ struct hbx_cancel {
 /* Say hello, then read replies on a client-role socket until it fails. */
 void hbx_client_run(struct hbx_peer_sock *ps);
 
-/* A reply nobody waits for any more is failed with this when its socket dies. */
+/* Fail the requests waiting on ps (every socket's when ps is NULL). */
 void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps);
 
 /* Whether a request would go out at once (a socket is up and ready). */
 bool hbx_client_ready(struct hbx_peer *peer);
 
 /*
- * Ask the peer for a layer's manifest (*buf is then kvmalloc'd and *len set)
- * or for one chunk (into buf, which holds *len bytes; *len is set to what
- * came).  Waits at most the peer's timeout and can be killed.  Returns 0,
- * -ENOTCONN (no socket up), -ENOENT (the peer does not have it), -ETIMEDOUT,
- * -EINTR, or another error.
+ * Ask the peer for a layer's manifest or for one chunk (at most max bytes).
+ * On success *buf is a kvmalloc'd reply the caller owns and *len its
+ * length.  Waits at most the peer's timeout and can be killed; a requester
+ * that gives up leaves nothing behind that the socket's reader still
+ * writes to.  Returns 0, -ENOTCONN (no socket up), -ENOENT (the peer does
+ * not have it), -ERANGE, -ETIMEDOUT, -EINTR, -ECANCELED or another error.
  */
 int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
 			    void **buf, u32 *len, const struct hbx_cancel *cancel);
 int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
-			 void *buf, u32 *len, const struct hbx_cancel *cancel);
+			 u32 max, void **buf, u32 *len,
+			 const struct hbx_cancel *cancel);
 
 #endif

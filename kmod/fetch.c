@@ -10,7 +10,11 @@
 #include <crypto/hash.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include "client.h"
 #include "fetch.h"
@@ -26,8 +30,7 @@
 #define HBX_FETCH_BACKOFF_MIN	max(HZ / 200, 1)
 #define HBX_FETCH_BACKOFF	(HZ / 10)
 
-int hbx_fetch_get_peers(struct hbx_layer *layer,
-			const struct hbx_layer_params *p,
+int hbx_fetch_get_peers(struct hbx_source *src, const struct hbx_layer_params *p,
 			struct genl_info *info)
 {
 	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PEERS] ?:
@@ -42,60 +45,53 @@ int hbx_fetch_get_peers(struct hbx_layer *layer,
 				return -EINVAL;
 			}
 	for (i = 0; i < p->nr_peers; i++) {
-		layer->peers[i] = hbx_peer_get_client(genl_info_net(info),
-						      p->peer_ids[i]);
-		if (!layer->peers[i]) {
+		src->peers[i] = hbx_peer_get_client(genl_info_net(info),
+						    p->peer_ids[i]);
+		if (!src->peers[i]) {
 			NL_SET_ERR_MSG_ATTR(info->extack, attr,
 					    "no client peer with that id in this network namespace");
 			return -ENOENT;
 		}
-		layer->nr_peers = i + 1;
+		src->nr_peers = i + 1;
 	}
 	return 0;
 }
 
-void hbx_fetch_put_peers(struct hbx_layer *layer)
+void hbx_fetch_put_peers(struct hbx_source *src)
 {
-	while (layer->nr_peers)
-		hbx_peer_put(layer->peers[--layer->nr_peers]);
-}
-
-static const char *hbx_fetch_why(int err)
-{
-	switch (err) {
-	case -ENOENT:		return "the peer does not have that layer";
-	case -ETIMEDOUT:	return "the peer did not answer in time";
-	case -ENOTCONN:		return "the peer has no connection up";
-	case -EINTR:		return "interrupted";
-	case -EBADMSG:		return "the peer sent a manifest that does not match the digest";
-	default:		return "could not fetch the manifest from the peer";
-	}
+	while (src->nr_peers)
+		hbx_peer_put(src->peers[--src->nr_peers]);
 }
 
 /* The longest of the peers' timeouts; 0 (wait forever) if any has none. */
-static unsigned long hbx_fetch_timeout(const struct hbx_layer *layer)
+static unsigned long hbx_fetch_timeout(const struct hbx_source *src)
 {
 	unsigned long longest = 0;
 	unsigned int i;
 
-	for (i = 0; i < layer->nr_peers; i++) {
-		if (!layer->peers[i]->timeout_ms)
+	for (i = 0; i < src->nr_peers; i++) {
+		if (!src->peers[i]->timeout_ms)
 			return 0;
 		longest = max_t(unsigned long, longest,
-				msecs_to_jiffies(layer->peers[i]->timeout_ms));
+				msecs_to_jiffies(src->peers[i]->timeout_ms));
 	}
 	return longest;
 }
 
 /* Deleted peers never come back (a reconnect re-uses a live peer). */
-static bool hbx_fetch_all_deleted(const struct hbx_layer *layer)
+static bool hbx_fetch_all_deleted(const struct hbx_source *src)
 {
 	unsigned int i;
 
-	for (i = 0; i < layer->nr_peers; i++)
-		if (!READ_ONCE(layer->peers[i]->stopping))
+	for (i = 0; i < src->nr_peers; i++)
+		if (!READ_ONCE(src->peers[i]->stopping))
 			return false;
 	return true;
+}
+
+static bool hbx_source_dead(const struct hbx_source *src)
+{
+	return READ_ONCE(*src->dead);
 }
 
 /*
@@ -105,34 +101,36 @@ static bool hbx_fetch_all_deleted(const struct hbx_layer *layer)
  */
 static bool hbx_fetch_cancelled(void *ctx)
 {
-	struct hbx_layer *layer = ctx;
-
-	return READ_ONCE(layer->dead) ||
+	return hbx_source_dead(ctx) ||
 	       ((current->flags & PF_KTHREAD) && kthread_should_stop());
 }
 
-static const struct hbx_cancel *hbx_fetch_cancel(struct hbx_layer *layer,
+static const struct hbx_cancel *hbx_fetch_cancel(struct hbx_source *src,
 						 struct hbx_cancel *c)
 {
 	c->cancelled = hbx_fetch_cancelled;
-	c->ctx = layer;
+	c->ctx = src;
 	return c;
 }
 
-/* One peer, once: 0 if it sent exactly the chunk the manifest names. */
+/*
+ * One peer, once: 0 and *buf (the caller's to free) if it sent exactly the
+ * chunk the manifest names.
+ */
 static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
-			  u64 index, void *buf, u32 len)
+			  u64 index, void **buf, u32 len)
 {
 	struct hbx_cancel cancel;
-	u32 got = len;
+	void *data = NULL;
+	u32 got = 0;
 	int err;
 
-	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, buf, &got,
-				   hbx_fetch_cancel(layer, &cancel));
+	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, len,
+				   &data, &got, hbx_fetch_cancel(&layer->src, &cancel));
 	if (!err && got != len)
 		err = -EPROTO;
 	if (!err) {
-		err = hbx_chunk_matches(&layer->chunks, index, buf);
+		err = hbx_chunk_matches(&layer->chunks, index, data);
 		if (err == 0) {
 			/* Wrong bytes: counted, and never written anywhere. */
 			atomic64_inc(&layer->chunks.nr_failed);
@@ -142,60 +140,64 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 			err = 0;
 		}
 	}
+	if (err)
+		kvfree(data);
+	else
+		*buf = data;
 	return err;
 }
 
 /* One question for one peer: 0 when it answered well. */
-typedef int (*hbx_ask_fn)(struct hbx_layer *layer, struct hbx_peer *peer,
+typedef int (*hbx_ask_fn)(struct hbx_source *src, struct hbx_peer *peer,
 			  void *arg);
 
 /*
  * Ask the peers in turn, the one that answered last first, until one
  * answers; between rounds in which all failed, back off and go again until
  * the longest of their timeouts has passed.  Gives up at once when the
- * layer is deleted, every peer is deleted, the task is killed or the
+ * asker is gone, every peer is deleted, the task is killed or the
  * thread told to stop (hbx_fetch_cancelled()), and, if
  * absent_is_final, when every peer said it does not have the thing (a
  * chunk a peer lacks may come to it later; a layer it does not export
  * will not).
  */
-static int hbx_fetch_ask(struct hbx_layer *layer, hbx_ask_fn ask, void *arg,
+static int hbx_fetch_ask(struct hbx_source *src, hbx_ask_fn ask, void *arg,
 			 bool absent_is_final)
 {
-	unsigned long timeout = hbx_fetch_timeout(layer);
+	unsigned long timeout = hbx_fetch_timeout(src);
 	unsigned long deadline = jiffies + timeout;
-	unsigned int n = layer->nr_peers, first, i, absent;
+	unsigned int n = src->nr_peers, first, i, absent;
 	long left, backoff = HBX_FETCH_BACKOFF_MIN;
 	int err;
 
 	for (;;) {
-		first = READ_ONCE(layer->fetch_from);
+		first = READ_ONCE(src->fetch_from);
 		absent = 0;
 		err = -ENOTCONN;	/* this round's: no peer was up */
 		for (i = 0; i < n; i++) {
 			unsigned int at = (first + i) % n;
-			struct hbx_peer *peer = layer->peers[at];
+			struct hbx_peer *peer = src->peers[at];
 
-			if (hbx_fetch_cancelled(layer))
-				return READ_ONCE(layer->dead) ? -EIO : -ECANCELED;
+			if (hbx_fetch_cancelled(src))
+				return hbx_source_dead(src) ? -EIO : -ECANCELED;
 			if (!hbx_client_ready(peer))
 				continue;	/* no socket up: a reconnect may come */
-			err = ask(layer, peer, arg);
+			err = ask(src, peer, arg);
 			if (!err) {
-				WRITE_ONCE(layer->fetch_from, at);
+				WRITE_ONCE(src->fetch_from, at);
 				return 0;
 			}
 			if (err == -EINTR || err == -ENOMEM || err == -ECANCELED)
 				return err;
 			absent += err == -ENOENT;
-			atomic64_inc(&layer->fetch_retries);
+			atomic64_inc(&src->retries);
 		}
 		if (absent_is_final && absent == n)
 			return -ENOENT;
 		left = timeout ? (long)(deadline - jiffies) : backoff;
-		if (hbx_fetch_cancelled(layer))
-			return READ_ONCE(layer->dead) ? -EIO : -ECANCELED;
-		if (hbx_fetch_all_deleted(layer))
+		if (hbx_fetch_cancelled(src))
+			return hbx_source_dead(src) ? -EIO : -ECANCELED;
+		if (hbx_fetch_all_deleted(src))
 			return -ENOTCONN;	/* nothing can come back */
 		if (left <= 0)
 			return err == -ENOTCONN ? -ETIMEDOUT : err;
@@ -207,34 +209,68 @@ static int hbx_fetch_ask(struct hbx_layer *layer, hbx_ask_fn ask, void *arg,
 }
 
 struct hbx_chunk_ask {
-	u64	index;
-	void	*buf;
-	u32	len;
+	struct hbx_layer	*layer;
+	u64			index;
+	void			**buf;
+	u32			len;
 };
 
-static int hbx_ask_chunk(struct hbx_layer *layer, struct hbx_peer *peer,
+static int hbx_ask_chunk(struct hbx_source *src, struct hbx_peer *peer,
 			 void *arg)
 {
 	struct hbx_chunk_ask *a = arg;
 
-	return hbx_fetch_from(layer, peer, a->index, a->buf, a->len);
+	return hbx_fetch_from(a->layer, peer, a->index, a->buf, a->len);
 }
 
-int hbx_fetch_chunk(void *ctx, u64 index, void *buf, u32 len)
+int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len)
 {
-	struct hbx_chunk_ask a = { .index = index, .buf = buf, .len = len };
+	struct hbx_layer *layer = ctx;
+	struct hbx_chunk_ask a = {
+		.layer = layer, .index = index, .buf = buf, .len = len,
+	};
 
-	return hbx_fetch_ask(ctx, hbx_ask_chunk, &a, false);
+	return hbx_fetch_ask(&layer->src, hbx_ask_chunk, &a, false);
 }
+
+/*
+ * Remote manifests are fetched in the background, never inside a netlink
+ * request: a request holds genetlink's lock, which every family and user
+ * on the host shares, and a peer may take its whole timeout to answer.
+ * LAYER_ADD starts a fetch and fails with -EINPROGRESS; asked again, it
+ * finds the result here.  Keyed by digest alone: whoever fetched it, a
+ * manifest that hashes to its digest is that manifest.  A result nobody
+ * collects goes after HBX_MANIFEST_FETCH_KEEP.
+ */
+#define HBX_MANIFEST_FETCH_KEEP	(60 * HZ)
+#define HBX_MANIFEST_FETCHES_MAX	64
+
+struct hbx_manifest_fetch {
+	struct list_head	node;
+	u8			digest[HBX_DIGEST_SIZE];
+	struct hbx_source	src;		/* its own references */
+	bool			cancelled;	/* module unload */
+	struct work_struct	work;
+	bool			done;		/* the fields below are set */
+	unsigned long		done_at;
+	int			err;
+	void			*buf;
+	u32			len;
+};
+
+static LIST_HEAD(hbx_manifest_fetches);
+static DEFINE_MUTEX(hbx_manifest_fetches_lock);
+static unsigned int hbx_manifest_fetches_nr;
 
 struct hbx_manifest_ask {
-	const u8	*digest;
-	void		*buf;
-	u32		len;
+	const u8		*digest;
+	struct crypto_shash	*sha256;
+	void			*buf;
+	u32			len;
 };
 
 /* A manifest that does not hash to the digest is that peer's fault: next. */
-static int hbx_ask_manifest(struct hbx_layer *layer, struct hbx_peer *peer,
+static int hbx_ask_manifest(struct hbx_source *src, struct hbx_peer *peer,
 			    void *arg)
 {
 	struct hbx_manifest_ask *a = arg;
@@ -243,10 +279,10 @@ static int hbx_ask_manifest(struct hbx_layer *layer, struct hbx_peer *peer,
 	int err;
 
 	err = hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len,
-				      hbx_fetch_cancel(layer, &cancel));
+				      hbx_fetch_cancel(src, &cancel));
 	if (err)
 		return err;
-	err = crypto_shash_tfm_digest(layer->chunks.sha256, a->buf, a->len, digest);
+	err = crypto_shash_tfm_digest(a->sha256, a->buf, a->len, digest);
 	if (!err && memcmp(digest, a->digest, HBX_DIGEST_SIZE)) {
 		atomic64_inc(&peer->corrupt_chunks);
 		err = -EBADMSG;
@@ -258,21 +294,136 @@ static int hbx_ask_manifest(struct hbx_layer *layer, struct hbx_peer *peer,
 	return err;
 }
 
-int hbx_fetch_manifest(struct hbx_layer *layer, const u8 *digest,
-		       void **buf, u32 *len, struct genl_info *info)
+static void hbx_manifest_fetch_work(struct work_struct *work)
 {
-	struct hbx_manifest_ask a = { .digest = digest };
+	struct hbx_manifest_fetch *f = container_of(work, struct hbx_manifest_fetch, work);
+	struct hbx_manifest_ask a = { .digest = f->digest };
 	int err;
 
-	err = hbx_fetch_ask(layer, hbx_ask_manifest, &a, true);
-	if (err) {
-		hbx_extack_attr(info->extack, info->attrs[HBX_A_LAYER_PEERS] ?:
-				info->attrs[HBX_A_LAYER_PEER],
-				layer->nr_peers > 1 && err != -EINTR ?
-				"no peer could give the manifest" : hbx_fetch_why(err));
+	a.sha256 = crypto_alloc_shash("sha256", 0, 0);
+	err = IS_ERR(a.sha256) ? PTR_ERR(a.sha256) :
+	      hbx_fetch_ask(&f->src, hbx_ask_manifest, &a, true);
+	if (!IS_ERR(a.sha256))
+		crypto_free_shash(a.sha256);
+	/* The peers are needed no more: a result may wait a while. */
+	hbx_fetch_put_peers(&f->src);
+	mutex_lock(&hbx_manifest_fetches_lock);
+	f->err = err;
+	f->buf = err ? NULL : a.buf;
+	f->len = err ? 0 : a.len;
+	f->done_at = jiffies;
+	f->done = true;
+	mutex_unlock(&hbx_manifest_fetches_lock);
+}
+
+static void hbx_manifest_fetch_free(struct hbx_manifest_fetch *f)
+{
+	hbx_fetch_put_peers(&f->src);
+	kvfree(f->buf);
+	kfree(f);
+}
+
+/* Caller holds the lock.  Results nobody came back for. */
+static void hbx_manifest_fetches_expire(void)
+{
+	struct hbx_manifest_fetch *f, *next;
+
+	list_for_each_entry_safe(f, next, &hbx_manifest_fetches, node) {
+		if (f->done && time_after(jiffies, f->done_at + HBX_MANIFEST_FETCH_KEEP)) {
+			list_del(&f->node);
+			hbx_manifest_fetches_nr--;
+			hbx_manifest_fetch_free(f);
+		}
+	}
+}
+
+static const char *hbx_fetch_why(int err, unsigned int nr_peers)
+{
+	if (nr_peers > 1 && err != -EINTR)
+		return "no peer could give the manifest";
+	switch (err) {
+	case -ENOENT:		return "the peer does not have that layer";
+	case -ETIMEDOUT:	return "the peer did not answer in time";
+	case -ENOTCONN:		return "the peer has no connection up";
+	case -EINTR:		return "interrupted";
+	case -EBADMSG:		return "the peer sent a manifest that does not match the digest";
+	default:		return "could not fetch the manifest from the peer";
+	}
+}
+
+/* Start a fetch from src's peers (referenced anew: the caller keeps its own). */
+static int hbx_manifest_fetch_start(struct hbx_source *src, const u8 *digest)
+{
+	struct hbx_manifest_fetch *f;
+	unsigned int i;
+
+	if (hbx_manifest_fetches_nr >= HBX_MANIFEST_FETCHES_MAX)
+		return -EBUSY;
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	memcpy(f->digest, digest, HBX_DIGEST_SIZE);
+	for (i = 0; i < src->nr_peers; i++) {
+		kref_get(&src->peers[i]->ref);
+		f->src.peers[i] = src->peers[i];
+	}
+	f->src.nr_peers = src->nr_peers;
+	f->src.dead = &f->cancelled;
+	INIT_WORK(&f->work, hbx_manifest_fetch_work);
+	list_add(&f->node, &hbx_manifest_fetches);
+	hbx_manifest_fetches_nr++;
+	queue_work(system_unbound_wq, &f->work);
+	return 0;
+}
+
+int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, void **buf,
+		       u32 *len, struct netlink_ext_ack *extack,
+		       const struct nlattr *attr)
+{
+	struct hbx_manifest_fetch *f, *found = NULL;
+	int err;
+
+	mutex_lock(&hbx_manifest_fetches_lock);
+	hbx_manifest_fetches_expire();
+	list_for_each_entry(f, &hbx_manifest_fetches, node)
+		if (!memcmp(f->digest, digest, HBX_DIGEST_SIZE))
+			found = f;
+	if (found && found->done) {
+		list_del(&found->node);
+		hbx_manifest_fetches_nr--;
+		mutex_unlock(&hbx_manifest_fetches_lock);
+		err = found->err;
+		if (err) {
+			hbx_extack_attr(extack, attr, hbx_fetch_why(err, src->nr_peers));
+		} else {
+			*buf = found->buf;
+			*len = found->len;
+			found->buf = NULL;
+		}
+		hbx_manifest_fetch_free(found);
 		return err;
 	}
-	*buf = a.buf;
-	*len = a.len;
-	return 0;
+	err = found ? 0 : hbx_manifest_fetch_start(src, digest);
+	mutex_unlock(&hbx_manifest_fetches_lock);
+	if (err == -EBUSY)
+		hbx_extack_attr(extack, attr, "too many manifest fetches under way");
+	else if (!err)
+		hbx_extack_attr(extack, attr,
+				"the manifest is being fetched from the peers: ask again");
+	return err ?: -EINPROGRESS;
+}
+
+/* Module unload: no netlink any more; end the fetches and drop them. */
+void hbx_fetch_exit(void)
+{
+	struct hbx_manifest_fetch *f, *next;
+
+	list_for_each_entry(f, &hbx_manifest_fetches, node)
+		WRITE_ONCE(f->cancelled, true);
+	list_for_each_entry_safe(f, next, &hbx_manifest_fetches, node) {
+		flush_work(&f->work);
+		list_del(&f->node);
+		hbx_manifest_fetch_free(f);
+	}
+	hbx_manifest_fetches_nr = 0;
 }

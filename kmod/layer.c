@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Layers: each attached EROFS image is a read-only blk-mq device /dev/hbxN.
- * Reads run in a workqueue (file I/O may sleep), verify the chunks they
- * touch, then copy from the backing file's page cache into the request.
+ * Reads run in the device's own workqueue (file I/O may sleep).  Verify
+ * always (the default): make sure the leaf hashes of the chunks a read
+ * touches are known, read the blocks from storage with direct I/O straight
+ * into the request's pages, and check each 4 KiB block against its leaf
+ * before the request completes.  Verify once: check each chunk on its first
+ * read, then copy from the backing file's page cache.
  *
  * Lifetime: a layer is in the registry from LAYER_ADD until its gendisk is
  * freed (free_disk), so a force-deleted layer that is still open shows up as
@@ -12,6 +16,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
+#include <linux/magic.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -25,7 +30,6 @@
 #include "trace.h"
 #include "client.h"
 #include "peer.h"
-#include "fetch.h"
 
 #define HBX_QUEUE_DEPTH		128
 /*
@@ -44,7 +48,6 @@ static DEFINE_MUTEX(hbx_registry_mutex);
 static DEFINE_IDR(hbx_registry);
 static unsigned int hbx_registry_gen;
 static int hbx_major;
-static struct workqueue_struct *hbx_io_wq;
 static struct workqueue_struct *hbx_ctl_wq;	/* deferred teardown */
 
 static void hbx_layer_destroy(struct hbx_layer *layer);
@@ -54,8 +57,8 @@ struct hbx_io {
 	struct request		*rq;
 };
 
-/* Copy [pos, pos + len) of the image into the request's pages. */
-static int hbx_read_into_request(struct hbx_layer *layer, struct request *rq,
+/* Copy [pos, pos + len) of file into the request's pages. */
+static int hbx_read_into_request(struct file *file, struct request *rq,
 				 loff_t pos, unsigned int len)
 {
 	struct bio_vec inline_bvecs[HBX_INLINE_BVECS], *bvecs = inline_bvecs;
@@ -83,12 +86,48 @@ static int hbx_read_into_request(struct hbx_layer *layer, struct request *rq,
 	 * copy on a page-cache hit.
 	 */
 	iov_iter_bvec(&to, ITER_DEST, bvecs, nr, len);
-	init_sync_kiocb(&kiocb, layer->image);
+	init_sync_kiocb(&kiocb, file);	/* direct I/O if file is O_DIRECT */
 	kiocb.ki_pos = pos;
-	n = layer->image->f_op->read_iter(&kiocb, &to);
+	n = file->f_op->read_iter(&kiocb, &to);
 	if (bvecs != inline_bvecs)
 		kfree(bvecs);
 	return n == len ? 0 : -EIO;
+}
+
+/*
+ * Verify always: every 4 KiB block just read from storage into the
+ * request's pages against its leaf hash.  Block-sized segments: the
+ * device's logical block size is 4 KiB.
+ */
+static blk_status_t hbx_check_blocks(struct hbx_layer *layer, struct request *rq,
+				     loff_t pos)
+{
+	u64 block = pos >> HBX_BLOCK_SHIFT, first = block;
+	u64 start = ktime_get_ns();
+	struct req_iterator it;
+	struct bio_vec bv;
+	int err = 0;
+
+	rq_for_each_segment(bv, rq, it) {
+		unsigned int off;
+
+		for (off = 0; off < bv.bv_len && !err; off += HBX_BLOCK_SIZE) {
+			void *data = kmap_local_page(bv.bv_page);
+
+			err = hbx_block_check(&layer->chunks, block, data + bv.bv_offset + off);
+			kunmap_local(data);
+			if (!err)
+				block++;
+		}
+		if (err)
+			break;
+	}
+	trace_hbx_blocks_verify(layer->index, first, block - first, err ? block : -1ULL,
+				ktime_get_ns() - start);
+	if (err == -EBADMSG)
+		hbx_notify_verify_fail(layer, block >> (layer->manifest.chunk_shift -
+							HBX_BLOCK_SHIFT), block);
+	return err ? BLK_STS_IOERR : BLK_STS_OK;
 }
 
 static blk_status_t hbx_do_read(struct hbx_layer *layer, struct request *rq)
@@ -107,14 +146,16 @@ static blk_status_t hbx_do_read(struct hbx_layer *layer, struct request *rq)
 	err = hbx_chunks_verify(&layer->chunks, pos >> m->chunk_shift,
 				(pos + len - 1) >> m->chunk_shift, &bad);
 	if (err == -EBADMSG)
-		hbx_notify_verify_fail(layer, bad);
+		hbx_notify_verify_fail(layer, bad, -1ULL);
 	if (err)
 		return BLK_STS_IOERR;
 
-	if (hbx_read_into_request(layer, rq, pos, len))
+	if (!layer->chunks.always)
+		return hbx_read_into_request(layer->image, rq, pos, len) ?
+		       BLK_STS_IOERR : BLK_STS_OK;
+	if (hbx_read_into_request(layer->direct ?: layer->image, rq, pos, len))
 		return BLK_STS_IOERR;
-	atomic64_add(len, &layer->bytes_read);
-	return BLK_STS_OK;
+	return hbx_check_blocks(layer, rq, pos);
 }
 
 static void hbx_io_work(struct work_struct *work)
@@ -126,6 +167,8 @@ static void hbx_io_work(struct work_struct *work)
 	struct hbx_layer *layer = rq->q->queuedata;
 	blk_status_t status = hbx_do_read(layer, rq);
 
+	if (status == BLK_STS_OK)
+		atomic64_add(blk_rq_bytes(rq), &layer->bytes_read);
 	memalloc_noio_restore(noio);
 	trace_hbx_read(layer->index, (u64)blk_rq_pos(rq) << SECTOR_SHIFT,
 		       blk_rq_bytes(rq), blk_status_to_errno(status));
@@ -142,7 +185,7 @@ static blk_status_t hbx_queue_rq(struct blk_mq_hw_ctx *hctx,
 	if (req_op(rq) != REQ_OP_READ || READ_ONCE(layer->dead))
 		return BLK_STS_IOERR;
 	blk_mq_start_request(rq);
-	queue_work(hbx_io_wq, &io->work);
+	queue_work(layer->io_wq, &io->work);
 	return BLK_STS_OK;
 }
 
@@ -226,7 +269,7 @@ static void hbx_bdev_free_disk(struct gendisk *disk)
 	hbx_registry_gen++;
 	mutex_unlock(&hbx_registry_mutex);
 	/* Only now: dumps show a dead layer's peers until it is gone. */
-	hbx_fetch_put_peers(layer);
+	hbx_fetch_put_peers(&layer->src);
 	mutex_destroy(&layer->lock);
 	kfree(layer);
 }
@@ -274,6 +317,14 @@ static int hbx_layer_create_disk(struct hbx_layer *layer)
 	struct gendisk *disk;
 	int err;
 
+	/*
+	 * Unbound: a large read's requests verify on several CPUs at once.
+	 * Reclaim-safe: we sit under the page cache of what is mounted on us.
+	 */
+	layer->io_wq = alloc_workqueue("hbx%d_io", WQ_UNBOUND | WQ_MEM_RECLAIM |
+				       WQ_HIGHPRI, 0, layer->index);
+	if (!layer->io_wq)
+		return -ENOMEM;
 	set->ops = &hbx_mq_ops;
 	set->nr_hw_queues = 1;
 	set->queue_depth = HBX_QUEUE_DEPTH;
@@ -283,7 +334,7 @@ static int hbx_layer_create_disk(struct hbx_layer *layer)
 	set->driver_data = layer;
 	err = blk_mq_alloc_tag_set(set);
 	if (err)
-		return err;
+		goto err_destroy_wq;
 
 	disk = hbx_alloc_disk(layer);
 	if (IS_ERR(disk)) {
@@ -312,6 +363,9 @@ err_put_disk:
 	put_disk(disk);
 err_free_tag_set:
 	blk_mq_free_tag_set(set);
+err_destroy_wq:
+	destroy_workqueue(layer->io_wq);
+	layer->io_wq = NULL;
 	return err;
 }
 
@@ -329,6 +383,12 @@ static const struct hbx_fd_msgs hbx_manifest_fd_msgs = {
 	"manifest fd is not an open file descriptor",
 	"manifest fd is not a regular file",
 	"manifest fd is not open for reading",
+};
+
+static const struct hbx_fd_msgs hbx_hashes_fd_msgs = {
+	"hash file fd is not an open file descriptor",
+	"hash file fd is not a regular file",
+	"hash file fd is not open for reading",
 };
 
 static const struct hbx_fd_msgs hbx_cache_fd_msgs = {
@@ -366,18 +426,19 @@ static int hbx_layer_fetch_manifest(struct hbx_layer *layer,
 				    const struct hbx_layer_params *p,
 				    struct genl_info *info)
 {
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PEERS] ?:
+				    info->attrs[HBX_A_LAYER_PEER];
 	void *buf;
 	u32 len;
 	int err;
 
-	err = hbx_fetch_get_peers(layer, p, info) ?:
-	      hbx_fetch_manifest(layer, p->digest, &buf, &len, info);
+	err = hbx_fetch_get_peers(&layer->src, p, info) ?:
+	      hbx_fetch_manifest(&layer->src, p->digest, &buf, &len,
+				 info->extack, attr);
 	if (err)
 		return err;
 	return hbx_manifest_adopt(&layer->manifest, buf, len, p->digest,
-				  layer->chunks.sha256, info->extack,
-				  info->attrs[HBX_A_LAYER_PEERS] ?:
-				  info->attrs[HBX_A_LAYER_PEER]);
+				  layer->chunks.sha256, info->extack, attr);
 }
 
 static int hbx_layer_load_manifest(struct hbx_layer *layer,
@@ -401,42 +462,82 @@ static int hbx_layer_load_manifest(struct hbx_layer *layer,
 }
 
 /*
- * A remote layer's cache: written by us as chunks arrive, so it must be open
- * read-write; grown (sparse) to the image size.  What is already in it is
- * hashed before anything is fetched, so a re-attach resumes.
+ * Caches in use, by inode: claimed before anything is written to one, so
+ * two layers (or two racing adds) never write the same cache.
+ */
+static DEFINE_XARRAY(hbx_caches);
+
+static void hbx_cache_unclaim(struct file *file)
+{
+	xa_erase(&hbx_caches, (unsigned long)file_inode(file));
+}
+
+/*
+ * A remote layer's cache: written by us as chunks arrive, so it must be
+ * open read-write; grown (sparse) to the image size.  What is already in it
+ * is hashed before anything is fetched, so a re-attach resumes.
+ *
+ * We write through a file of our own, opened on the same inode: whatever
+ * user space later does to its description (F_SETFL O_APPEND, lseek) cannot
+ * move our writes.  Appending files are refused, since a write that lands
+ * at the end would leave the chunk's place a hole we thought written.
  */
 static int hbx_layer_open_cache(struct hbx_layer *layer,
 				const struct hbx_layer_params *p,
 				struct genl_info *info)
 {
 	const struct nlattr *attr = info->attrs[HBX_A_LAYER_CACHE_FD];
-	struct file *file;
+	const char *why = NULL;
+	struct file *file, *own;
 	loff_t size;
-	int err = -EINVAL;
+	int err;
 
 	file = hbx_fget_regular(p->cache_fd, &hbx_cache_fd_msgs, info->extack, attr);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	size = i_size_read(file_inode(file));
 	if (!(file->f_mode & FMODE_WRITE))
-		NL_SET_ERR_MSG_ATTR(info->extack, attr, "cache fd is not open for writing");
+		why = "cache fd is not open for writing";
+	else if ((file->f_flags & O_APPEND) || IS_APPEND(file_inode(file)))
+		why = "cache file is append-only or opened with O_APPEND";
 	else if (!file->f_op->read_iter)
-		NL_SET_ERR_MSG_ATTR(info->extack, attr,
-				    "cache's filesystem does not support read_iter");
+		why = "cache's filesystem does not support read_iter";
 	else if (size > layer->manifest.image_size)
-		NL_SET_ERR_MSG_ATTR(info->extack, attr,
-				    "cache file is larger than the layer: another layer's?");
-	else if (size < layer->manifest.image_size &&
-		 (err = vfs_truncate(&file->f_path, layer->manifest.image_size)))
-		NL_SET_ERR_MSG_ATTR(info->extack, attr, "could not grow the cache file");
-	else
-		err = 0;
-	if (err) {
-		fput(file);
-		return err;
+		why = "cache file is larger than the layer: another layer's?";
+	if (why) {
+		err = -EINVAL;
+		goto err_put;
 	}
-	layer->image = file;
+	err = xa_insert(&hbx_caches, (unsigned long)file_inode(file), layer,
+			GFP_KERNEL);
+	if (err) {
+		why = err == -EBUSY ? "cache file is already attached to a layer" :
+				      "out of memory";
+		goto err_put;
+	}
+	if (size < layer->manifest.image_size) {
+		err = vfs_truncate(&file->f_path, layer->manifest.image_size);
+		if (err) {
+			why = "could not grow the cache file";
+			goto err_unclaim;
+		}
+	}
+	own = dentry_open(&file->f_path, O_RDWR | O_LARGEFILE, file->f_cred);
+	if (IS_ERR(own)) {
+		err = PTR_ERR(own);
+		why = "could not open the cache file for writing";
+		goto err_unclaim;
+	}
+	fput(file);
+	layer->image = own;
 	return 0;
+
+err_unclaim:
+	hbx_cache_unclaim(file);
+err_put:
+	hbx_extack_attr(info->extack, attr, why);
+	fput(file);
+	return err;
 }
 
 static int hbx_layer_open_image(struct hbx_layer *layer,
@@ -485,9 +586,57 @@ err_put:
 	return err;
 }
 
+/*
+ * Verify always: the backing file again, with O_DIRECT.  A filesystem
+ * without direct I/O refuses it; reads stay buffered then, and checked.
+ */
+static void hbx_layer_open_direct(struct hbx_layer *layer)
+{
+	struct file *file;
+
+	/* tmpfs's page cache is its storage: nothing to bypass or drop. */
+	if (!layer->chunks.always ||
+	    file_inode(layer->image)->i_sb->s_magic == TMPFS_MAGIC)
+		return;
+	file = dentry_open(&layer->image->f_path, O_RDONLY | O_LARGEFILE | O_DIRECT,
+			   layer->image->f_cred);
+	if (IS_ERR(file))
+		return;
+	layer->direct = file;
+	layer->chunks.direct = true;
+}
+
+/* Verify always, a local layer: its hash file, if user space gave one. */
+static int hbx_layer_open_hashes(struct hbx_layer *layer,
+				 const struct hbx_layer_params *p,
+				 struct genl_info *info)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_HASHES_FD];
+	const char *why = "could not use the hash file";
+	struct file *file;
+	int err;
+
+	/* Verify once checks whole chunks: it has no use for leaves. */
+	if (p->hashes_fd < 0 || !layer->chunks.always)
+		return 0;
+	file = hbx_fget_regular(p->hashes_fd, &hbx_hashes_fd_msgs, info->extack, attr);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	err = hbx_chunks_set_hashes(&layer->chunks, file, &why);
+	fput(file);
+	if (err)
+		hbx_extack_attr(info->extack, attr, why);
+	return err;
+}
+
 static void hbx_layer_close_image(struct hbx_layer *layer)
 {
-	if (!hbx_layer_is_remote(layer))
+	if (layer->direct)
+		fput(layer->direct);
+	layer->direct = NULL;
+	if (hbx_layer_is_remote(layer))
+		hbx_cache_unclaim(layer->image);
+	else
 		allow_write_access(layer->image);
 	fput(layer->image);
 	layer->image = NULL;
@@ -546,6 +695,7 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&layer->lock);
 	INIT_WORK(&layer->destroy_work, hbx_layer_destroy_work);
+	layer->src.dead = &layer->dead;
 
 	/* Allocated per layer so accelerated drivers loaded later are used. */
 	sha256 = crypto_alloc_shash("sha256", 0, 0);
@@ -566,9 +716,13 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 	if (err)
 		goto err_close_image;
 	err = hbx_chunks_init(&layer->chunks, layer->index, &layer->manifest,
-			      layer->image, sha256);
+			      layer->image, sha256, p->verify == HBX_VERIFY_ALWAYS);
 	if (err)
 		goto err_unreserve;
+	hbx_layer_open_direct(layer);
+	err = hbx_layer_open_hashes(layer, p, info);
+	if (err)
+		goto err_free_chunks;
 	hbx_pull_setup(&layer->pull, &layer->chunks);
 	if (hbx_layer_is_remote(layer)) {
 		layer->chunks.fetch = hbx_fetch_chunk;
@@ -594,7 +748,7 @@ err_free_manifest:
 	hbx_manifest_free(&layer->manifest);
 err_free_sha256:
 	crypto_free_shash(sha256);
-	hbx_fetch_put_peers(layer);
+	hbx_fetch_put_peers(&layer->src);
 err_free_layer:
 	mutex_destroy(&layer->lock);
 	kfree(layer);
@@ -617,11 +771,10 @@ static void hbx_layer_destroy(struct hbx_layer *layer)
 	hbx_pull_stop(&layer->pull);
 	/* Dead: no new pins.  Servers copying out of it finish quickly. */
 	wait_var_event(&layer->pins, !atomic_read(&layer->pins));
-	if (layer->export_net)
-		put_net(layer->export_net);
 
 	del_gendisk(disk);
 	blk_mq_free_tag_set(&layer->tag_set);
+	destroy_workqueue(layer->io_wq);
 	hbx_layer_release_data(layer);
 	put_disk(disk);
 }
@@ -696,11 +849,9 @@ int hbx_layer_export(u32 index, bool on, u32 missing, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "layer is exported in another network namespace");
 		err = -EBUSY;
 	} else if (on) {
-		if (!layer->export_net)
-			layer->export_net = get_net(net);
+		layer->export_net = net;
 		WRITE_ONCE(layer->export_missing, missing);
-	} else if (!on && layer->export_net) {
-		put_net(layer->export_net);
+	} else {
 		layer->export_net = NULL;
 	}
 	if (!err)
@@ -755,6 +906,21 @@ struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest)
 	}
 	mutex_unlock(&hbx_registry_mutex);
 	return layer;
+}
+
+void hbx_layers_net_exit(struct net *net)
+{
+	struct hbx_layer *layer;
+	int id;
+
+	mutex_lock(&hbx_registry_mutex);
+	idr_for_each_entry(&hbx_registry, layer, id) {
+		if (layer->export_net && net_eq(layer->export_net, net)) {
+			layer->export_net = NULL;
+			hbx_registry_gen++;
+		}
+	}
+	mutex_unlock(&hbx_registry_mutex);
 }
 
 void hbx_layer_put_exported(struct hbx_layer *layer)
@@ -820,23 +986,15 @@ unsigned int hbx_layer_openers(struct hbx_layer *layer)
 
 int hbx_layer_init(void)
 {
-	hbx_io_wq = alloc_workqueue("hyperbox_io",
-				    WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
-	if (!hbx_io_wq)
-		return -ENOMEM;
 	hbx_ctl_wq = alloc_workqueue("hyperbox_ctl", 0, 0);
 	if (!hbx_ctl_wq)
-		goto err_io_wq;
+		return -ENOMEM;
 	hbx_major = register_blkdev(0, "hbx");
-	if (hbx_major < 0)
-		goto err_ctl_wq;
+	if (hbx_major < 0) {
+		destroy_workqueue(hbx_ctl_wq);
+		return hbx_major;
+	}
 	return 0;
-
-err_ctl_wq:
-	destroy_workqueue(hbx_ctl_wq);
-err_io_wq:
-	destroy_workqueue(hbx_io_wq);
-	return hbx_major < 0 ? hbx_major : -ENOMEM;
 }
 
 /*
@@ -850,17 +1008,23 @@ void hbx_layer_exit(void)
 
 	flush_workqueue(hbx_ctl_wq);
 	for (;;) {
+		/*
+		 * A layer torn down already stays in the registry while
+		 * someone holds its gendisk a moment longer (free_disk
+		 * removes it): skip the dead, each is destroyed once.
+		 */
 		mutex_lock(&hbx_registry_mutex);
-		layer = idr_get_next(&hbx_registry, &id);
+		while ((layer = idr_get_next(&hbx_registry, &id)) && layer->dead)
+			id++;
 		if (layer)
 			WRITE_ONCE(layer->dead, true);
 		mutex_unlock(&hbx_registry_mutex);
 		if (!layer)
 			break;
 		hbx_layer_destroy(layer);
+		id++;
 	}
 	idr_destroy(&hbx_registry);
 	unregister_blkdev(hbx_major, "hbx");
 	destroy_workqueue(hbx_ctl_wq);
-	destroy_workqueue(hbx_io_wq);
 }

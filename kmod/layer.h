@@ -9,6 +9,7 @@
 #include "manifest.h"
 #include "chunk.h"
 #include "pull.h"
+#include "fetch.h"
 
 struct genl_info;
 struct net;
@@ -19,7 +20,20 @@ struct hbx_layer {
 	int			index;		/* N of /dev/hbxN */
 	struct gendisk		*disk;
 	struct blk_mq_tag_set	tag_set;
+	/*
+	 * Its own: a read that waits on the network (a remote layer's fetch,
+	 * up to its peers' timeout) holds up this device's reads only.
+	 */
+	struct workqueue_struct	*io_wq;
 	struct file		*image;		/* write access denied while held */
+	/*
+	 * Verify always: the image (or cache) opened again with O_DIRECT, so
+	 * blocks go from storage straight into the request's pages and the
+	 * device's page cache is the only cache.  NULL where the filesystem
+	 * has no direct I/O (tmpfs before 6.6): reads are then buffered, and
+	 * still checked.
+	 */
+	struct file		*direct;
 	struct hbx_manifest	manifest;
 	struct hbx_chunks	chunks;
 
@@ -31,21 +45,22 @@ struct hbx_layer {
 	atomic64_t		bytes_read;
 	atomic64_t		chunks_served;	/* to peers */
 
-	struct net		*export_net;	/* served to peers there; counted */
+	/*
+	 * Served to peers there.  Not counted: a namespace that goes
+	 * unexports its layers first (hbx_layers_net_exit()).
+	 */
+	struct net		*export_net;
 	u32			export_missing;	/* enum hbx_export_missing */
 	atomic_t		pins;		/* servers copying out of it */
 
 	/* Remote layers: where chunks come from (fetch.c), and the pull. */
-	struct hbx_peer		*peers[HBX_LAYER_PEERS_MAX];
-	unsigned int		nr_peers;
-	unsigned int		fetch_from;	/* the peer that answered last */
-	atomic64_t		fetch_retries;
+	struct hbx_source	src;
 	struct hbx_pull		pull;
 };
 
 static inline bool hbx_layer_is_remote(const struct hbx_layer *layer)
 {
-	return layer->nr_peers;
+	return layer->src.nr_peers;
 }
 
 struct hbx_layer_params {
@@ -58,10 +73,14 @@ struct hbx_layer_params {
 	int		cache_fd;
 	u32		flags;		/* enum hbx_layer_flag */
 	u32		pull_window;
+	u32		verify;		/* enum hbx_verify_mode */
+	int		hashes_fd;	/* -1: none */
 };
 
 int hbx_layer_init(void);
 void hbx_layer_exit(void);
+/* A network namespace is going: its exports end. */
+void hbx_layers_net_exit(struct net *net);
 
 /*
  * On success the layer is attached and published, and the registry is left

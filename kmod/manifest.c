@@ -13,6 +13,39 @@
 #include <net/netlink.h>
 #include "manifest.h"
 
+/* A manifest's bytes with their reference count in front. */
+struct hbx_manifest_bytes {
+	refcount_t	ref;
+	u8		data[];
+};
+
+static void *hbx_manifest_alloc(size_t len)
+{
+	struct hbx_manifest_bytes *b = kvmalloc(struct_size(b, data, len), GFP_KERNEL);
+
+	if (!b)
+		return NULL;
+	refcount_set(&b->ref, 1);
+	return b->data;
+}
+
+const void *hbx_manifest_get_bytes(const struct hbx_manifest *m)
+{
+	refcount_inc(&container_of(m->buf, struct hbx_manifest_bytes, data[0])->ref);
+	return m->buf;
+}
+
+void hbx_manifest_put_bytes(const void *bytes)
+{
+	struct hbx_manifest_bytes *b;
+
+	if (!bytes)
+		return;
+	b = container_of(bytes, struct hbx_manifest_bytes, data[0]);
+	if (refcount_dec_and_test(&b->ref))
+		kvfree(b);
+}
+
 static int hbx_read_full(struct file *file, void *buf, size_t len)
 {
 	loff_t pos = 0;
@@ -41,6 +74,11 @@ static int hbx_manifest_parse(struct hbx_manifest *m,
 		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest has a bad magic number");
 		return -EINVAL;
 	}
+	if (le16_to_cpu(h->version) == 1) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "manifest version 1 hashes whole chunks: rebuild the layer (hbx layer build)");
+		return -EOPNOTSUPP;
+	}
 	if (le16_to_cpu(h->version) != HBX_MANIFEST_VERSION) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest version is not supported");
 		return -EOPNOTSUPP;
@@ -67,11 +105,17 @@ static int hbx_manifest_parse(struct hbx_manifest *m,
 		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest describes an empty image");
 		return -EINVAL;
 	}
+	if (m->image_size > MAX_LFS_FILESIZE) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest image size is larger than any file can be");
+		return -EFBIG;
+	}
 	if (!IS_ALIGNED(m->image_size, HBX_BLOCK_SIZE)) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest image size is not a multiple of 4096");
 		return -EINVAL;
 	}
-	want_chunks = DIV_ROUND_UP_ULL(m->image_size, chunk_size);
+	/* Not DIV_ROUND_UP: image_size + chunk_size - 1 wraps near 2^64. */
+	want_chunks = (m->image_size >> h->chunk_shift) +
+		      !!(m->image_size & (chunk_size - 1));
 	if (m->chunk_count != want_chunks) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest chunk count does not match its image size");
 		return -EINVAL;
@@ -84,6 +128,11 @@ static int hbx_manifest_parse(struct hbx_manifest *m,
 	m->chunk_digests = m->buf + sizeof(*h);
 	return 0;
 }
+
+static int hbx_manifest_check(struct hbx_manifest *m, const u8 *expected_digest,
+			      struct crypto_shash *sha256,
+			      struct netlink_ext_ack *extack,
+			      const struct nlattr *attr);
 
 int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 		      const u8 *expected_digest, struct crypto_shash *sha256,
@@ -103,7 +152,7 @@ int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 		return -EFBIG;
 	}
 	m->len = size;
-	m->buf = kvmalloc(m->len, GFP_KERNEL);
+	m->buf = hbx_manifest_alloc(m->len);
 	if (!m->buf)
 		return -ENOMEM;
 
@@ -113,24 +162,37 @@ int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 		hbx_manifest_free(m);
 		return err;
 	}
-	return hbx_manifest_adopt(m, m->buf, m->len, expected_digest, sha256,
-				  extack, fd_attr);
+	return hbx_manifest_check(m, expected_digest, sha256, extack, fd_attr);
 }
 
 int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
 		       const u8 *expected_digest, struct crypto_shash *sha256,
 		       struct netlink_ext_ack *extack, const struct nlattr *attr)
 {
+	memset(m, 0, sizeof(*m));
+	if (len < sizeof(struct hbx_manifest_header) || len > HBX_MANIFEST_MAX) {
+		kvfree(buf);
+		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest has an impossible size");
+		return -EINVAL;
+	}
+	m->buf = hbx_manifest_alloc(len);
+	if (m->buf)
+		memcpy(m->buf, buf, len);
+	kvfree(buf);
+	if (!m->buf)
+		return -ENOMEM;
+	m->len = len;
+	return hbx_manifest_check(m, expected_digest, sha256, extack, attr);
+}
+
+/* Hash first: a manifest that is not the one asked for is not parsed. */
+static int hbx_manifest_check(struct hbx_manifest *m, const u8 *expected_digest,
+			      struct crypto_shash *sha256,
+			      struct netlink_ext_ack *extack,
+			      const struct nlattr *attr)
+{
 	int err;
 
-	m->buf = buf;
-	m->len = len;
-	if (len < sizeof(struct hbx_manifest_header) || len > HBX_MANIFEST_MAX) {
-		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest has an impossible size");
-		err = -EINVAL;
-		goto err_free;
-	}
-	/* Hash first: a manifest that is not the one asked for is not parsed. */
 	err = crypto_shash_tfm_digest(sha256, m->buf, m->len, m->digest);
 	if (err)
 		goto err_free;
@@ -151,6 +213,6 @@ err_free:
 
 void hbx_manifest_free(struct hbx_manifest *m)
 {
-	kvfree(m->buf);
+	hbx_manifest_put_bytes(m->buf);
 	m->buf = NULL;
 }

@@ -13,7 +13,7 @@ struct nlattr;
 
 /* A manifest that has been read, bounds-checked and matched to its digest. */
 struct hbx_manifest {
-	void		*buf;		/* the manifest's bytes, kvmalloc'd */
+	void		*buf;		/* the manifest's bytes: shared, see below */
 	size_t		len;
 	u64		image_size;
 	u64		chunk_count;
@@ -35,6 +35,13 @@ int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
 		       const u8 *expected_digest, struct crypto_shash *sha256,
 		       struct netlink_ext_ack *extack, const struct nlattr *attr);
 void hbx_manifest_free(struct hbx_manifest *m);
+
+/*
+ * The manifest's bytes, referenced: a server sending them to a slow peer
+ * shares them (no copy per request) and they outlive the layer until put.
+ */
+const void *hbx_manifest_get_bytes(const struct hbx_manifest *m);
+void hbx_manifest_put_bytes(const void *bytes);
 
 static inline u32 hbx_manifest_chunk_size(const struct hbx_manifest *m)
 {

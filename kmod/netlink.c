@@ -52,7 +52,7 @@ static const struct nla_policy hbx_layer_peers_policy[HBX_A_LAYER_PEER + 1] = {
 	[HBX_A_LAYER_PEER]		= { .type = NLA_U32 },
 };
 
-static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_PULL_WINDOW + 1] = {
+static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_HASHES_FD + 1] = {
 	[HBX_A_LAYER_IMAGE_FD]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_MANIFEST_FD]	= { .type = NLA_U32 },
 	[HBX_A_LAYER_DIGEST]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
@@ -61,6 +61,9 @@ static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_PULL_WINDOW + 1]
 	[HBX_A_LAYER_CACHE_FD]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_PEERS]		= NLA_POLICY_NESTED(hbx_layer_peers_policy),
 	[HBX_A_LAYER_PULL_WINDOW]	= NLA_POLICY_RANGE(NLA_U32, 1, HBX_PULL_WINDOW_MAX),
+	[HBX_A_LAYER_VERIFY]		= NLA_POLICY_RANGE(NLA_U32, HBX_VERIFY_ALWAYS,
+							   HBX_VERIFY_ONCE),
+	[HBX_A_LAYER_HASHES_FD]		= { .type = NLA_U32 },
 };
 
 static const struct nla_policy hbx_layer_pull_policy[HBX_A_LAYER_PULL_WINDOW + 1] = {
@@ -119,13 +122,13 @@ static int hbx_layer_fill_remote(struct sk_buff *skb, struct hbx_layer *layer)
 
 	if (!hbx_layer_is_remote(layer))
 		return 0;
-	if (nla_put_u32(skb, HBX_A_LAYER_PEER, layer->peers[0]->id))
+	if (nla_put_u32(skb, HBX_A_LAYER_PEER, layer->src.peers[0]->id))
 		return -EMSGSIZE;
 	nest = nla_nest_start(skb, HBX_A_LAYER_PEERS);
 	if (!nest)
 		return -EMSGSIZE;
-	for (i = 0; i < layer->nr_peers; i++)
-		if (nla_put_u32(skb, HBX_A_LAYER_PEER, layer->peers[i]->id))
+	for (i = 0; i < layer->src.nr_peers; i++)
+		if (nla_put_u32(skb, HBX_A_LAYER_PEER, layer->src.peers[i]->id))
 			return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 
@@ -133,7 +136,7 @@ static int hbx_layer_fill_remote(struct sk_buff *skb, struct hbx_layer *layer)
 	if (hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_FETCHED, atomic64_read(&c->nr_fetched)) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_BYTES_FETCHED, atomic64_read(&c->bytes_fetched)) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_FETCH_RETRIES,
-			atomic64_read(&layer->fetch_retries)) ||
+			atomic64_read(&layer->src.retries)) ||
 	    nla_put_u32(skb, HBX_A_LAYER_PULL_STATE, pp.state) ||
 	    (pp.window && nla_put_u32(skb, HBX_A_LAYER_PULL_WINDOW, pp.window)) ||
 	    (pp.error && nla_put_u32(skb, HBX_A_LAYER_PULL_ERROR, pp.error)) ||
@@ -170,7 +173,11 @@ static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 	    (layer->export_net &&
 	     nla_put_u32(skb, HBX_A_LAYER_EXPORT_MISSING, READ_ONCE(layer->export_missing))) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_CHUNKS_SERVED,
-			atomic64_read(&layer->chunks_served)))
+			atomic64_read(&layer->chunks_served)) ||
+	    nla_put_u32(skb, HBX_A_LAYER_VERIFY,
+			c->always ? HBX_VERIFY_ALWAYS : HBX_VERIFY_ONCE) ||
+	    hbx_put_u64(skb, HBX_A_LAYER_BLOCKS_VERIFIED, atomic64_read(&c->nr_blocks)) ||
+	    nla_put_u8(skb, HBX_A_LAYER_DIRECT_IO, c->direct))
 		return -EMSGSIZE;
 	return hbx_layer_fill_remote(skb, layer);
 }
@@ -252,10 +259,18 @@ static int hbx_layer_fill_msg(struct sk_buff *skb, void *layer, u64 unused)
 	return hbx_layer_fill(skb, layer);
 }
 
-static int hbx_verify_fail_fill(struct sk_buff *skb, void *layer, u64 chunk)
+struct hbx_verify_fail {
+	struct hbx_layer	*layer;
+	u64			chunk, block;
+};
+
+static int hbx_verify_fail_fill(struct sk_buff *skb, void *arg, u64 unused)
 {
-	return hbx_layer_fill(skb, layer) ?:
-	       hbx_put_u64(skb, HBX_A_LAYER_CHUNK, chunk);
+	struct hbx_verify_fail *f = arg;
+
+	return hbx_layer_fill(skb, f->layer) ?:
+	       hbx_put_u64(skb, HBX_A_LAYER_CHUNK, f->chunk) ?:
+	       (f->block != -1ULL ? hbx_put_u64(skb, HBX_A_LAYER_BLOCK, f->block) : 0);
 }
 
 static int hbx_peer_fill_msg(struct sk_buff *skb, void *peer, u64 unused)
@@ -277,9 +292,11 @@ void hbx_notify_layer(struct hbx_layer *layer, u8 cmd)
 }
 
 /* Called from the I/O path: no allocation may recurse into block I/O. */
-void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk)
+void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk, u64 block)
 {
-	hbx_notify(HBX_CMD_VERIFY_FAIL_NTF, hbx_verify_fail_fill, layer, chunk,
+	struct hbx_verify_fail f = { layer, chunk, block };
+
+	hbx_notify(HBX_CMD_VERIFY_FAIL_NTF, hbx_verify_fail_fill, &f, 0,
 		   &init_net, GFP_NOIO);
 }
 
@@ -371,7 +388,7 @@ static u32 hbx_pull_window(struct genl_info *info)
 
 static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct hbx_layer_params p = {};
+	struct hbx_layer_params p = { .verify = HBX_VERIFY_ALWAYS, .hashes_fd = -1 };
 	struct hbx_layer *layer;
 	int err;
 
@@ -386,6 +403,11 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 		}
 		if (HBX_REQUIRE(info, HBX_A_LAYER_CACHE_FD, "cache fd is required for a remote layer"))
 			return -EINVAL;
+		if (info->attrs[HBX_A_LAYER_HASHES_FD]) {
+			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_HASHES_FD],
+					    "a remote layer's leaf hashes come with its chunks: no hash file");
+			return -EINVAL;
+		}
 		err = hbx_layer_parse_peers(&p, info);
 		if (err)
 			return err;
@@ -396,6 +418,8 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 			return -EINVAL;
 		p.image_fd = nla_get_u32(info->attrs[HBX_A_LAYER_IMAGE_FD]);
 		p.manifest_fd = nla_get_u32(info->attrs[HBX_A_LAYER_MANIFEST_FD]);
+		if (info->attrs[HBX_A_LAYER_HASHES_FD])
+			p.hashes_fd = nla_get_u32(info->attrs[HBX_A_LAYER_HASHES_FD]);
 	}
 	if (HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
 		return -EINVAL;
@@ -408,6 +432,8 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	p.pull_window = hbx_pull_window(info);
+	if (info->attrs[HBX_A_LAYER_VERIFY])
+		p.verify = nla_get_u32(info->attrs[HBX_A_LAYER_VERIFY]);
 
 	layer = hbx_layer_add(&p, info);
 	if (IS_ERR(layer))
@@ -453,6 +479,21 @@ static int hbx_layer_pull_doit(struct sk_buff *skb, struct genl_info *info)
 			      hbx_pull_window(info), info);
 }
 
+/*
+ * Peers cost kernel threads and memory outside any cgroup's limits, so only
+ * the host's network admin (CAP_NET_ADMIN in the initial user namespace)
+ * may add them; the family lets a namespace's admin in so the refusal can
+ * say why.  Deleting and listing stay with the namespace's own admin.
+ */
+static bool hbx_may_add_peers(struct sk_buff *skb, struct genl_info *info)
+{
+	if (netlink_capable(skb, CAP_NET_ADMIN))
+		return true;
+	NL_SET_ERR_MSG(info->extack,
+		       "adding peers needs CAP_NET_ADMIN in the initial user namespace");
+	return false;
+}
+
 static int hbx_peer_parse_sockets(struct hbx_peer_params *p,
 				  struct genl_info *info)
 {
@@ -481,6 +522,8 @@ static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	struct hbx_peer *peer;
 	int err;
 
+	if (!hbx_may_add_peers(skb, info))
+		return -EPERM;
 	if (HBX_REQUIRE(info, HBX_A_PEER_ROLE, "peer role is required") ||
 	    HBX_REQUIRE(info, HBX_A_PEER_SOCKETS, "at least one socket is required"))
 		return -EINVAL;
@@ -551,6 +594,7 @@ static int hbx_peer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	void *hdr;
 
 	hbx_peers_lock();
+	cb->seq = hbx_peers_gen();
 	while ((peer = hbx_peer_next(net, &id))) {
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &hbx_family, NLM_F_MULTI,
@@ -559,6 +603,7 @@ static int hbx_peer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 			err = -EMSGSIZE;
 			break;
 		}
+		genl_dump_check_consistent(cb, hdr);
 		err = hbx_peer_fill(skb, peer);
 		if (err) {
 			genlmsg_cancel(skb, hdr);
@@ -642,7 +687,7 @@ static const hbx_genl_op hbx_ops[] = {
 			 GENL_ADMIN_PERM),
 	HBX_GENL_DO(HBX_CMD_LAYER_EXPORT, hbx_layer_export_doit,
 		    hbx_layer_export_policy, GENL_ADMIN_PERM),
-	/* Peers are per network namespace: its own admin may manage them. */
+	/* Peers are per network namespace; adding them is checked in the doit. */
 	HBX_GENL_DO(HBX_CMD_PEER_ADD, hbx_peer_add_doit, hbx_peer_add_policy,
 		    GENL_UNS_ADMIN_PERM),
 	HBX_GENL_DO(HBX_CMD_PEER_DEL, hbx_peer_del_doit, hbx_peer_id_policy,

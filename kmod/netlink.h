@@ -28,7 +28,8 @@ int hbx_netlink_init(void);
 void hbx_netlink_exit(void);
 
 void hbx_notify_layer(struct hbx_layer *layer, u8 cmd);
-void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk);
+/* A chunk, or (block != -1) a 4 KiB block read from storage, did not match. */
+void hbx_notify_verify_fail(struct hbx_layer *layer, u64 chunk, u64 block);
 struct hbx_peer;
 void hbx_notify_peer_down(struct hbx_peer *peer);
 

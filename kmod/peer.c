@@ -4,11 +4,18 @@
  * in (as nbd-client hands sockets to nbd).  Each socket gets a kernel thread;
  * after the handoff no user-space process sits in the data path.  Every
  * socket is checked for what it is before anything is created.
+ *
+ * Bounds: only the host's network admin adds peers (netlink.c), the sockets
+ * (and so threads) of all peers together are capped by max_peer_sockets,
+ * a socket that fails is released and its thread exits at once, and a
+ * network namespace that goes takes its peers with it.
  */
 #include <linux/file.h>
 #include <linux/idr.h>
 #include <linux/kthread.h>
+#include <linux/moduleparam.h>
 #include <linux/net.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/net_namespace.h>
@@ -23,6 +30,25 @@
 
 static DEFINE_MUTEX(hbx_peers_mutex);
 static DEFINE_IDR(hbx_peers);
+static unsigned int hbx_peers_generation;
+
+static unsigned int max_peer_sockets = 256;
+module_param(max_peer_sockets, uint, 0644);
+MODULE_PARM_DESC(max_peer_sockets,
+		 "Sockets (each with a kernel thread) all peers may hold together");
+static atomic_t hbx_peer_socks_held = ATOMIC_INIT(0);
+
+long hbx_peer_timeout(const struct hbx_peer *peer)
+{
+	return peer->timeout_ms ? (long)msecs_to_jiffies(peer->timeout_ms) :
+				  MAX_SCHEDULE_TIMEOUT;
+}
+
+static void hbx_peer_release_sock(struct socket *sock)
+{
+	sockfd_put(sock);
+	atomic_dec(&hbx_peer_socks_held);
+}
 
 /* kTLS must be on in both directions: we never carry plaintext unasked. */
 static bool hbx_sock_has_ktls(struct sock *sk)
@@ -50,7 +76,7 @@ static bool hbx_sock_in_use(struct socket *sock)
 
 	idr_for_each_entry(&hbx_peers, peer, id)
 		for (i = 0; i < peer->nr_socks; i++)
-			if (peer->socks[i].sock == sock)
+			if (READ_ONCE(peer->socks[i].sock) == sock)
 				return true;
 	return false;
 }
@@ -84,7 +110,29 @@ static struct socket *hbx_peer_get_sock(int fd, const struct hbx_peer_params *p,
 		sockfd_put(sock);
 		return ERR_PTR(-EINVAL);
 	}
+	if (atomic_inc_return(&hbx_peer_socks_held) > READ_ONCE(max_peer_sockets)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "too many peer sockets on this host (see max_peer_sockets)");
+		hbx_peer_release_sock(sock);
+		return ERR_PTR(-ENOSPC);
+	}
 	return sock;
+}
+
+/* The same socket twice in one request would be serviced twice. */
+static bool hbx_socks_repeat(struct socket *const *socks, unsigned int n,
+			     struct genl_info *info)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (socks[i] == socks[j]) {
+				NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_SOCKETS],
+						    "the same socket is given twice");
+				return true;
+			}
+	return false;
 }
 
 static void hbx_peer_put_socks(struct hbx_peer *peer)
@@ -92,44 +140,47 @@ static void hbx_peer_put_socks(struct hbx_peer *peer)
 	unsigned int i;
 
 	for (i = 0; i < peer->nr_socks; i++)
-		sockfd_put(peer->socks[i].sock);
+		if (peer->socks[i].sock)
+			hbx_peer_release_sock(peer->socks[i].sock);
 }
 
-/*
- * Send timeouts bound every write.  A server waits for the next request for
- * as long as it takes; a client's reads are bounded too, so a reply that
- * stalls half-way cannot hold a requester past its timeout.
- */
+/* Timeouts are set per frame (stoq.c): every frame has a deadline. */
 static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
 {
 	struct sock *sk = sock->sk;
-	long timeo = peer->timeout_ms ?
-		     msecs_to_jiffies(peer->timeout_ms) : MAX_SCHEDULE_TIMEOUT;
 
 	/* Requests are small frames that must not wait for Nagle. */
 	tcp_sock_set_nodelay(sk);
-	lock_sock(sk);
-	sk->sk_sndtimeo = timeo;
 	if (peer->role == HBX_PEER_ROLE_CLIENT) {
-		sk->sk_rcvtimeo = timeo;
+		lock_sock(sk);
 		sk->sk_allocation = GFP_NOIO;	/* we fetch for block I/O */
+		release_sock(sk);
 	}
-	release_sock(sk);
 }
 
 void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 			  bool protocol_error)
 {
 	struct hbx_peer *peer = ps->peer;
+	struct socket *sock;
 	bool last;
 
 	if (protocol_error)
 		atomic64_inc(&peer->protocol_errors);
-	/*
-	 * Wake anyone else on this socket, before the slot is marked down: from
-	 * then on a reconnect may put a new socket in it.
-	 */
-	kernel_sock_shutdown(ps->sock, SHUT_RDWR);
+	/* Requesters check ready under send_lock: none sends on it after this. */
+	mutex_lock(&ps->send_lock);
+	WRITE_ONCE(ps->ready, false);
+	spin_lock(&ps->sock_lock);
+	sock = ps->sock;
+	WRITE_ONCE(ps->sock, NULL);
+	spin_unlock(&ps->sock_lock);
+	mutex_unlock(&ps->send_lock);
+	/* Those it carried fail now, not at their deadline. */
+	hbx_client_fail_pending(peer, ps);
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	hbx_peer_release_sock(sock);
+
+	/* Marked down last: from then on a reconnect may reuse the slot. */
 	mutex_lock(&peer->lock);
 	strscpy(peer->last_error, why, sizeof(peer->last_error));
 	WRITE_ONCE(ps->up, false);
@@ -140,6 +191,21 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 		hbx_notify_peer_down(peer);
 }
 
+void hbx_peer_sock_abort(struct hbx_peer_sock *ps)
+{
+	struct file *file = NULL;
+
+	spin_lock(&ps->sock_lock);
+	if (ps->sock)
+		file = get_file(ps->sock->file);
+	spin_unlock(&ps->sock_lock);
+	if (file) {
+		kernel_sock_shutdown(sock_from_file(file), SHUT_RDWR);
+		fput(file);
+	}
+}
+
+/* Runs until its socket fails, releases it (hbx_peer_sock_failed()), ends. */
 static int hbx_peer_sock_thread(void *arg)
 {
 	struct hbx_peer_sock *ps = arg;
@@ -148,14 +214,31 @@ static int hbx_peer_sock_thread(void *arg)
 		hbx_client_run(ps);
 	else
 		hbx_server_run(ps);
-	/* Stay until PEER_DEL stops us, so the task outlives no one's pointer. */
-	while (!kthread_should_stop()) {
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (!kthread_should_stop())
-			schedule();
-		__set_current_state(TASK_RUNNING);
-	}
 	return 0;
+}
+
+static int hbx_peer_sock_create_thread(struct hbx_peer_sock *ps,
+				       struct task_struct **t)
+{
+	struct hbx_peer *peer = ps->peer;
+
+	*t = kthread_create(hbx_peer_sock_thread, ps, "hbx-peer%u/%u",
+			    peer->id, (unsigned int)(ps - peer->socks));
+	if (IS_ERR(*t))
+		return PTR_ERR(*t);
+	/* Kept so kthread_stop() may reap a thread that already ended. */
+	get_task_struct(*t);
+	return 0;
+}
+
+/* Wait for a slot's thread to end (shut its socket down first). */
+static void hbx_peer_sock_reap(struct hbx_peer_sock *ps)
+{
+	if (!ps->thread)
+		return;
+	kthread_stop(ps->thread);
+	put_task_struct(ps->thread);
+	ps->thread = NULL;
 }
 
 static void hbx_peer_stop(struct hbx_peer *peer)
@@ -164,9 +247,8 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 
 	WRITE_ONCE(peer->stopping, true);
 	for (i = 0; i < peer->nr_socks; i++) {
-		kernel_sock_shutdown(peer->socks[i].sock, SHUT_RDWR);
-		if (peer->socks[i].thread)
-			kthread_stop(peer->socks[i].thread);
+		hbx_peer_sock_abort(&peer->socks[i]);
+		hbx_peer_sock_reap(&peer->socks[i]);
 	}
 }
 
@@ -175,7 +257,6 @@ static void hbx_peer_free(struct hbx_peer *peer)
 	unsigned int i;
 
 	hbx_peer_put_socks(peer);
-	put_net(peer->net);
 	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
 		mutex_destroy(&peer->socks[i].send_lock);
 	xa_destroy(&peer->pending);
@@ -213,13 +294,12 @@ static int hbx_peer_start(struct hbx_peer *peer)
 
 	for (i = 0; i < peer->nr_socks; i++) {
 		struct hbx_peer_sock *ps = &peer->socks[i];
-		struct task_struct *t;
+		int err = hbx_peer_sock_create_thread(ps, &ps->thread);
 
-		t = kthread_create(hbx_peer_sock_thread, ps, "hbx-peer%u/%u",
-				   peer->id, i);
-		if (IS_ERR(t))
-			return PTR_ERR(t);
-		ps->thread = t;
+		if (err) {
+			ps->thread = NULL;
+			return err;
+		}
 		ps->up = true;
 	}
 	for (i = 0; i < peer->nr_socks; i++)
@@ -235,18 +315,21 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 	unsigned int i;
 	int err, id;
 
-	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
+	/* Charged to the caller's memory cgroup, as its sockets are. */
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL_ACCOUNT);
 	if (!peer)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&peer->lock);
 	kref_init(&peer->ref);
 	xa_init_flags(&peer->pending, XA_FLAGS_ALLOC);
-	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
+	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++) {
 		mutex_init(&peer->socks[i].send_lock);
+		spin_lock_init(&peer->socks[i].sock_lock);
+	}
 	peer->role = p->role;
 	peer->insecure = p->insecure;
 	peer->timeout_ms = p->timeout_ms;
-	peer->net = get_net(net);
+	peer->net = net;
 	if (p->name)
 		strscpy(peer->name, p->name, sizeof(peer->name));
 	if (p->identity) {
@@ -264,6 +347,16 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 		peer->socks[peer->nr_socks].peer = peer;
 		peer->socks[peer->nr_socks++].sock = sock;
 	}
+	{
+		struct socket *socks[HBX_PEER_SOCKETS_MAX];
+
+		for (i = 0; i < peer->nr_socks; i++)
+			socks[i] = peer->socks[i].sock;
+		if (hbx_socks_repeat(socks, peer->nr_socks, info)) {
+			err = -EINVAL;
+			goto err_put_socks;
+		}
+	}
 
 	mutex_lock(&hbx_peers_mutex);
 	for (i = 0; i < peer->nr_socks; i++) {
@@ -275,20 +368,22 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 			goto err_put_socks;
 		}
 	}
-	id = idr_alloc(&hbx_peers, peer, 0, INT_MAX, GFP_KERNEL);
+	/* Cyclic: a deleted peer's id is not someone else's a moment later. */
+	id = idr_alloc_cyclic(&hbx_peers, peer, 0, INT_MAX, GFP_KERNEL);
 	if (id < 0) {
 		mutex_unlock(&hbx_peers_mutex);
 		err = id;
 		goto err_put_socks;
 	}
 	peer->id = id;
+	hbx_peers_generation++;
 	for (i = 0; i < peer->nr_socks; i++)
 		hbx_peer_setup_sock(peer, peer->socks[i].sock);
 	err = hbx_peer_start(peer);
 	if (err) {
 		idr_remove(&hbx_peers, id);
 		mutex_unlock(&hbx_peers_mutex);
-		hbx_peer_stop(peer);
+		hbx_peer_stop(peer);	/* threads never woken end unrun */
 		goto err_put_socks;
 	}
 	return peer;	/* registry still locked, for the reply */
@@ -298,12 +393,13 @@ err_put_socks:
 	return ERR_PTR(err);
 }
 
-/* Caller holds hbx_peers_mutex: a dead slot's thread only waits to be stopped. */
+/* Caller holds hbx_peers_mutex: a dead slot's thread has ended or is ending. */
 static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 {
 	struct hbx_peer_sock *ps = NULL;
 	struct task_struct *t;
 	unsigned int i;
+	int err;
 
 	for (i = 0; i < peer->nr_socks && !ps; i++)
 		if (!READ_ONCE(peer->socks[i].up))
@@ -314,23 +410,21 @@ static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 		ps = &peer->socks[peer->nr_socks];
 		ps->peer = peer;
 	}
-	i = ps - peer->socks;
-	t = kthread_create(hbx_peer_sock_thread, ps, "hbx-peer%u/%u", peer->id, i);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
+	err = hbx_peer_sock_create_thread(ps, &t);
+	if (err)
+		return err;
+	hbx_peer_sock_reap(ps);
 
 	/* Requesters check ready under send_lock: none is mid-send here. */
 	mutex_lock(&ps->send_lock);
-	if (ps->thread)
-		kthread_stop(ps->thread);
-	if (ps->sock)
-		sockfd_put(ps->sock);
-	ps->sock = sock;
+	spin_lock(&ps->sock_lock);
+	WRITE_ONCE(ps->sock, sock);
+	spin_unlock(&ps->sock_lock);
 	ps->thread = t;
 	ps->ready = false;
 	ps->up = true;
-	if (i == peer->nr_socks)
-		peer->nr_socks++;
+	if (ps - peer->socks == peer->nr_socks)
+		WRITE_ONCE(peer->nr_socks, peer->nr_socks + 1);
 	mutex_unlock(&ps->send_lock);
 	hbx_peer_setup_sock(peer, sock);
 	wake_up_process(t);
@@ -354,6 +448,8 @@ struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
 		else
 			n++;
 	}
+	if (!err && hbx_socks_repeat(socks, n, info))
+		err = -EINVAL;
 	mutex_lock(&hbx_peers_mutex);
 	peer = hbx_peer_find(net, id);
 	if (!err && !peer) {
@@ -381,7 +477,7 @@ struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
 	if (err) {
 		mutex_unlock(&hbx_peers_mutex);
 		while (n > handed)	/* the peer owns those it took */
-			sockfd_put(socks[--n]);
+			hbx_peer_release_sock(socks[--n]);
 		return ERR_PTR(err);
 	}
 	return peer;	/* registry still locked, for the reply */
@@ -400,11 +496,40 @@ int hbx_peer_del(u32 id, struct genl_info *info)
 		return -ENOENT;
 	}
 	idr_remove(&hbx_peers, id);
+	hbx_peers_generation++;
 	mutex_unlock(&hbx_peers_mutex);
 
 	hbx_peer_stop(peer);
 	hbx_peer_put(peer);	/* remote layers using it keep it until they go */
 	return 0;
+}
+
+/* Remove the first peer of net (any, if net is NULL) from the registry. */
+static struct hbx_peer *hbx_peer_unlink_next(struct net *net)
+{
+	struct hbx_peer *peer;
+	int id = 0;
+
+	mutex_lock(&hbx_peers_mutex);
+	while ((peer = idr_get_next(&hbx_peers, &id)) && net && !net_eq(peer->net, net))
+		id++;
+	if (peer) {
+		idr_remove(&hbx_peers, id);
+		hbx_peers_generation++;
+	}
+	mutex_unlock(&hbx_peers_mutex);
+	return peer;
+}
+
+void hbx_peers_net_exit(struct net *net)
+{
+	struct hbx_peer *peer;
+
+	while ((peer = hbx_peer_unlink_next(net))) {
+		hbx_peer_stop(peer);
+		peer->net = NULL;	/* its layers may keep it; the net is going */
+		hbx_peer_put(peer);
+	}
 }
 
 void hbx_peers_lock(void)
@@ -415,6 +540,11 @@ void hbx_peers_lock(void)
 void hbx_peers_unlock(void)
 {
 	mutex_unlock(&hbx_peers_mutex);
+}
+
+unsigned int hbx_peers_gen(void)
+{
+	return hbx_peers_generation;
 }
 
 struct hbx_peer *hbx_peer_find(struct net *net, u32 id)
@@ -455,20 +585,6 @@ enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer)
 /* Module unload: netlink is gone, so nothing adds peers meanwhile. */
 void hbx_peer_exit(void)
 {
-	struct hbx_peer *peer;
-	int id;
-
-	for (;;) {
-		mutex_lock(&hbx_peers_mutex);
-		id = 0;
-		peer = idr_get_next(&hbx_peers, &id);
-		if (peer)
-			idr_remove(&hbx_peers, id);
-		mutex_unlock(&hbx_peers_mutex);
-		if (!peer)
-			break;
-		hbx_peer_stop(peer);
-		hbx_peer_put(peer);
-	}
+	hbx_peers_net_exit(NULL);
 	idr_destroy(&hbx_peers);
 }

@@ -5,6 +5,7 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <linux/types.h>
 #include <linux/hyperbox.h>
@@ -19,14 +20,19 @@ struct task_struct;
 
 struct hbx_peer;
 
-/* One handed-in socket and the kernel thread that services it. */
+/*
+ * One handed-in socket and the kernel thread that services it.  When the
+ * socket fails, its thread releases it and exits: a dead slot holds neither
+ * a socket nor a thread, only the task reference kthread_stop() needs.
+ */
 struct hbx_peer_sock {
 	struct hbx_peer		*peer;
-	struct socket		*sock;
-	struct task_struct	*thread;
+	struct socket		*sock;		/* NULL once released */
+	struct task_struct	*thread;	/* referenced */
 	bool			up;
 	bool			ready;		/* client: hello answered */
-	struct mutex		send_lock;	/* client: one frame at a time */
+	struct mutex		send_lock;	/* client: one frame at a time; ready, sock */
+	spinlock_t		sock_lock;	/* sock, for hbx_peer_sock_abort() */
 };
 
 struct hbx_peer {
@@ -37,7 +43,11 @@ struct hbx_peer {
 	u32			role;		/* enum hbx_peer_role */
 	bool			insecure;	/* plaintext allowed: benchmarks */
 	u32			timeout_ms;
-	struct net		*net;		/* where it was added; counted */
+	/*
+	 * Where it was added.  Not counted: the namespace's pre_exit deletes
+	 * its peers (hbx_peers_net_exit()), so a peer never keeps it alive.
+	 */
+	struct net		*net;
 	bool			stopping;	/* PEER_DEL or unload under way */
 
 	struct mutex		lock;		/* socks[].up, last_error */
@@ -70,6 +80,8 @@ struct hbx_peer_params {
 };
 
 void hbx_peer_exit(void);
+/* A network namespace is going: delete its peers. */
+void hbx_peers_net_exit(struct net *net);
 
 /* On success the registry is left locked (see hbx_layer_add()). */
 struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
@@ -85,6 +97,8 @@ struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
 
 void hbx_peers_lock(void);
 void hbx_peers_unlock(void);
+/* Changes on every peer add and delete, so a dump can flag itself. */
+unsigned int hbx_peers_gen(void);
 /* Peers of one network namespace only. */
 struct hbx_peer *hbx_peer_find(struct net *net, u32 id);
 struct hbx_peer *hbx_peer_next(struct net *net, u32 *id);
@@ -96,8 +110,17 @@ void hbx_peer_put(struct hbx_peer *peer);
 unsigned int hbx_peer_socks_up(struct hbx_peer *peer);
 enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer);
 
-/* The socket's thread ends it: count why, tell user space if it was the last. */
+/*
+ * The socket's thread ends it: no request goes out on it any more, those
+ * it carried fail, it is released; count why, and tell user space if it
+ * was the peer's last.
+ */
 void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 			  bool protocol_error);
+/* Shut a slot's socket down from outside its thread, which then ends it. */
+void hbx_peer_sock_abort(struct hbx_peer_sock *ps);
+
+/* The peer's timeout in jiffies; MAX_SCHEDULE_TIMEOUT for none. */
+long hbx_peer_timeout(const struct hbx_peer *peer);
 
 #endif

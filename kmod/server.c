@@ -11,6 +11,10 @@
  * have yet is fetched from its own peers first (the pin then lasts that
  * fetch, bounded by their timeout), or answered NOT_HERE so the requester
  * asks someone else, as the export says.
+ *
+ * A request for a layer not exported here, or past its end, gets a status
+ * and the socket carries on: it may carry other layers' requests.  A frame
+ * that does not parse, or does not arrive in time, ends the socket.
  */
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -34,24 +38,16 @@ static int hbx_server_hello(struct hbx_peer_sock *ps,
 		*why = "peer speaks another protocol version";
 		return -EPROTO;
 	}
-	return hbx_stoq_send(ps->sock, HBX_STOQ_HELLO, 0, be64_to_cpu(hdr->id),
-			     &ours, sizeof(ours));
-}
-
-/* Reply with a bare status; a request for what is not here ends the socket. */
-static int hbx_server_refuse(struct hbx_peer_sock *ps, u64 id, u16 status,
-			     const char *reason, const char **why)
-{
-	hbx_stoq_send(ps->sock, HBX_STOQ_REPLY, status, id, NULL, 0);
-	*why = reason;
-	return -EPROTO;
+	return hbx_stoq_send(ps->sock, hbx_peer_timeout(ps->peer), HBX_STOQ_HELLO,
+			     0, be64_to_cpu(hdr->id), &ours, sizeof(ours));
 }
 
 /* What a request gets, decided while the layer is pinned. */
 struct hbx_server_answer {
 	u16		status;
 	u32		len;
-	void		*data;		/* a manifest or a copied chunk */
+	const void	*manifest;	/* the layer's manifest, shared */
+	void		*data;		/* or a copied chunk */
 	struct file	*file;		/* or a chunk spliced from this file */
 	loff_t		pos;
 };
@@ -87,11 +83,9 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 	int err;
 
 	if (type == HBX_STOQ_GET_MANIFEST) {
+		/* Referenced, not copied: a slow reader costs no more memory. */
 		a->len = m->len;
-		a->data = kvmalloc(m->len, GFP_KERNEL);
-		if (!a->data)
-			return -ENOMEM;
-		memcpy(a->data, m->buf, m->len);
+		a->manifest = hbx_manifest_get_bytes(m);
 		return 0;
 	}
 	if (chunk >= m->chunk_count) {
@@ -116,6 +110,18 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 	return err;
 }
 
+static int hbx_server_send(struct hbx_peer_sock *ps, u64 id,
+			   const struct hbx_server_answer *a)
+{
+	long timeout = hbx_peer_timeout(ps->peer);
+	u32 len = a->status == HBX_STOQ_OK ? a->len : 0;
+
+	if (a->file)
+		return hbx_stoq_send_file(ps->sock, timeout, id, a->file, a->pos, a->len);
+	return hbx_stoq_send(ps->sock, timeout, HBX_STOQ_REPLY, a->status, id,
+			     a->manifest ?: a->data, len);
+}
+
 static int hbx_server_get(struct hbx_peer_sock *ps,
 			  const struct hbx_stoq_hdr *hdr,
 			  const struct hbx_stoq_get *get, const char **why)
@@ -123,31 +129,28 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 	u64 id = be64_to_cpu(hdr->id), chunk = be64_to_cpu(get->chunk);
 	struct hbx_server_answer a = { .status = HBX_STOQ_OK };
 	struct hbx_layer *layer;
-	int err;
+	int err = 0;
 
 	layer = hbx_layer_get_exported(ps->peer->net, get->digest);
-	if (!layer)
-		return hbx_server_refuse(ps, id, HBX_STOQ_UNKNOWN_LAYER,
-					 "request for a layer not exported here", why);
-	err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
-	hbx_layer_put_exported(layer);
+	if (layer) {
+		err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
+		hbx_layer_put_exported(layer);
+	} else {
+		a.status = HBX_STOQ_UNKNOWN_LAYER;
+	}
 	if (err) {
 		*why = "out of memory";
 		return err;
 	}
-	if (a.status == HBX_STOQ_OUT_OF_RANGE)
-		return hbx_server_refuse(ps, id, a.status, "chunk out of range", why);
 
-	if (a.file) {
-		err = hbx_stoq_send_file(ps->sock, id, a.file, a.pos, a.len);
+	err = hbx_server_send(ps, id, &a);
+	if (a.file)
 		fput(a.file);
-	} else {
-		err = hbx_stoq_send(ps->sock, HBX_STOQ_REPLY, a.status, id, a.data,
-				    a.status == HBX_STOQ_OK ? a.len : 0);
-		kvfree(a.data);
-	}
+	hbx_manifest_put_bytes(a.manifest);
+	kvfree(a.data);
 	if (err) {
-		*why = "socket send failed or timed out";
+		*why = err == -ETIMEDOUT ? "reply not sent in time" :
+					   "socket send failed or timed out";
 		return err;
 	}
 	if (a.status == HBX_STOQ_OK)
@@ -157,6 +160,11 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 
 void hbx_server_run(struct hbx_peer_sock *ps)
 {
+	/* Wait for a request as long as it takes; receive it within the timeout. */
+	struct hbx_stoq_rx rx = {
+		.idle = MAX_SCHEDULE_TIMEOUT,
+		.frame = hbx_peer_timeout(ps->peer),
+	};
 	u8 payload[HBX_STOQ_REQUEST_MAX] __aligned(8);
 	struct hbx_stoq_hdr hdr;
 	const char *why = NULL;
@@ -164,7 +172,7 @@ void hbx_server_run(struct hbx_peer_sock *ps)
 	int err;
 
 	for (;;) {
-		err = hbx_stoq_recv_request(ps->sock, &hdr, payload, &why);
+		err = hbx_stoq_recv_request(ps->sock, &rx, &hdr, payload, &why);
 		if (err)
 			break;
 		if (!hello && hdr.type != HBX_STOQ_HELLO) {

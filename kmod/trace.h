@@ -34,6 +34,31 @@ TRACE_EVENT(hbx_chunk_verify,
 		  __entry->ok ? "verified" : "FAILED", __entry->ns)
 );
 
+/*
+ * Verify always: the blocks a read brought from storage were checked
+ * against their leaf hashes; bad is the first that did not match, or -1.
+ */
+TRACE_EVENT(hbx_blocks_verify,
+	TP_PROTO(int layer, u64 block, u64 count, u64 bad, u64 ns),
+	TP_ARGS(layer, block, count, bad, ns),
+	TP_STRUCT__entry(
+		__field(int, layer)
+		__field(u64, block)
+		__field(u64, count)
+		__field(u64, bad)
+		__field(u64, ns)
+	),
+	TP_fast_assign(
+		__entry->layer = layer;
+		__entry->block = block;
+		__entry->count = count;
+		__entry->bad = bad;
+		__entry->ns = ns;
+	),
+	TP_printk("hbx%d block=%llu count=%llu bad=%lld in %llu ns", __entry->layer,
+		  __entry->block, __entry->count, (long long)__entry->bad, __entry->ns)
+);
+
 /* A read request finished: the I/O that readers of /dev/hbxN see. */
 TRACE_EVENT(hbx_read,
 	TP_PROTO(int layer, u64 pos, u32 len, int err),

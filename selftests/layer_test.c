@@ -20,8 +20,8 @@
 #define IMAGE_SIZE	(64 * 4096 + 8192)	/* last chunk is short */
 
 struct layer {
-	uint32_t	index, dev, state, openers;
-	uint64_t	size, total, verified, hashed, failures, chunk;
+	uint32_t	index, dev, state, openers, verify;
+	uint64_t	size, total, verified, hashed, failures, chunk, blocks;
 	char		device[32];
 	int		count;
 };
@@ -43,6 +43,8 @@ static int layer_cb(uint8_t cmd, struct nlattr **tb, void *arg)
 	U64(HBX_A_LAYER_CHUNKS_HASHED, hashed);
 	U64(HBX_A_LAYER_VERIFY_FAILURES, failures);
 	U64(HBX_A_LAYER_CHUNK, chunk);
+	U32(HBX_A_LAYER_VERIFY, verify);
+	U64(HBX_A_LAYER_BLOCKS_VERIFIED, blocks);
 	if (tb[HBX_A_LAYER_DEVICE])
 		snprintf(l->device, sizeof(l->device), "/dev/%s",
 			 nla_get_string(tb[HBX_A_LAYER_DEVICE]));
@@ -61,8 +63,9 @@ static int write_file(const char *path, const void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-static int layer_add_fds(struct hbx_nl *nl, int image_fd, int manifest_fd,
-			 const uint8_t *digest, struct layer *l)
+/* LAYER_ADD; verify 0 leaves the mode to the kernel's default (always). */
+static int layer_add_verify(struct hbx_nl *nl, int image_fd, int manifest_fd,
+			    const uint8_t *digest, uint32_t verify, struct layer *l)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
 
@@ -70,7 +73,15 @@ static int layer_add_fds(struct hbx_nl *nl, int image_fd, int manifest_fd,
 	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, image_fd);
 	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, manifest_fd);
 	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, digest);
+	if (verify)
+		nla_put_u32(msg, HBX_A_LAYER_VERIFY, verify);
 	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_cb, l);
+}
+
+static int layer_add_fds(struct hbx_nl *nl, int image_fd, int manifest_fd,
+			 const uint8_t *digest, struct layer *l)
+{
+	return layer_add_verify(nl, image_fd, manifest_fd, digest, 0, l);
 }
 
 static int layer_get(struct hbx_nl *nl, uint32_t index, struct layer *l)
@@ -338,7 +349,11 @@ TEST_F(layer, rejects_overflowing_chunk_count)
 	h.chunk_count = htole64(1ULL << 63);
 	EXPECT_EQ(-EINVAL, add_crafted(self, &h, CHUNKS, self->image_fd));
 	EXPECT_TRUE(hbx_test_error_has(self->nl, "chunk count does not match"));
-	h = good_header(~0ULL & ~4095ULL, HBX_CHUNK_SHIFT_MIN);
+	/* Near 2^64 a rounded-up chunk count would wrap: refused before. */
+	h = good_header(~0ULL & ~4095ULL, HBX_CHUNK_SHIFT_MAX);
+	EXPECT_EQ(-EFBIG, add_crafted(self, &h, 1, self->image_fd));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "larger than any file"));
+	h = good_header(1ULL << 62, HBX_CHUNK_SHIFT_MIN);
 	EXPECT_EQ(-EINVAL, add_crafted(self, &h, 1, self->image_fd));
 	EXPECT_TRUE(hbx_test_error_has(self->nl, "manifest length does not match"));
 }
@@ -450,8 +465,9 @@ TEST_F(layer, corrupt_chunk_fails_with_eio_and_is_counted_and_notified)
 	setsockopt(nl_socket_get_fd(hbx_nl_sock(events)), SOL_SOCKET,
 		   SO_RCVTIMEO, &tv, sizeof(tv));
 
-	ASSERT_EQ(0, layer_add_fds(self->nl, bad_fd, self->manifest_fd,
-				   self->digest, &l));
+	/* Verify once: a chunk that failed stays failed (the image is trusted not to change). */
+	ASSERT_EQ(0, layer_add_verify(self->nl, bad_fd, self->manifest_fd,
+				      self->digest, HBX_VERIFY_ONCE, &l));
 	fd = open(l.device, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);
 	uint8_t *abuf = aligned_alloc(4096, 4096);
@@ -502,6 +518,55 @@ static void *reader_main(void *arg)
 		!memcmp(buf, r->want, IMAGE_SIZE);
 	free(buf);
 	return NULL;
+}
+
+/*
+ * Verify always (the default): every read from storage is checked per
+ * block, and a chunk that did not match is checked again next time (the
+ * storage may have changed back); it still never returns data.
+ */
+TEST_F(layer, always_checks_every_read_and_fails_a_bad_chunk_every_time)
+{
+	const int bad_chunk = 2;
+	uint8_t *flipped = malloc(IMAGE_SIZE), *abuf = aligned_alloc(4096, 4096);
+	char path[128];
+	struct layer l, g;
+	int fd, bad_fd;
+
+	memcpy(flipped, self->data, IMAGE_SIZE);
+	flipped[(bad_chunk << CHUNK_SHIFT) + 4096 + 7] ^= 0x01;
+	snprintf(path, sizeof(path), "%s/flipped-always", self->dir);
+	ASSERT_EQ(0, write_file(path, flipped, IMAGE_SIZE));
+	bad_fd = open(path, O_RDONLY);
+	ASSERT_EQ(0, layer_add_fds(self->nl, bad_fd, self->manifest_fd, self->digest, &l));
+	EXPECT_EQ(HBX_VERIFY_ALWAYS, l.verify);
+	fd = open(l.device, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(4096, pread(fd, abuf, 4096, 0));
+	EXPECT_EQ(0, memcmp(abuf, self->data, 4096));
+	EXPECT_EQ(4096, pread(fd, abuf, 4096, 4096));
+	EXPECT_EQ(-1, pread(fd, abuf, 4096, bad_chunk << CHUNK_SHIFT));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, pread(fd, abuf, 4096, bad_chunk << CHUNK_SHIFT));
+	EXPECT_EQ(EIO, errno);
+	close(fd);
+	ASSERT_EQ(0, layer_get(self->nl, l.index, &g));
+	EXPECT_EQ(2, g.failures);	/* checked again, failed again */
+	EXPECT_EQ(1, g.verified);	/* chunk 0 */
+	EXPECT_EQ(2, g.blocks);		/* both reads of chunk 0 checked */
+	EXPECT_EQ(0, layer_del(self->nl, l.index, 0));
+	close(bad_fd);
+	free(flipped);
+	free(abuf);
+}
+
+TEST_F(layer, rejects_an_unknown_verify_mode)
+{
+	struct layer l;
+
+	EXPECT_EQ(-ERANGE, layer_add_verify(self->nl, self->image_fd, self->manifest_fd,
+					    self->digest, 7, &l));
+	EXPECT_EQ(0, layer_count(self->nl));
 }
 
 TEST_F(layer, eight_concurrent_readers_get_identical_bytes_and_hash_each_chunk_once)

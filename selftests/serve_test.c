@@ -3,8 +3,11 @@
  * The in-kernel STOQ server: a socket handed in with PEER_ADD serves the
  * manifest and the verified chunks of exported layers; only TCP sockets with
  * kTLS both ways are taken (plaintext only with the insecure flag); a peer
- * that sends garbage loses its socket, with a counter and a reason.  The test
- * plays the client itself, over loopback, with kTLS keys it installs itself.
+ * that sends garbage, or a frame too slowly, loses its socket, with a counter
+ * and a reason; a request for what is not here gets a status and the socket
+ * carries on.  The test plays the client itself, over loopback, with kTLS
+ * keys it installs itself.  The second fixture attaches a remote layer from
+ * the kernel's own server, to check what the module does with its cache.
  */
 #include <endian.h>
 #include <fcntl.h>
@@ -56,21 +59,30 @@ static int peer_cb(uint8_t cmd, struct nlattr **tb, void *arg)
 	return 0;
 }
 
-static int peer_add(struct hbx_nl *nl, int fd, int insecure, struct peer_info *p)
+/* PEER_ADD of nfds sockets in role, 5 s timeout. */
+static int peer_add_socks(struct hbx_nl *nl, uint32_t role, const int *fds,
+			  int nfds, int insecure, struct peer_info *p)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_PEER_ADD, 0);
 	struct nlattr *nest;
+	int i;
 
 	memset(p, 0, sizeof(*p));
-	nla_put_u32(msg, HBX_A_PEER_ROLE, HBX_PEER_ROLE_SERVER);
+	nla_put_u32(msg, HBX_A_PEER_ROLE, role);
 	nla_put_string(msg, HBX_A_PEER_NAME, "test-client");
 	nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, 5000);
 	if (insecure)
 		nla_put_flag(msg, HBX_A_PEER_INSECURE);
 	nest = nla_nest_start(msg, HBX_A_PEER_SOCKETS);
-	nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fd);
+	for (i = 0; i < nfds; i++)
+		nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fds[i]);
 	nla_nest_end(msg, nest);
 	return hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_cb, p);
+}
+
+static int peer_add(struct hbx_nl *nl, int fd, int insecure, struct peer_info *p)
+{
+	return peer_add_socks(nl, HBX_PEER_ROLE_SERVER, &fd, 1, insecure, p);
 }
 
 static int peer_get(struct hbx_nl *nl, uint32_t id, struct peer_info *p)
@@ -506,32 +518,132 @@ TEST_F(serve, truncated_frame_drops_the_socket)
 	expect_dropped(_metadata, self, &h, sizeof(h) / 2, 1, "truncated");
 }
 
-TEST_F(serve, unknown_layer_is_refused_and_drops_the_socket)
+/*
+ * A request for what is not here gets a status, and the socket carries on:
+ * it may be carrying other layers' requests.
+ */
+static void expect_status_then_served(struct __test_metadata *_metadata,
+				      struct _test_data_serve *self,
+				      const struct get_frame *f, uint16_t status)
+{
+	struct get_frame good = get_frame_of(HBX_STOQ_GET_CHUNK, self->digest, 1);
+	struct hbx_stoq_hdr h;
+	struct peer_info p, g;
+	void *data;
+
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	ASSERT_EQ(0, send_hello(self->client));
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	free(data);
+	ASSERT_EQ(0, send_all(self->client, f, sizeof(*f)));
+	EXPECT_EQ(status, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(0, be32toh(h.len));
+	free(data);
+	ASSERT_EQ(0, send_all(self->client, &good, sizeof(good)));
+	EXPECT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(0, memcmp(data, self->data + (1 << CHUNK_SHIFT), 1 << CHUNK_SHIFT));
+	free(data);
+	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
+	EXPECT_EQ(0, g.protocol_errors);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+TEST_F(serve, unknown_layer_gets_a_status_and_the_socket_stays)
 {
 	uint8_t other[HBX_DIGEST_SIZE];
 	struct get_frame f;
 
 	memset(other, 0xab, sizeof(other));
 	f = get_frame_of(HBX_STOQ_GET_CHUNK, other, 0);
-	expect_dropped(_metadata, self, &f, sizeof(f), 1, "not exported");
+	expect_status_then_served(_metadata, self, &f, HBX_STOQ_UNKNOWN_LAYER);
 }
 
-TEST_F(serve, chunk_out_of_range_drops_the_socket)
+TEST_F(serve, chunk_out_of_range_gets_a_status_and_the_socket_stays)
 {
 	struct get_frame f = get_frame_of(HBX_STOQ_GET_CHUNK, self->digest, NCHUNKS);
 
-	expect_dropped(_metadata, self, &f, sizeof(f), 1, "out of range");
+	expect_status_then_served(_metadata, self, &f, HBX_STOQ_OUT_OF_RANGE);
 }
 
 TEST_F(serve, unexported_layer_is_not_served)
 {
 	struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
 	struct get_frame f = get_frame_of(HBX_STOQ_GET_MANIFEST, self->digest, 0);
+	struct hbx_stoq_hdr h;
+	struct peer_info p;
+	void *data;
 
 	nla_put_u32(msg, HBX_A_LAYER_INDEX, self->layer);
 	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 0);
 	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
-	expect_dropped(_metadata, self, &f, sizeof(f), 1, "not exported");
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	ASSERT_EQ(0, send_hello(self->client));
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	free(data);
+	ASSERT_EQ(0, send_all(self->client, &f, sizeof(f)));
+	EXPECT_EQ(HBX_STOQ_UNKNOWN_LAYER, recv_frame(self->client, &h, &data));
+	free(data);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+/*
+ * A slowloris: a request frame one byte a second.  Each byte comes well
+ * within the 5 s timeout, but the frame must be whole within it too.
+ */
+TEST_F(serve, a_frame_dripped_byte_by_byte_is_cut_at_its_deadline)
+{
+	struct get_frame f = get_frame_of(HBX_STOQ_GET_CHUNK, self->digest, 0);
+	struct hbx_stoq_hdr h;
+	struct peer_info p, g;
+	size_t i;
+	void *data;
+
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	ASSERT_EQ(0, send_hello(self->client));
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	free(data);
+	for (i = 0; i < sizeof(f) - 1; i++) {
+		if (send(self->client, (char *)&f + i, 1, MSG_NOSIGNAL) != 1)
+			break;		/* cut: what we wanted */
+		ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+		if (g.state == HBX_PEER_STATE_DOWN)
+			break;
+		sleep(1);
+	}
+	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_DOWN, g.state) {
+		TH_LOG("still up after %zu bytes in %zu s", i, i);
+	}
+	EXPECT_GT(10, i);
+	EXPECT_NE(NULL, strstr(g.last_error, "in time")) {
+		TH_LOG("last error \"%s\"", g.last_error);
+	}
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+TEST_F(serve, the_same_socket_twice_is_refused)
+{
+	int fds[2] = { self->server, dup(self->server) };
+	struct peer_info p;
+
+	EXPECT_EQ(-EINVAL, peer_add_socks(self->nl, HBX_PEER_ROLE_SERVER, fds, 2, 1, &p));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "same socket is given twice"));
+	close(fds[1]);
+}
+
+TEST_F(serve, a_deleted_peers_id_is_not_reused_at_once)
+{
+	struct peer_info p, q;
+
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	ASSERT_EQ(0, peer_del(self->nl, p.id));
+	close(self->client);
+	close(self->server);
+	ASSERT_EQ(0, tcp_pair(&self->client, &self->server));
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &q));
+	EXPECT_NE(p.id, q.id);
+	EXPECT_EQ(0, peer_del(self->nl, q.id));
 }
 
 struct down_event {
@@ -569,6 +681,119 @@ TEST_F(serve, a_closed_connection_raises_peer_down)
 	EXPECT_EQ(p.id, e.id);
 	EXPECT_EQ(0, peer_del(self->nl, p.id));
 	hbx_nl_close(events);
+}
+
+/*
+ * A remote layer fetched from the kernel's own server over the loopback
+ * pair: *srv serves the fixture's layer, *cli is the client peer.
+ */
+static int remote_peers(struct _test_data_serve *self, struct peer_info *srv,
+			struct peer_info *cli)
+{
+	return peer_add(self->nl, self->server, 1, srv) ?:
+	       peer_add_socks(self->nl, HBX_PEER_ROLE_CLIENT, &self->client, 1, 1, cli);
+}
+
+/* LAYER_ADD of a remote layer, asked again while the manifest is on its way. */
+static int remote_add(struct _test_data_serve *self, uint32_t peer, int cache,
+		      uint32_t *index)
+{
+	int err, tries = 0;
+
+	do {
+		struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+
+		if (tries)
+			usleep(20 * 1000);
+		nla_put_u32(msg, HBX_A_LAYER_PEER, peer);
+		nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache);
+		nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+		err = hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, index);
+	} while (err == -EINPROGRESS && ++tries < 500);
+	return err;
+}
+
+static int layer_del(struct hbx_nl *nl, uint32_t index)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_DEL, 0);
+
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, index);
+	nla_put_flag(msg, HBX_A_LAYER_FORCE);
+	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
+}
+
+static int open_cache(struct _test_data_serve *self, const char *name, int flags)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", self->dir, name);
+	return open(path, O_RDWR | O_CREAT | flags, 0600);
+}
+
+/* A write that O_APPEND sends to the end would leave the chunk a hole. */
+TEST_F(serve, a_cache_opened_with_o_append_is_refused)
+{
+	int cache = open_cache(self, "append.cache", O_APPEND);
+	struct peer_info srv, cli;
+	uint32_t index;
+
+	ASSERT_EQ(0, remote_peers(self, &srv, &cli));
+	EXPECT_EQ(-EINVAL, remote_add(self, cli.id, cache, &index));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "O_APPEND"));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	EXPECT_EQ(0, peer_del(self->nl, srv.id));
+	close(cache);
+}
+
+/* The description is the caller's; the module writes through its own. */
+TEST_F(serve, o_append_set_on_the_cache_after_attach_cannot_misplace_chunks)
+{
+	int cache = open_cache(self, "setfl.cache", 0), dev;
+	struct peer_info srv, cli;
+	uint8_t *got = malloc(IMAGE_SIZE);
+	char path[32];
+	uint32_t index;
+
+	ASSERT_EQ(0, remote_peers(self, &srv, &cli));
+	ASSERT_EQ(0, remote_add(self, cli.id, cache, &index)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	ASSERT_EQ(0, fcntl(cache, F_SETFL, O_APPEND));
+	snprintf(path, sizeof(path), "/dev/hbx%u", index);
+	dev = open(path, O_RDONLY);
+	ASSERT_LE(0, dev);
+	EXPECT_EQ(IMAGE_SIZE, pread(dev, got, IMAGE_SIZE, 0));
+	EXPECT_EQ(0, memcmp(got, self->data, IMAGE_SIZE));
+	EXPECT_EQ(IMAGE_SIZE, pread(cache, got, IMAGE_SIZE, 0));
+	EXPECT_EQ(0, memcmp(got, self->data, IMAGE_SIZE));
+	EXPECT_EQ(IMAGE_SIZE, lseek(cache, 0, SEEK_END));
+	close(dev);
+	EXPECT_EQ(0, layer_del(self->nl, index));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	EXPECT_EQ(0, peer_del(self->nl, srv.id));
+	close(cache);
+	free(got);
+}
+
+TEST_F(serve, a_cache_attached_twice_is_refused)
+{
+	int cache = open_cache(self, "twice.cache", 0);
+	int again = open_cache(self, "twice.cache", 0);
+	struct peer_info srv, cli;
+	uint32_t index, second;
+
+	ASSERT_EQ(0, remote_peers(self, &srv, &cli));
+	ASSERT_EQ(0, remote_add(self, cli.id, cache, &index));
+	EXPECT_EQ(-EBUSY, remote_add(self, cli.id, again, &second));
+	EXPECT_TRUE(hbx_test_error_has(self->nl, "already attached"));
+	EXPECT_EQ(0, layer_del(self->nl, index));
+	/* Detached, it may be attached again. */
+	ASSERT_EQ(0, remote_add(self, cli.id, again, &second));
+	EXPECT_EQ(0, layer_del(self->nl, second));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	EXPECT_EQ(0, peer_del(self->nl, srv.id));
+	close(cache);
+	close(again);
 }
 
 TEST_HARNESS_MAIN

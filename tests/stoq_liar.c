@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * stoq_liar: a test helper, not part of hbx.  A plaintext STOQ server that
- * answers every request well-formed and on time, with the right manifest,
- * but with one byte of every chunk flipped: the peer a client must catch,
- * count and route around.  One process per connection.
- *   stoq_liar ADDR:PORT IMAGE MANIFEST
+ * says hello and gives the right manifest, then misbehaves with chunks as
+ * its mode says:
+ *   lie    answers well-formed and on time, one byte of every chunk flipped:
+ *          the peer a client must catch, count and route around (default)
+ *   stall  never answers a chunk request: a peer gone silent
+ *   mute   says hello, then never answers anything, manifests included
+ *   drip   starts each chunk reply, then sends one byte every half second:
+ *          a slowloris that never ends a frame
+ * One process per connection.
+ *   stoq_liar [--mode lie|stall|drip|mute] ADDR:PORT IMAGE MANIFEST
  */
 #include <endian.h>
 #include <errno.h>
@@ -26,6 +32,27 @@ static void die(const char *what)
 {
 	fprintf(stderr, "stoq_liar: %s\n", what);
 	exit(1);
+}
+
+enum mode { LIE, STALL, DRIP, MUTE };
+static enum mode mode = LIE;
+
+/* A reply header that promises len bytes, then a byte every half second. */
+static void drip(int fd, uint64_t id, const uint8_t *buf, uint32_t len)
+{
+	struct hbx_stoq_hdr h = {
+		.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
+		.type = HBX_STOQ_REPLY, .len = htobe32(len), .id = htobe64(id),
+	};
+	uint32_t i;
+
+	if (stoq_xfer(fd, &h, sizeof(h), 1))
+		return;
+	for (i = 0; i < len; i++) {
+		usleep(500 * 1000);
+		if (stoq_xfer(fd, (void *)(buf + i), 1, 1))
+			return;
+	}
 }
 
 static void serve(int fd, int image, const uint8_t *m, size_t mlen)
@@ -50,15 +77,23 @@ static void serve(int fd, int image, const uint8_t *m, size_t mlen)
 				break;
 			continue;
 		}
+		if (mode == MUTE)
+			continue;
 		if (h.type == HBX_STOQ_GET_MANIFEST) {
 			if (stoq_send_frame(fd, HBX_STOQ_REPLY, 0, id, m, mlen))
 				break;
 			continue;
 		}
+		if (mode == STALL)
+			continue;	/* read and ignored: silence */
 		chunk = be64toh(get->chunk);
 		n = pread(image, buf, chunk_size, chunk * chunk_size);
 		if (n <= 0)
 			break;
+		if (mode == DRIP) {
+			drip(fd, id, buf, n);
+			break;
+		}
 		buf[n / 2] ^= 0x5a;	/* the lie */
 		if (stoq_send_frame(fd, HBX_STOQ_REPLY, 0, id, buf, n))
 			break;
@@ -74,8 +109,20 @@ int main(int argc, char **argv)
 	uint8_t *m;
 	int lfd, image, mfd;
 
+	if (argc == 6 && !strcmp(argv[1], "--mode")) {
+		if (!strcmp(argv[2], "stall"))
+			mode = STALL;
+		else if (!strcmp(argv[2], "drip"))
+			mode = DRIP;
+		else if (!strcmp(argv[2], "mute"))
+			mode = MUTE;
+		else if (strcmp(argv[2], "lie"))
+			die("unknown mode (lie, stall, drip or mute)");
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 4)
-		die("usage: stoq_liar ADDR:PORT IMAGE MANIFEST");
+		die("usage: stoq_liar [--mode lie|stall|drip|mute] ADDR:PORT IMAGE MANIFEST");
 	image = open(argv[2], O_RDONLY);
 	mfd = open(argv[3], O_RDONLY);
 	if (image < 0 || mfd < 0 || fstat(mfd, &st) || !(m = malloc(st.st_size)) ||
@@ -85,7 +132,7 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		die(why);
 	signal(SIGCHLD, SIG_IGN);	/* no zombies */
-	printf("lying on %s\n", argv[1]);
+	printf("lying on %s\n", argv[1]);	/* tests wait for this line */
 	fflush(stdout);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);

@@ -31,15 +31,27 @@ enum hbx_feature {
  * Manifest: a header followed by chunk_count SHA-256 digests, one per chunk
  * of the image, in order.  All integers are little endian.  The layer's
  * identity is the SHA-256 of the manifest's bytes ("sha256:<hex>").
+ *
+ * Version 2: a chunk's digest is the SHA-256 of its leaf hashes, the
+ * SHA-256 of each 4 KiB block of the chunk, concatenated in order.  Images
+ * are whole blocks, so every leaf is a full 4 KiB, the last chunk's too
+ * (a short last chunk just has fewer leaves).  So any block can be checked
+ * alone once its chunk's leaves are known, as dm-verity checks a block.
+ * Version 1 (a chunk's digest over its bytes) is refused: rebuild the layer.
+ *
+ * Hash file ("NAME.hashes", optional, handed in by fd): the leaf hashes of
+ * every block of the image, 32 bytes each, in order, nothing else; checked
+ * against the manifest's chunk digests before anything trusts it.
  */
 #define HBX_MANIFEST_MAGIC	0x4d584248	/* "HBXM" */
-#define HBX_MANIFEST_VERSION	1
+#define HBX_MANIFEST_VERSION	2
 #define HBX_HASH_SHA256		1
 #define HBX_DIGEST_SIZE		32
 #define HBX_CHUNK_SHIFT_MIN	12		/* 4 KiB */
 #define HBX_CHUNK_SHIFT_MAX	22		/* 4 MiB */
 #define HBX_CHUNK_SHIFT_DEFAULT	16		/* 64 KiB */
 #define HBX_BLOCK_SIZE		4096		/* images are whole blocks */
+#define HBX_BLOCK_SHIFT		12		/* one leaf hash per block */
 #define HBX_MANIFEST_MAX	(64U << 20)	/* bounds a kernel allocation */
 
 struct hbx_manifest_header {
@@ -119,6 +131,15 @@ enum hbx_pull_state {
 };
 
 /*
+ * HBX_A_LAYER_VERIFY: when bytes read from the backing storage (the image,
+ * or a remote layer's cache) are checked.
+ */
+enum hbx_verify_mode {
+	HBX_VERIFY_ALWAYS = 1,	/* every read from storage, per 4 KiB block */
+	HBX_VERIFY_ONCE,	/* a chunk's first read; then the storage is trusted */
+};
+
+/*
  * HBX_A_LAYER_EXPORT_MISSING: what a node serving a layer it is still
  * pulling does with a request for a chunk it does not have yet.
  */
@@ -163,6 +184,11 @@ enum hbx_layer_attr {
 	HBX_A_LAYER_PULL_BYTES,		/* u64: bytes fetched by the current pull */
 	HBX_A_LAYER_PULL_NSECS,		/* u64: how long it has run (or ran) */
 	HBX_A_LAYER_EXPORT_MISSING,	/* u32, enum hbx_export_missing */
+	HBX_A_LAYER_VERIFY,		/* u32, enum hbx_verify_mode; default always */
+	HBX_A_LAYER_HASHES_FD,		/* u32: fd of a local layer's hash file, read */
+	HBX_A_LAYER_BLOCK,		/* u64: 4 KiB block index (VERIFY_FAIL_NTF) */
+	HBX_A_LAYER_BLOCKS_VERIFIED,	/* u64: blocks checked on reads from storage */
+	HBX_A_LAYER_DIRECT_IO,		/* u8: storage read with direct I/O (1) or buffered */
 
 	__HBX_A_LAYER_MAX,
 	HBX_A_LAYER_MAX = __HBX_A_LAYER_MAX - 1

@@ -1,0 +1,209 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Hostile peers, unprivileged callers and namespaces that go away: every
+# wait has a deadline, one device's stall is its own, nothing outlives its
+# owner.
+#   unprivileged  PEER_ADD from an unprivileged user namespace is refused
+#                 with a sentence, and nothing is created
+#   drip          a peer that sends one byte of a reply every half second:
+#                 the read fails at the frame's deadline, not never
+#   isolation     two remote layers stuck on a silent peer, 280 reads in
+#                 flight on them: a local layer still reads at once
+#   force-del     a force-delete while reads wait on a silent peer returns
+#                 at once, the reads end with EIO
+#   netns         a namespace whose last process exits takes its peers,
+#                 their threads and its exports with it
+#   genl-lock     a remote attach whose peer never sends the manifest does
+#                 not hold genetlink's lock: another family registers at once
+# Runs inside the VM with hyperbox.ko loaded.  HBX_ONLY="drip netns ..."
+# runs only those parts (to show each failing on an older module alone).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. selftests/lib.sh
+hbx=$PWD/tools/hbx/hbx
+liar=$PWD/tests/stoq_liar
+work=$(mktemp -d /tmp/hbx-hostile.XXXXXX)
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	hbx_detach_all "$hbx"
+	hbx_forget_peers "$hbx"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+lf() { hbx_layer_field "$hbx" "$@"; }
+
+# serve MODE PORT: a misbehaving peer on 127.0.0.1:PORT in the background.
+serve() {
+	"$liar" --mode "$1" "127.0.0.1:$2" "$work/layer.erofs" "$work/layer.manifest" \
+		> "$work/$1-$2.log" 2>&1 &
+	pids="$pids $!"
+	hbx_wait_until 10 grep -q "lying on" "$work/$1-$2.log"
+}
+
+# remote PEER CACHE: attach the layer from PEER into CACHE; prints the index.
+remote() {
+	"$hbx" layer add --remote "$1" --digest "$digest" --cache "$2" -j |
+		sed -n 's/.*"index":\([0-9]*\).*/\1/p'
+}
+
+# ended PID: the process is gone.
+ended() { ! kill -0 "$1" 2>/dev/null; }
+
+# threads: how many hyperbox peer threads exist.
+threads() {
+	grep -l '^hbx-peer' /proc/[0-9]*/comm 2>/dev/null | wc -l
+}
+
+# part NAME: whether to run that part.
+part() { [ -z "${HBX_ONLY:-}" ] || [[ " $HBX_ONLY " == *" $1 "* ]]; }
+
+tap_begin
+ip link set lo up
+
+mkdir -p "$work/src"
+head -c 3M /dev/urandom > "$work/src/blob"
+digest=$("$hbx" layer build "$work/src" -o "$work/layer.erofs")
+tap_result $? "hostile.layer_built"
+local_idx=$("$hbx" layer add "$work/layer.erofs" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p')
+tap_check "hostile.local_layer_attached" test -n "$local_idx"
+
+# --- unprivileged: a user namespace's root is no host admin.
+if part unprivileged; then
+unshare -Urn sh -c "ip link set lo up
+	$liar 127.0.0.1:7602 $work/layer.erofs $work/layer.manifest > /dev/null 2>&1 &
+	lp=\$!; sleep 1; $hbx peer connect 127.0.0.1:7602 --insecure; rc=\$?
+	kill \$lp; exit \$rc" \
+	> "$work/unpriv.out" 2> "$work/unpriv.err"
+rc=$?
+echo "# $(cat "$work/unpriv.err")"
+tap_check "unprivileged.peer_add_is_refused" test "$rc" -ne 0
+tap_check "unprivileged.refusal_says_why" grep -q "initial user namespace" "$work/unpriv.err"
+tap_check "unprivileged.no_thread_left" test "$(threads)" -eq 0
+fi
+
+# --- drip: a reply that never ends is cut at the frame's deadline.
+if part drip; then
+serve drip 7603
+pd=$("$hbx" peer connect 127.0.0.1:7603 --insecure --timeout-ms 3000)
+tap_result $? "drip.peer_connected"
+di=$(remote "$pd" "$work/drip.cache")
+start=$(date +%s)
+dd if="/dev/hbx$di" of=/dev/null bs=4k count=1 iflag=direct 2> "$work/drip.dd" &
+ddpid=$!
+# The peer timeout is 3 s: the fetch gives up within it and a margin.
+hbx_wait_until 12 ended "$ddpid"
+tap_result $? "drip.read_ends_within_the_timeout"
+wait "$ddpid"
+rc=$?
+echo "# drip read: status $rc after $(($(date +%s) - start)) s ($(tail -n 1 "$work/drip.dd"))"
+tap_check "drip.read_fails_with_eio" grep -q "Input/output error" "$work/drip.dd"
+"$hbx" layer del "$di" --force
+"$hbx" peer del "$pd"
+fi
+
+# --- isolation: two layers stuck on a silent peer do not stop a third.
+if part isolation; then
+serve stall 7604
+ps_=$("$hbx" peer connect 127.0.0.1:7604 --insecure --timeout-ms 40000)
+tap_result $? "isolation.peer_connected"
+s1=$(remote "$ps_" "$work/stall1.cache")
+s2=$(remote "$ps_" "$work/stall2.cache")
+# 140 direct reads of distinct chunks on each, 256 of them in flight (each
+# device's queue holds 128): as many as a workqueue shared by all devices
+# would run at once.
+python3 - "/dev/hbx$s1" "/dev/hbx$s2" > "$work/stall.out" 2>&1 <<'PY' &
+import mmap, os, sys, threading
+def read(dev, off):
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 4096)
+    try:
+        os.preadv(fd, [buf], off)
+    except OSError:
+        pass
+    os.close(fd)
+ts = [threading.Thread(target=read, args=(d, i << 16)) for d in sys.argv[1:] for i in range(140)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("all reads ended")
+PY
+stall_pid=$!
+pids="$pids $stall_pid"
+# inflight: reads in flight on the two stuck devices (what the queue holds).
+inflight() { cat "/sys/block/hbx$s1/inflight" "/sys/block/hbx$s2/inflight" | awk '{ n += $1 } END { print n }'; }
+full() { [ "$(inflight)" -ge 256 ]; }
+hbx_wait_until 30 full
+echo "# reads in flight on the stuck layers: $(inflight)"
+echo 3 > /proc/sys/vm/drop_caches
+start=$(date +%s%N)
+timeout 60 dd if="/dev/hbx$local_idx" of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "# local read while 280 reads wait on a silent peer: status $rc, $ms ms"
+tap_check "isolation.local_layer_reads" test "$rc" -eq 0
+tap_check "isolation.local_read_is_not_held_up" test "$ms" -lt 5000
+
+# --- force-del: deleting a layer whose reads wait on the network is prompt.
+start=$(date +%s%N)
+timeout 60 "$hbx" layer del "$s1" --force && timeout 60 "$hbx" layer del "$s2" --force
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "# force-delete of the stuck layers: status $rc, $ms ms"
+tap_check "force_del.returns" test "$rc" -eq 0
+tap_check "force_del.is_prompt" test "$ms" -lt 5000
+hbx_wait_until 20 grep -q "all reads ended" "$work/stall.out"
+tap_result $? "force_del.stuck_reads_end"
+"$hbx" peer del "$ps_"
+fi
+
+# --- netns: nothing of a namespace outlives it.
+if part netns; then
+before=$(threads)
+unshare -n sh -c "
+	ip link set lo up
+	$liar 127.0.0.1:7605 $work/layer.erofs $work/layer.manifest > $work/ns-liar.log 2>&1 &
+	liar=\$!
+	for i in 1 2 3 4 5 6 7 8 9 10; do grep -q 'lying on' $work/ns-liar.log && break; sleep 1; done
+	$hbx peer connect 127.0.0.1:7605 --insecure > /dev/null || exit 1
+	$hbx layer export $local_idx || exit 1
+	kill \$liar; wait \$liar
+	exit 0"
+tap_result $? "netns.peer_and_export_made_inside"
+exported() { [ "$(lf "$local_idx" exported)" = "True" ] || [ "$(lf "$local_idx" exported)" = "true" ]; }
+gone() { ! exported && [ "$(threads)" -le "$before" ]; }
+hbx_wait_until 30 gone
+rc=$?
+echo "# after the namespace: exported $(lf "$local_idx" exported), peer threads $(threads) (before: $before)"
+tap_check "netns.export_and_threads_gone_with_it" test "$rc" -eq 0
+fi
+
+# --- genl-lock: the manifest's wait is not netlink's.
+if part genl_lock; then
+serve mute 7606
+pm=$("$hbx" peer connect 127.0.0.1:7606 --insecure --timeout-ms 15000)
+tap_result $? "genl_lock.peer_connected"
+"$hbx" layer add --remote "$pm" --digest "$digest" --cache "$work/mute.cache" \
+	> "$work/mute.out" 2>&1 &
+addpid=$!
+sleep 2
+modprobe -r wireguard 2>/dev/null
+start=$(date +%s%N)
+timeout 60 modprobe wireguard
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "# another genetlink family registers while the manifest is awaited: status $rc, $ms ms"
+tap_check "genl_lock.another_family_registers_at_once" test "$rc" -eq 0 -a "$ms" -lt 5000
+wait "$addpid"
+rc=$?
+echo "# $(cat "$work/mute.out")"
+tap_check "genl_lock.the_attach_fails_in_time" test "$rc" -ne 0
+tap_check "genl_lock.and_says_why" grep -q "did not answer in time" "$work/mute.out"
+modprobe -r wireguard 2>/dev/null
+"$hbx" peer del "$pm"
+fi
+
+"$hbx" layer del "$local_idx"
+tap_end

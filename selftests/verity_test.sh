@@ -1,0 +1,180 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Verification as strong as dm-verity's default: storage that changes after
+# it was checked is caught on the next read from it.
+#   tamper-local   the image on ext4 on a loop device; bytes written straight
+#                  to the loop device under one block: verify always gets
+#                  EIO (every time, counted, notified with the block),
+#                  verify once serves the changed bytes (the documented
+#                  difference), other blocks still read right
+#   tamper-cache   the same for a remote layer's cache file
+#   hashes         a hash file that is short or another layer's is refused
+#                  at attach with a sentence
+#   one-cache      reading a layer through EROFS grows the page cache by
+#                  about its size once (direct I/O), not twice
+#   read-error     the image on dm-error under one block: EIO there, no
+#                  hang, the other blocks still read
+# Runs inside the VM with hyperbox.ko loaded.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. selftests/lib.sh
+hbx=$PWD/tools/hbx/hbx
+work=$(mktemp -d /tmp/hbx-verity.XXXXXX)
+pids= loops=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	hbx_unmount_all "$work/mnt" "$work/mnt2"
+	hbx_detach_all "$hbx"
+	hbx_forget_peers "$hbx"
+	hbx_unmount_all "$work/fs"
+	dmsetup remove hbx-verity-err 2>/dev/null
+	for l in $loops; do losetup -d "$l" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+lf() { hbx_layer_field "$hbx" "$@"; }
+index_of() { sed -n 's/.*"index":\([0-9]*\).*/\1/p'; }
+
+# block_of FILE N: the device block (4 KiB) holding FILE's N-th block.
+block_of() {
+	filefrag -v -b4096 "$1" | awk -v n="$2" '
+		$1 ~ /^[0-9]+:$/ {
+			s = $2; sub(/\.\./, "", s); e = $3; sub(/:/, "", e)
+			p = $4; sub(/\.\./, "", p)
+			if (n >= s + 0 && n <= e + 0) { print p + n - s; exit }
+		}'
+}
+
+# read_block DEV N: one 4 KiB block, direct, to stdout; fails on EIO.
+read_block() {
+	dd if="$1" bs=4096 skip="$2" count=1 iflag=direct status=none
+}
+
+tap_begin
+modprobe -q dm_mod 2>/dev/null
+ip link set lo up
+
+# --- a layer on ext4 on a loop device.
+truncate -s 96M "$work/disk.img"
+loop=$(losetup -f --show "$work/disk.img") && loops="$loops $loop" &&
+	mkfs.ext4 -q -b 4096 "$loop" && mkdir -p "$work/fs" && mount "$loop" "$work/fs"
+tap_result $? "verity.ext4_on_a_loop_device"
+mkdir -p "$work/src"
+head -c 8M /dev/urandom > "$work/src/blob"
+digest=$("$hbx" layer build "$work/src" -o "$work/fs/layer.erofs") && sync
+tap_result $? "verity.layer_built_with_its_hash_file"
+tap_check "verity.hash_file_written" test -s "$work/fs/layer.hashes"
+
+# --- tamper-local: A verifies always (the default), B once.
+a=$("$hbx" layer add "$work/fs/layer.erofs" -j | index_of)
+b=$("$hbx" layer add "$work/fs/layer.erofs" --verify once -j | index_of)
+tap_check "tamper_local.attached_always_and_once" test -n "$a" -a -n "$b"
+tap_check "tamper_local.always_is_the_default" test "$(lf "$a" verify)" = always
+tap_check "tamper_local.once_is_said" test "$(lf "$b" verify)" = once
+echo "# direct I/O on ext4: $(lf "$a" direct-io)"
+cmp -s "/dev/hbx$a" "$work/fs/layer.erofs" && cmp -s "/dev/hbx$b" "$work/fs/layer.erofs"
+tap_result $? "tamper_local.both_read_right_before"
+"$hbx" monitor -j > "$work/monitor.out" 2>&1 &
+pids="$pids $!"
+sleep 1
+# A block in the middle of the image: change it under the filesystem.
+n=$(($(stat -c %s "$work/fs/layer.erofs") / 4096 / 2))
+phys=$(block_of "$work/fs/layer.erofs" "$n")
+head -c 4096 /dev/urandom > "$work/evil"
+dd if="$loop" of="$work/good" bs=4096 skip="$phys" count=1 iflag=direct status=none
+dd if="$work/evil" of="$loop" bs=4096 seek="$phys" count=1 oflag=direct conv=notrunc status=none
+tap_result $? "tamper_local.block_${n}_changed_on_the_loop_device_at_${phys}"
+echo 3 > /proc/sys/vm/drop_caches
+fails=$(lf "$a" verify-failures)
+! read_block "/dev/hbx$a" "$n" > /dev/null 2>&1
+tap_result $? "tamper_local.always_gets_eio"
+! read_block "/dev/hbx$a" "$n" > /dev/null 2>&1
+tap_result $? "tamper_local.always_gets_eio_again"
+tap_check "tamper_local.failures_counted" test "$(lf "$a" verify-failures)" -ge $((fails + 2))
+read_block "/dev/hbx$a" $((n - 1)) | cmp -s - <(dd if="$work/fs/layer.erofs" bs=4096 skip=$((n - 1)) count=1 status=none)
+tap_result $? "tamper_local.other_blocks_still_read"
+read_block "/dev/hbx$b" "$n" > "$work/once.read" 2>/dev/null
+tap_result $? "tamper_local.once_reads_without_error"
+tap_check "tamper_local.once_serves_the_changed_bytes" cmp -s "$work/once.read" "$work/evil"
+hbx_wait_until 10 grep -q "\"block\":$n" "$work/monitor.out"
+tap_result $? "tamper_local.notification_names_the_block"
+"$hbx" layer del "$a" && "$hbx" layer del "$b"
+# The block back as it was, for what follows.
+dd if="$work/good" of="$loop" bs=4096 seek="$phys" count=1 oflag=direct conv=notrunc status=none
+echo 3 > /proc/sys/vm/drop_caches
+
+# --- hashes: a wrong hash file is refused at attach.
+head -c 4096 "$work/fs/layer.hashes" > "$work/short.hashes"
+! "$hbx" layer add "$work/fs/layer.erofs" --hashes "$work/short.hashes" 2> "$work/short.err"
+tap_result $? "hashes.short_file_is_refused"
+echo "# $(cat "$work/short.err")"
+tap_check "hashes.short_file_says_why" grep -q "shorter" "$work/short.err"
+mkdir -p "$work/src2" && head -c 8M /dev/urandom > "$work/src2/blob"
+odigest=$("$hbx" layer build "$work/src2" -o "$work/other.erofs")
+! "$hbx" layer add "$work/fs/layer.erofs" --hashes "$work/other.hashes" 2> "$work/other.err"
+tap_result $? "hashes.another_layers_file_is_refused"
+echo "# $(cat "$work/other.err")"
+tap_check "hashes.another_layers_file_says_why" grep -q "does not match the manifest" "$work/other.err"
+
+# --- tamper-cache: a remote layer's cache changed under it.
+s=$("$hbx" layer add "$work/other.erofs" -j | index_of)
+"$hbx" layer export "$s"
+"$hbx" serve --listen 127.0.0.1:7470 --insecure > "$work/serve.log" 2>&1 &
+pids="$pids $!"
+hbx_wait_until 10 grep -q "serving on" "$work/serve.log"
+p=$("$hbx" peer connect 127.0.0.1:7470 --insecure)
+tap_result $? "tamper_cache.peer_connected"
+r=$("$hbx" layer add --remote "$p" --digest "$odigest" --cache "$work/fs/remote.cache" -j | index_of)
+tap_check "tamper_cache.remote_attached" test -n "$r"
+cmp -s "/dev/hbx$r" "$work/other.erofs"
+tap_result $? "tamper_cache.reads_right"
+sync
+phys=$(block_of "$work/fs/remote.cache" "$n")
+dd if="$work/evil" of="$loop" bs=4096 seek="$phys" count=1 oflag=direct conv=notrunc status=none
+echo 3 > /proc/sys/vm/drop_caches
+! read_block "/dev/hbx$r" "$n" > /dev/null 2>&1
+tap_result $? "tamper_cache.changed_cache_gets_eio"
+"$hbx" layer del "$r"
+
+# --- one-cache: reading through EROFS costs one page cache, not two.
+echo 3 > /proc/sys/vm/drop_caches
+c=$("$hbx" layer add "$work/fs/layer.erofs" -j | index_of)
+mkdir -p "$work/mnt" && mount -t erofs -o ro "/dev/hbx$c" "$work/mnt"
+before=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
+cat "$work/mnt/blob" > /dev/null
+after=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
+grew=$(((after - before) / 1024))
+echo "# page cache grew by $grew MiB reading an 8 MiB file (direct I/O: $(lf "$c" direct-io))"
+tap_check "one_cache.cached_once" test "$grew" -lt 13
+cmp -s "$work/mnt/blob" "$work/src/blob"
+tap_result $? "one_cache.file_reads_right"
+umount "$work/mnt"
+"$hbx" layer del "$c"
+
+# --- read-error: a block of the image's device fails to read.
+if dmsetup version > /dev/null 2>&1; then
+	sectors=$(blockdev --getsz "$loop")
+	bad=$(( $(block_of "$work/fs/layer.erofs" "$n") * 8 ))
+	umount "$work/fs"
+	dmsetup create hbx-verity-err <<-EOF2
+	0 $bad linear $loop 0
+	$bad 8 error
+	$((bad + 8)) $((sectors - bad - 8)) linear $loop $((bad + 8))
+	EOF2
+	mount -o ro /dev/mapper/hbx-verity-err "$work/fs"
+	tap_result $? "read_error.image_on_dm_error"
+	e=$("$hbx" layer add "$work/fs/layer.erofs" -j | index_of)
+	start=$(date +%s)
+	! timeout 60 dd if="/dev/hbx$e" of=/dev/null bs=4096 skip="$n" count=1 iflag=direct status=none
+	tap_result $? "read_error.eio_there"
+	tap_check "read_error.no_hang" test $(($(date +%s) - start)) -lt 30
+	read_block "/dev/hbx$e" 0 > /dev/null
+	tap_result $? "read_error.other_blocks_still_read"
+	"$hbx" layer del "$e"
+else
+	echo "ok $((tap_n + 1)) read_error # SKIP no dmsetup"
+	tap_n=$((tap_n + 1))
+fi
+
+tap_end
