@@ -10,8 +10,8 @@ declare -gA _hbx_opts=(
 	[monitor]="-j --json"
 	[serve]="--listen= --cert= --key= --ca= --crl= --no-crl --cipher= --insecure --timeout-ms= --max-handshakes= --per-source="
 	[layer build]="-o= --output= -z= --compress= -c= --chunk-size= -j --json"
-	[layer add]="-m= --manifest= -d= --digest= --remote= --cache= --prefetch --window= -j --json"
-	[layer mount]="-m= --manifest= -d= --digest= --remote= --cache= --prefetch --window= -j --json"
+	[layer add]="-m= --manifest= -d= --digest= --hashes= --verify= --remote= --cache= --prefetch --window= -j --json"
+	[layer mount]="-m= --manifest= -d= --digest= --hashes= --verify= --remote= --cache= --prefetch --window= -j --json"
 	[layer umount]=""
 	[layer del]="-f --force"
 	[layer list]="-j --json"
@@ -76,7 +76,7 @@ _hbx_usage_opts() {
 _hbx_value() {	# _hbx_value HBX PATH OPTION CUR: complete an option's argument
 	local hbx=$1 path=$2 opt=$3 cur=$4 ids prefix
 	case $opt in
-	--manifest|-m|--cache|--cert|--key|--ca|--crl|--append|--profile|-p)
+	--manifest|-m|--hashes|--cache|--cert|--key|--ca|--crl|--append|--profile|-p)
 		compopt -o filenames 2> /dev/null
 		COMPREPLY=($(compgen -f -- "$cur")) ;;
 	--output|-o|--out)
@@ -100,6 +100,7 @@ _hbx_value() {	# _hbx_value HBX PATH OPTION CUR: complete an option's argument
 	--cipher) COMPREPLY=($(compgen -W "aes256 aes128 chacha" -- "$cur")) ;;
 	--arch) COMPREPLY=($(compgen -W "native all" -- "$cur")) ;;
 	--missing) COMPREPLY=($(compgen -W "fetch not-here" -- "$cur")) ;;
+	--verify) COMPREPLY=($(compgen -W "always once" -- "$cur")) ;;
 	--chunk-size|-c) COMPREPLY=($(compgen -W "4K 16K 64K 256K 1M 4M" -- "$cur")) ;;
 	--digest) COMPREPLY=($(compgen -W "sha256:" -- "$cur")) ;;
 	--remote)

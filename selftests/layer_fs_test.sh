@@ -3,8 +3,10 @@
 # Real trees through real EROFS: hbx layer build is reproducible and keeps
 # owners, modes, links, special files and xattrs; mounted layers match their
 # source byte for byte (plain and lz4, from a directory and from a tar); a
-# flipped byte is caught; layers stack into a rootfs; a mounted layer pins
-# the module.  Runs inside the VM with hyperbox.ko loaded.
+# flipped byte is caught, and named to its 4 KiB block; the manifest is
+# version 2 with a hash file beside it, verify always is the default and
+# once is taken, a version 1 manifest is refused; layers stack into a
+# rootfs; a mounted layer pins the module.  Runs inside the VM with hyperbox.ko loaded.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . selftests/lib.sh
@@ -132,7 +134,7 @@ $hbx layer umount "$work/mnt-epoch"
 
 t0=${t0:-$(date +%s)}; echo "# $(( $(date +%s) - t0 )) s"
 # --- a flipped byte in the middle of big.bin, checked against the good manifest
-python3 - "$src/special/big.bin" "$work/plain.erofs" "$work/bad.erofs" <<'EOF'
+badblock=$(python3 - "$src/special/big.bin" "$work/plain.erofs" "$work/bad.erofs" <<'EOF'
 import sys
 big = open(sys.argv[1], 'rb').read()
 img = bytearray(open(sys.argv[2], 'rb').read())
@@ -140,7 +142,9 @@ at = img.find(big[:4096])
 assert at >= 0 and img[at:at + len(big)] == big
 img[at + len(big) // 2] ^= 0x01
 open(sys.argv[3], 'wb').write(img)
+print((at + len(big) // 2) // 4096)
 EOF
+)
 $hbx monitor -j > "$work/events" &
 monitor=$!
 sleep 1
@@ -166,6 +170,78 @@ wait "$monitor" 2>/dev/null
 grep -q '"event":"verify-fail"' "$work/events"
 tap_result $? "corrupt.monitor_shows_the_notification"
 $hbx layer umount "$work/mnt-bad"
+
+# With the good leaf hashes, verify always names the 4 KiB block.
+$hbx monitor > "$work/events.txt" &
+monitor=$!
+sleep 1
+idx=$($hbx layer add "$work/bad.erofs" --manifest "$work/plain.manifest" \
+	--hashes "$work/plain.hashes" -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["index"])')
+tap_result $? "corrupt.attaches_with_the_good_hash_file"
+! dd if="/dev/hbx$idx" of=/dev/null bs=4096 skip="$badblock" count=1 iflag=direct 2> /dev/null
+tap_result $? "corrupt.the_bad_block_reads_eio"
+dd if="/dev/hbx$idx" of=/dev/null bs=4096 skip=$((badblock + 1)) count=1 iflag=direct 2> /dev/null
+tap_result $? "corrupt.the_next_block_still_reads"
+sleep 1
+kill "$monitor"
+wait "$monitor" 2>/dev/null
+grep -q "verify-fail .* block $badblock failed verification" "$work/events.txt"
+r=$?
+tap_result $r "corrupt.monitor_names_the_block"
+[ $r = 0 ] || sed 's/^/# /' "$work/events.txt"
+$hbx layer del "$idx"
+
+t0=${t0:-$(date +%s)}; echo "# $(( $(date +%s) - t0 )) s"
+# --- manifest version 2, the hash file, the verify modes (issue 12)
+python3 - "$work/plain.erofs" "$work/plain.manifest" "$work/plain.hashes" "$work/build.json" <<'EOF'
+import hashlib, json, struct, sys
+img, m, h = (open(p, 'rb').read() for p in sys.argv[1:4])
+d = json.load(open(sys.argv[4]))
+assert d["hashes"] == sys.argv[3], d
+assert struct.unpack_from('<H', m, 4)[0] == 2
+leaves = [hashlib.sha256(img[o:o + 4096]).digest() for o in range(0, len(img), 4096)]
+assert h == b''.join(leaves), "the hash file is every block's sha256, nothing else"
+per = (1 << m[7]) // 4096
+for i in range((len(m) - 32) // 32):
+    assert m[32 + 32 * i:64 + 32 * i] == \
+        hashlib.sha256(b''.join(leaves[i * per:(i + 1) * per])).digest(), i
+EOF
+tap_result $? "v2.build_writes_a_v2_manifest_and_the_hash_file"
+
+idx=$($hbx layer add "$work/plain.erofs" -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["index"])')
+tap_check "v2.verify_defaults_to_always" \
+	test "$(hbx_layer_field "$hbx" "$idx" verify)" = always
+dd if="/dev/hbx$idx" of=/dev/null bs=1M 2> /dev/null
+blocks=$(( $(stat -c %s "$work/plain.erofs") / 4096 ))
+tap_check "v2.a_full_read_verifies_every_block" \
+	test "$(hbx_layer_field "$hbx" "$idx" blocks-verified)" -ge "$blocks"
+echo "# direct-io: $(hbx_layer_field "$hbx" "$idx" direct-io)"
+$hbx layer list | grep -q "verify: always, [0-9]* blocks verified, \(direct\|buffered\) I/O"
+tap_result $? "v2.list_says_verify_always"
+$hbx layer del "$idx"
+
+idx=$($hbx layer add "$work/plain.erofs" --verify once -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["index"])')
+tap_check "v2.verify_once_is_taken" \
+	test "$(hbx_layer_field "$hbx" "$idx" verify)" = once
+$hbx layer list | grep -q "verify: once (storage trusted)"
+tap_result $? "v2.list_says_once_trusts_the_storage"
+$hbx layer del "$idx"
+
+! $hbx layer add "$work/plain.erofs" --hashes "$work/no-such.hashes" 2> "$work/err"
+tap_result $? "v2.a_missing_hash_file_given_is_an_error"
+grep -q "cannot open hash file" "$work/err"
+tap_result $? "v2.the_missing_hash_file_is_named"
+! $hbx layer add "$work/plain.erofs" --hashes "$work/lz4.hashes" 2> "$work/err"
+tap_result $? "v2.another_layers_hash_file_is_refused"
+sed 's/^/# /' "$work/err"
+
+cp "$work/plain.manifest" "$work/v1.manifest"
+printf '\001\000' | dd of="$work/v1.manifest" bs=1 seek=4 conv=notrunc 2> /dev/null
+! $hbx layer add "$work/plain.erofs" --manifest "$work/v1.manifest" 2> "$work/err"
+tap_result $? "v2.a_version_1_manifest_is_refused"
+grep -q "manifest version 1: rebuild the layer with hbx layer build" "$work/err"
+tap_result $? "v2.the_refusal_says_to_rebuild"
+tap_check "v2.nothing_left_attached" test "$($hbx layer list -j)" = "[]"
 
 t0=${t0:-$(date +%s)}; echo "# $(( $(date +%s) - t0 )) s"
 # --- a mounted layer is held: no delete without force, no rmmod

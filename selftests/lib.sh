@@ -62,13 +62,18 @@ print(v)' "$2" "$3"
 }
 
 # hbx_good_chunks CACHE MANIFEST: chunks of CACHE holding data that matches
-# the manifest.  A chunk that is all hole counts as missing, as the module
-# sees it (it never hashes holes).
+# the (version 2) manifest: a chunk's digest is sha256 of its 4 KiB blocks'
+# sha256s.  A chunk that is all hole counts as missing, as the module sees
+# it (it never hashes holes).
 hbx_good_chunks() {
 	python3 - "$1" "$2" <<'PY'
 import hashlib, os, struct, sys
 m = open(sys.argv[2], 'rb').read()
+assert struct.unpack_from('<H', m, 4)[0] == 2, "manifest version 1: rebuild the layer with hbx layer build"
 shift, size, count = m[7], *struct.unpack_from('<QQ', m, 8)
+def digest(b):
+    return hashlib.sha256(b''.join(hashlib.sha256(b[o:o + 4096]).digest()
+                                   for o in range(0, len(b), 4096))).digest()
 fd, good = os.open(sys.argv[1], os.O_RDONLY), 0
 for i in range(count):
     off, n = i << shift, min(1 << shift, size - (i << shift))
@@ -77,7 +82,7 @@ for i in range(count):
             continue
     except OSError:
         continue
-    if hashlib.sha256(os.pread(fd, n, off)).digest() == m[32 + 32 * i:64 + 32 * i]:
+    if digest(os.pread(fd, n, off)) == m[32 + 32 * i:64 + 32 * i]:
         good += 1
 print(good)
 PY

@@ -41,9 +41,14 @@ static void hex(const uint8_t *d, char *out)
 
 TEST(manifest_of_zero_blocks_has_known_chunk_digests)
 {
-	/* sha256 of 4096 zero bytes, from coreutils' sha256sum. */
+	/*
+	 * Version 2: a chunk's digest is sha256 of its leaf hashes.  The leaf
+	 * of a zero block is ad7facb2...92ca7 (sha256sum of 4096 zeros); a
+	 * one-block chunk's digest, from coreutils alone:
+	 *   head -c 4096 /dev/zero | sha256sum | cut -c1-64 | xxd -r -p | sha256sum
+	 */
 	static const char zero4k[] =
-		"ad7facb2586fc6e966c004d7d1d16b024f5805ff7cb47c7a85dabd8b48892ca7";
+		"bb9112be14e7f7bedba9636f28a83d12784188a1aca78da399c6e61e35f06144";
 	uint8_t *zeros = calloc(1, 3 * 4096), *m;
 	struct hbx_manifest_header *h;
 	struct hbx_manifest_info info;
@@ -78,6 +83,165 @@ TEST(manifest_of_zero_blocks_has_known_chunk_digests)
 	EXPECT_EQ(0, memcmp(again, info.digest, HBX_DIGEST_SIZE));
 	free(m);
 	free(zeros);
+	close(in);
+	close(out);
+}
+
+/* Two zero leaves, then a short chunk of one: sha256sum of the leaves. */
+TEST(manifest_v2_chunk_digest_covers_its_leaves_and_a_short_last_chunk)
+{
+	/* (leaf; leaf) | sha256sum, leaf = sha256 of 4096 zeros in binary. */
+	static const char two[] =
+		"90cefbd5d8858e0ddfb9bd65d7a4920c83019fbe5149e2ee4c2ba34943a1efce";
+	static const char one[] =
+		"bb9112be14e7f7bedba9636f28a83d12784188a1aca78da399c6e61e35f06144";
+	uint8_t *zeros = calloc(1, 3 * 4096), m[sizeof(struct hbx_manifest_header) + 2 * 32];
+	struct hbx_manifest_info info;
+	int in = tmpfile_with(zeros, 3 * 4096), out = tmpfile_with(NULL, 0);
+	char buf[65];
+
+	ASSERT_EQ(0, hbx_manifest_build(in, 13, out, &info));
+	ASSERT_EQ(2, info.chunk_count);
+	ASSERT_EQ(sizeof(m), pread(out, m, sizeof(m), 0));
+	hex(m + sizeof(struct hbx_manifest_header), buf);
+	EXPECT_STREQ(two, buf);
+	hex(m + sizeof(struct hbx_manifest_header) + 32, buf);
+	EXPECT_STREQ(one, buf);
+	free(zeros);
+	close(in);
+	close(out);
+}
+
+/* Block i of the test image: bytes that differ from block to block. */
+static void fill_blocks(uint8_t *p, int blocks)
+{
+	for (int i = 0; i < blocks * 4096; i++)
+		p[i] = (uint8_t)(i * 131 + (i >> 12) * 7 + (i >> 9));
+}
+
+/*
+ * The manifest and hash file of a 5-block image in 8 KiB chunks, against
+ * python's hashlib: the chunk digests, then the hash file, in hex.
+ */
+TEST(manifest_v2_and_hash_file_match_an_independent_computation)
+{
+	static const char py[] =
+		"python3 -c 'import hashlib, sys\n"
+		"d = open(\"/dev/fd/%d\", \"rb\").read()\n"
+		"leaves = [hashlib.sha256(d[o:o + 4096]).digest() for o in range(0, len(d), 4096)]\n"
+		"for c in range(0, len(leaves), 2):\n"
+		"    print(hashlib.sha256(b\"\".join(leaves[c:c + 2])).hexdigest())\n"
+		"print(b\"\".join(leaves).hex())'";
+	enum { BLOCKS = 5, CHUNKS = 3 };
+	size_t mlen = sizeof(struct hbx_manifest_header) + CHUNKS * 32;
+	uint8_t *img = malloc(BLOCKS * 4096), *m = malloc(mlen), *plain = malloc(mlen);
+	uint8_t hashes[BLOCKS * 32 + 1], leaves[2 * 32], d[32];
+	struct hbx_manifest_info info, again;
+	int in, out, hout, out2;
+	char cmd[1024], line[BLOCKS * 64 + 2], got[BLOCKS * 64 + 1];
+	struct stat st;
+	FILE *f;
+
+	fill_blocks(img, BLOCKS);
+	in = tmpfile_with(img, BLOCKS * 4096);
+	out = tmpfile_with(NULL, 0);
+	hout = tmpfile_with(NULL, 0);
+	out2 = tmpfile_with(NULL, 0);
+	ASSERT_LE(0, in);
+	ASSERT_EQ(0, hbx_manifest_build_hashes(in, 13, out, hout, &info));
+	EXPECT_EQ(CHUNKS, info.chunk_count);
+	ASSERT_EQ(0, fstat(hout, &st));
+	EXPECT_EQ(BLOCKS * 32, st.st_size);	/* 32 bytes a block, nothing else */
+	ASSERT_EQ(BLOCKS * 32, pread(hout, hashes, sizeof(hashes), 0));
+	ASSERT_EQ(mlen, pread(out, m, mlen, 0));
+
+	/* Without a hash file: the same manifest. */
+	ASSERT_EQ(0, hbx_manifest_build(in, 13, out2, &again));
+	ASSERT_EQ(mlen, pread(out2, plain, mlen, 0));
+	EXPECT_EQ(0, memcmp(m, plain, mlen));
+	EXPECT_EQ(0, memcmp(info.digest, again.digest, 32));
+
+	/* hbx_chunk_digest on the first chunk gives its leaves too. */
+	hbx_chunk_digest(img, 2 * 4096, d, leaves);
+	EXPECT_EQ(0, memcmp(d, m + sizeof(struct hbx_manifest_header), 32));
+	EXPECT_EQ(0, memcmp(leaves, hashes, sizeof(leaves)));
+
+	snprintf(cmd, sizeof(cmd), py, in);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	for (int c = 0; c < CHUNKS; c++) {
+		ASSERT_NE(NULL, fgets(line, sizeof(line), f));
+		line[strcspn(line, "\n")] = 0;
+		hex(m + sizeof(struct hbx_manifest_header) + c * 32, got);
+		EXPECT_STREQ(line, got);
+	}
+	ASSERT_NE(NULL, fgets(line, sizeof(line), f));
+	line[strcspn(line, "\n")] = 0;
+	for (int b = 0; b < BLOCKS; b++)
+		hex(hashes + b * 32, got + b * 64);
+	EXPECT_STREQ(line, got);
+	EXPECT_EQ(0, pclose(f));
+	free(img);
+	free(m);
+	free(plain);
+	close(in);
+	close(out);
+	close(hout);
+	close(out2);
+}
+
+TEST(manifest_check_refuses_version_1_with_a_sentence)
+{
+	struct hbx_manifest_header h = {
+		.magic = htole32(HBX_MANIFEST_MAGIC), .version = htole16(1),
+		.hash_algo = HBX_HASH_SHA256, .chunk_shift = 16,
+		.image_size = htole64(65536), .chunk_count = htole64(1),
+	};
+	struct hbx_manifest_info info;
+	const char *why = NULL;
+	int fd = tmpfile_with(&h, sizeof(h));
+
+	EXPECT_EQ(-EPROTONOSUPPORT, hbx_manifest_check(fd, &info, &why));
+	EXPECT_STREQ("manifest version 1: rebuild the layer with hbx layer build", why);
+	close(fd);
+
+	h.version = htole16(3);
+	fd = tmpfile_with(&h, sizeof(h));
+	EXPECT_EQ(-EPROTONOSUPPORT, hbx_manifest_check(fd, &info, &why));
+	EXPECT_NE(NULL, strstr(why, "unknown manifest version"));
+	close(fd);
+
+	h.version = htole16(HBX_MANIFEST_VERSION);
+	fd = tmpfile_with(&h, sizeof(h));
+	EXPECT_EQ(0, hbx_manifest_check(fd, &info, &why));
+	EXPECT_EQ(65536, info.image_size);
+	EXPECT_EQ(65536, info.chunk_size);
+	EXPECT_EQ(1, info.chunk_count);
+	close(fd);
+
+	h.magic = 0;
+	fd = tmpfile_with(&h, sizeof(h));
+	EXPECT_EQ(-EINVAL, hbx_manifest_check(fd, &info, &why));
+	close(fd);
+	fd = tmpfile_with(&h, 8);
+	EXPECT_EQ(-EIO, hbx_manifest_check(fd, &info, &why));
+	EXPECT_NE(NULL, strstr(why, "shorter"));
+	close(fd);
+}
+
+TEST(manifest_built_is_version_2_and_passes_the_check)
+{
+	uint8_t *data = calloc(1, 2 * 4096);
+	struct hbx_manifest_info info, got;
+	int in = tmpfile_with(data, 2 * 4096), out = tmpfile_with(NULL, 0);
+	const char *why;
+
+	ASSERT_EQ(0, hbx_manifest_build(in, 12, out, &info));
+	EXPECT_EQ(2, HBX_MANIFEST_VERSION);
+	EXPECT_EQ(0, hbx_manifest_check(out, &got, &why));
+	EXPECT_EQ(info.image_size, got.image_size);
+	EXPECT_EQ(info.chunk_count, got.chunk_count);
+	free(data);
 	close(in);
 	close(out);
 }

@@ -126,6 +126,10 @@ int main(int argc, char **argv)
 	if (memcmp(got, want, sizeof(got)))
 		die("%s", "the manifest does not match the digest");
 	mh = (struct hbx_manifest_header *)m;
+	if (le16toh(mh->version) != HBX_MANIFEST_VERSION)
+		die("%s", le16toh(mh->version) == 1 ?
+		    "manifest version 1: rebuild the layer with hbx layer build" :
+		    "unknown manifest version");
 	size = le64toh(mh->image_size);
 	chunks = le64toh(mh->chunk_count);
 	image = calloc(1, size);
@@ -141,7 +145,9 @@ int main(int argc, char **argv)
 
 		if (idx >= chunks || off + len > size)
 			die("%s", "a reply for a chunk we did not ask for");
-		hbx_sha256(data, len, got);
+		if (!len || len % HBX_BLOCK_SIZE)
+			die("%s", "a chunk that is not whole 4 KiB blocks");
+		hbx_chunk_digest(data, len, got, NULL);	/* version 2: over its leaves */
 		if (memcmp(got, m + sizeof(*mh) + idx * HBX_DIGEST_SIZE, sizeof(got)))
 			die("%s", "a chunk does not match the manifest");
 		memcpy(image + off, data, len);

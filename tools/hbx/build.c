@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hbx layer build SRC -o NAME.erofs: a reproducible EROFS image of a
- * directory or tar file, and its manifest.  Timestamps are pinned (to
+ * directory or tar file, its manifest and its hash file (NAME.hashes).  Timestamps are pinned (to
  * SOURCE_DATE_EPOCH or 0) and the UUID is fixed; mkfs.erofs sorts directory
  * entries itself, so the same tree gives the same digest.  Owners, modes,
  * special files, hard links and xattrs come through from the source.
@@ -134,9 +134,10 @@ static int extract_tar(const char *tarball, char *dir, size_t len)
 }
 
 static int make_manifest(const char *image, const char *manifest,
-			 unsigned int shift, struct hbx_manifest_info *info)
+			 const char *hashes, unsigned int shift,
+			 struct hbx_manifest_info *info)
 {
-	int in, out, err;
+	int in, out, hout, err;
 
 	in = open(image, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
@@ -149,12 +150,21 @@ static int make_manifest(const char *image, const char *manifest,
 		close(in);
 		return -1;
 	}
-	err = hbx_manifest_build(in, shift, out, info);
+	hout = open(hashes, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (hout < 0) {
+		hbx_err("cannot create %s: %s", hashes, strerror(errno));
+		close(in);
+		close(out);
+		return -1;
+	}
+	err = hbx_manifest_build_hashes(in, shift, out, hout, info);
 	if (err)
 		hbx_err("cannot build the manifest of %s: %s", image, strerror(-err));
-	else if (fsync(out) || fsync(in))
+	else if (fsync(out) || fsync(hout) || fsync(in))
 		hbx_err("cannot sync %s: %s", manifest, strerror(err = errno));
 	close(in);
+	if (close(hout) && !err)
+		hbx_err("cannot write %s: %s", hashes, strerror(err = errno));
 	if (close(out) && !err)
 		hbx_err("cannot write %s: %s", manifest, strerror(err = errno));
 	return err ? -1 : 0;
@@ -163,10 +173,11 @@ static int make_manifest(const char *image, const char *manifest,
 static void print_result(const char *image, const char *manifest,
 			 const struct hbx_manifest_info *info, bool json)
 {
-	char digest[HBX_DIGEST_STR_LEN + 1];
+	char digest[HBX_DIGEST_STR_LEN + 1], hashes[4096];
 	struct hbx_json j;
 
 	hbx_digest_format(info->digest, digest);
+	hbx_layer_hashes_path(image, hashes, sizeof(hashes));
 	if (!json) {
 		printf("%s\n", digest);
 		return;
@@ -176,6 +187,7 @@ static void print_result(const char *image, const char *manifest,
 	hbx_json_string(&j, "digest", digest);
 	hbx_json_string(&j, "image", image);
 	hbx_json_string(&j, "manifest", manifest);
+	hbx_json_string(&j, "hashes", hashes);
 	hbx_json_u64(&j, "size", info->image_size);
 	hbx_json_u64(&j, "chunk-size", info->chunk_size);
 	hbx_json_u64(&j, "chunks-total", info->chunk_count);
@@ -193,6 +205,7 @@ int layer_build_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	char manifest[4096], image_tmp[4200], manifest_tmp[4200];
+	char hashes[4096], hashes_tmp[4200];
 	char tmpdir[4096] = "", epoch[32], zopt[16] = "";
 	const char *out = NULL, *src;
 	unsigned int shift = HBX_CHUNK_SHIFT_DEFAULT;
@@ -249,6 +262,8 @@ int layer_build_main(int argc, char **argv)
 	hbx_layer_manifest_path(out, manifest, sizeof(manifest));
 	snprintf(image_tmp, sizeof(image_tmp), "%s.partial", out);
 	snprintf(manifest_tmp, sizeof(manifest_tmp), "%s.partial", manifest);
+	hbx_layer_hashes_path(out, hashes, sizeof(hashes));
+	snprintf(hashes_tmp, sizeof(hashes_tmp), "%s.partial", hashes);
 	{
 		char *mkfs[8];
 		int n = 0;
@@ -265,9 +280,10 @@ int layer_build_main(int argc, char **argv)
 		if (run(mkfs))
 			goto out;
 	}
-	if (make_manifest(image_tmp, manifest_tmp, shift, &info))
+	if (make_manifest(image_tmp, manifest_tmp, hashes_tmp, shift, &info))
 		goto out;
-	if (rename(image_tmp, out) || rename(manifest_tmp, manifest)) {
+	if (rename(image_tmp, out) || rename(hashes_tmp, hashes) ||
+	    rename(manifest_tmp, manifest)) {
 		hbx_err("cannot write %s: %s", out, strerror(errno));
 		goto out;
 	}
@@ -276,6 +292,7 @@ int layer_build_main(int argc, char **argv)
 out:
 	unlink(image_tmp);
 	unlink(manifest_tmp);
+	unlink(hashes_tmp);
 	if (*tmpdir)
 		remove_tree(tmpdir);
 	return ret;

@@ -29,6 +29,27 @@ const char *hbx_layer_state_name(uint32_t state)
 	return HBX_NAME_OF(state_names, state);
 }
 
+static const char *const verify_names[] = {
+	[HBX_VERIFY_ALWAYS] = "always",
+	[HBX_VERIFY_ONCE] = "once",
+};
+
+const char *hbx_verify_mode_name(uint32_t mode)
+{
+	return HBX_NAME_OF(verify_names, mode);
+}
+
+int hbx_parse_verify_mode(const char *s, uint32_t *mode)
+{
+	if (!strcmp(s, "always"))
+		*mode = HBX_VERIFY_ALWAYS;
+	else if (!strcmp(s, "once"))
+		*mode = HBX_VERIFY_ONCE;
+	else
+		return -1;
+	return 0;
+}
+
 #define GET_U32(attr, field) if (tb[attr]) l->field = nla_get_u32(tb[attr])
 #define GET_U64(attr, field) if (tb[attr]) l->field = nla_get_u64(tb[attr])
 
@@ -48,6 +69,11 @@ void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l)
 	GET_U64(HBX_A_LAYER_VERIFY_FAILURES, verify_failures);
 	l->has_chunk = tb[HBX_A_LAYER_CHUNK] != NULL;
 	GET_U64(HBX_A_LAYER_CHUNK, chunk);
+	l->has_block = tb[HBX_A_LAYER_BLOCK] != NULL;
+	GET_U64(HBX_A_LAYER_BLOCK, block);
+	GET_U64(HBX_A_LAYER_BLOCKS_VERIFIED, blocks_verified);
+	GET_U32(HBX_A_LAYER_VERIFY, verify);
+	l->direct_io = tb[HBX_A_LAYER_DIRECT_IO] && nla_get_u8(tb[HBX_A_LAYER_DIRECT_IO]);
 	GET_U64(HBX_A_LAYER_CHUNKS_FETCHED, chunks_fetched);
 	GET_U64(HBX_A_LAYER_CHUNKS_SERVED, chunks_served);
 	GET_U64(HBX_A_LAYER_BYTES_FETCHED, bytes_fetched);
@@ -91,6 +117,10 @@ void hbx_layer_json(struct hbx_json *j, const char *key,
 	hbx_json_u64(j, "chunks-hashed", l->chunks_hashed);
 	hbx_json_u64(j, "bytes-read", l->bytes_read);
 	hbx_json_u64(j, "verify-failures", l->verify_failures);
+	if (l->verify)
+		hbx_json_string(j, "verify", hbx_verify_mode_name(l->verify));
+	hbx_json_u64(j, "blocks-verified", l->blocks_verified);
+	hbx_json_bool(j, "direct-io", l->direct_io);
 	hbx_json_string(j, "state", hbx_layer_state_name(l->state));
 	hbx_json_u64(j, "openers", l->openers);
 	hbx_json_bool(j, "exported", l->exported);
@@ -121,6 +151,8 @@ void hbx_layer_json(struct hbx_json *j, const char *key,
 	}
 	if (l->has_chunk)
 		hbx_json_u64(j, "chunk", l->chunk);
+	if (l->has_block)
+		hbx_json_u64(j, "block", l->block);
 	hbx_json_object_end(j);
 }
 
@@ -130,13 +162,43 @@ static int layer_reply(uint8_t cmd, struct nlattr **tb, void *arg)
 	return 0;
 }
 
-/* Fills *l from the reply; prints the error and returns -1 on failure. */
-int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
-		     const char *digest, struct hbx_layer_info *l)
+/*
+ * The hash file: o->hashes, or else IMAGE's NAME.hashes if there is one
+ * (without it the kernel computes a chunk's leaves from its first read).
+ * Returns an fd, -1 for none, or -2 after an error.
+ */
+static int open_hashes(const char *image, const char *hashes)
 {
+	char path[4096];
+	int fd;
+
+	if (hashes) {
+		fd = open(hashes, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			hbx_err("cannot open hash file %s: %s", hashes, strerror(errno));
+			return -2;
+		}
+		return fd;
+	}
+	hbx_layer_hashes_path(image, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		hbx_err("cannot open hash file %s: %s", path, strerror(errno));
+		return -2;
+	}
+	return fd < 0 ? -1 : fd;
+}
+
+/* Fills *l from the reply; prints the error and returns -1 on failure. */
+int hbx_layer_attach_opts(struct hbx_nl *nl, const char *image,
+			  const struct hbx_attach_opts *o,
+			  struct hbx_layer_info *l)
+{
+	const char *manifest = o->manifest, *digest = o->digest, *why;
 	char manifest_path[4096];
 	uint8_t want[HBX_DIGEST_SIZE];
-	int image_fd, manifest_fd, err;
+	int image_fd, manifest_fd, hashes_fd = -1, err;
+	struct hbx_manifest_info mi;
 	struct nl_msg *msg;
 
 	if (!manifest) {
@@ -158,6 +220,18 @@ int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 		close(image_fd);
 		return -1;
 	}
+	/* An old manifest gets a sentence here; the kernel checks the rest. */
+	err = hbx_manifest_check(manifest_fd, &mi, &why);
+	if (err == -EPROTONOSUPPORT) {
+		hbx_err("%s: %s", manifest, why);
+		goto out;
+	}
+	err = 0;
+	hashes_fd = open_hashes(image, o->hashes);
+	if (hashes_fd == -2) {
+		err = -ENOENT;
+		goto out;
+	}
 	/* Without --digest, pin the manifest as it is now; the kernel re-hashes it. */
 	err = digest ? 0 : hbx_file_digest(manifest_fd, want);
 	if (err) {
@@ -167,7 +241,9 @@ int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
 	if (!msg || nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, image_fd) ||
 	    nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, manifest_fd) ||
-	    nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, want)) {
+	    nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, want) ||
+	    (hashes_fd >= 0 && nla_put_u32(msg, HBX_A_LAYER_HASHES_FD, hashes_fd)) ||
+	    (o->verify && nla_put_u32(msg, HBX_A_LAYER_VERIFY, o->verify))) {
 		hbx_err("out of memory");
 		err = -ENOMEM;
 		goto out;
@@ -178,7 +254,17 @@ int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 out:
 	close(image_fd);
 	close(manifest_fd);
+	if (hashes_fd >= 0)
+		close(hashes_fd);
 	return err ? -1 : 0;
+}
+
+int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
+		     const char *digest, struct hbx_layer_info *l)
+{
+	struct hbx_attach_opts o = { .manifest = manifest, .digest = digest };
+
+	return hbx_layer_attach_opts(nl, image, &o, l);
 }
 
 static int put_remote(struct nl_msg *msg, const struct hbx_remote_opts *r,
@@ -190,7 +276,8 @@ static int put_remote(struct nl_msg *msg, const struct hbx_remote_opts *r,
 	if (nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache_fd) ||
 	    nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, digest) ||
 	    (r->prefetch && nla_put_u32(msg, HBX_A_LAYER_FLAGS, HBX_LAYER_F_PREFETCH)) ||
-	    (r->window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, r->window)))
+	    (r->window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, r->window)) ||
+	    (r->verify && nla_put_u32(msg, HBX_A_LAYER_VERIFY, r->verify)))
 		return -ENOMEM;
 	nest = nla_nest_start(msg, HBX_A_LAYER_PEERS);
 	if (!nest)
@@ -206,6 +293,7 @@ int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 			    struct hbx_layer_info *l)
 {
 	uint8_t want[HBX_DIGEST_SIZE];
+	unsigned int delay_ms;
 	struct nl_msg *msg;
 	int fd, err;
 
@@ -219,9 +307,19 @@ int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 		hbx_err("cannot open cache %s: %s", r->cache, strerror(errno));
 		return -1;
 	}
-	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
-	err = !msg || put_remote(msg, r, want, fd) ? -ENOMEM :
-	      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l);
+	/*
+	 * The module fetches the manifest in the background (never while it
+	 * holds genetlink's lock) and says -EINPROGRESS until it has it or
+	 * its peers' timeout ran out: ask again, a little later each time.
+	 */
+	for (delay_ms = 10;; delay_ms = delay_ms < 200 ? delay_ms * 2 : 200) {
+		msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
+		err = !msg || put_remote(msg, r, want, fd) ? -ENOMEM :
+		      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l);
+		if (err != -EINPROGRESS)
+			break;
+		usleep(delay_ms * 1000);
+	}
 	if (err)
 		hbx_err("%s", err == -ENOMEM ? "out of memory" : hbx_nl_error(nl));
 	close(fd);
@@ -309,14 +407,25 @@ ssize_t hbx_layer_dump(struct hbx_nl *nl, struct hbx_layer_info **out)
 	return ll.n;
 }
 
-void hbx_layer_manifest_path(const char *image, char *buf, size_t len)
+static void beside_image(const char *image, const char *ext, char *buf,
+			 size_t len)
 {
 	size_t n = strlen(image);
 
 	if (n > 6 && !strcmp(image + n - 6, ".erofs"))
-		snprintf(buf, len, "%.*s.manifest", (int)(n - 6), image);
+		snprintf(buf, len, "%.*s%s", (int)(n - 6), image, ext);
 	else
-		snprintf(buf, len, "%s.manifest", image);
+		snprintf(buf, len, "%s%s", image, ext);
+}
+
+void hbx_layer_manifest_path(const char *image, char *buf, size_t len)
+{
+	beside_image(image, ".manifest", buf, len);
+}
+
+void hbx_layer_hashes_path(const char *image, char *buf, size_t len)
+{
+	beside_image(image, ".hashes", buf, len);
 }
 
 static bool parse_json_flag(int argc, char **argv, const char *usage, int *ret)
@@ -352,6 +461,15 @@ static void print_pull_text(const struct hbx_layer_info *l)
 	       l->chunks_fetched, l->fetch_retries, l->verify_failures);
 }
 
+/* "verify: once (storage trusted), 2048 blocks verified, direct I/O". */
+static void print_verify_text(const struct hbx_layer_info *l)
+{
+	printf("%8s verify: %s%s, %" PRIu64 " blocks verified, %s I/O\n", "",
+	       hbx_verify_mode_name(l->verify),
+	       l->verify == HBX_VERIFY_ONCE ? " (storage trusted)" : "",
+	       l->blocks_verified, l->direct_io ? "direct" : "buffered");
+}
+
 static void print_layer_text(const struct hbx_layer_info *l)
 {
 	printf("%-6s %.19s  %10" PRIu64 "  %6" PRIu64 "/%-6" PRIu64 " %12" PRIu64
@@ -359,6 +477,8 @@ static void print_layer_text(const struct hbx_layer_info *l)
 	       l->device, l->digest, l->size, l->chunks_verified,
 	       l->chunks_total, l->bytes_read, l->verify_failures,
 	       hbx_layer_state_name(l->state), l->openers);
+	if (l->verify)
+		print_verify_text(l);
 	if (l->nr_peers)
 		print_pull_text(l);
 }
@@ -403,12 +523,15 @@ static int layer_list_main(int argc, char **argv)
 }
 
 struct attach_opts {
-	const char		*manifest;
+	const char		*manifest, *hashes;
 	struct hbx_remote_opts	r;
 	bool			remote, json;
 };
 
-/* Parse [--manifest M] [--digest D] [-j]; returns 0 or a usage status. */
+/*
+ * Parse [--manifest M] [--digest D] [--verify once|always] [--hashes F] [-j]
+ * and the remote options; returns 0 or a usage status.
+ */
 static int parse_attach_opts(int argc, char **argv, const char *usage,
 			     struct attach_opts *o)
 {
@@ -419,6 +542,8 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		{ "cache", required_argument, NULL, 'c' },
 		{ "prefetch", no_argument, NULL, 'p' },
 		{ "window", required_argument, NULL, 'w' },
+		{ "verify", required_argument, NULL, 'V' },
+		{ "hashes", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -433,6 +558,11 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		case 'c': o->r.cache = optarg; break;
 		case 'p': o->r.prefetch = true; break;
 		case 'j': o->json = true; break;
+		case 'H': o->hashes = optarg; break;
+		case 'V':
+			if (hbx_parse_verify_mode(optarg, &o->r.verify))
+				return hbx_usage(usage);
+			break;
 		case 'w':
 			o->r.window = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || !o->r.window ||
@@ -448,7 +578,7 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		}
 	}
 	/* A remote layer is named by its digest and lands in a cache file. */
-	if (o->remote && (!o->r.digest || !o->r.cache || o->manifest))
+	if (o->remote && (!o->r.digest || !o->r.cache || o->manifest || o->hashes))
 		return hbx_usage(usage);
 	if (!o->remote && (o->r.cache || o->r.prefetch || o->r.window))
 		return hbx_usage(usage);
@@ -484,10 +614,16 @@ static int attach_main(int argc, char **argv, const char *usage, bool mount_it)
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	if (o.remote)
+	if (o.remote) {
 		ret = hbx_layer_attach_remote(nl, &o.r, &l);
-	else
-		ret = hbx_layer_attach(nl, argv[optind], o.manifest, o.r.digest, &l);
+	} else {
+		struct hbx_attach_opts a = {
+			.manifest = o.manifest, .digest = o.r.digest,
+			.hashes = o.hashes, .verify = o.r.verify,
+		};
+
+		ret = hbx_layer_attach_opts(nl, argv[optind], &a, &l);
+	}
 	if (!ret && mount_it)
 		ret = hbx_layer_mount_dev(nl, &l, argv[argc - 1]);
 	hbx_nl_close(nl);
@@ -500,9 +636,9 @@ static int attach_main(int argc, char **argv, const char *usage, bool mount_it)
 static int layer_add_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
-			   "layer add (IMAGE [--manifest M] [--digest sha256:HEX] |"
+			   "layer add (IMAGE [--manifest M] [--digest sha256:HEX] [--hashes FILE] |"
 			   " --remote PEER[,PEER...] --digest sha256:HEX --cache FILE"
-			   " [--prefetch] [--window N]) [-j]",
+			   " [--prefetch] [--window N]) [--verify once|always] [-j]",
 			   false);
 }
 
@@ -578,9 +714,9 @@ int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
 static int layer_mount_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
-			   "layer mount (IMAGE [--manifest M] [--digest sha256:HEX] |"
+			   "layer mount (IMAGE [--manifest M] [--digest sha256:HEX] [--hashes FILE] |"
 			   " --remote PEER[,PEER...] --digest sha256:HEX --cache FILE"
-			   " [--prefetch] [--window N]) DIR [-j]",
+			   " [--prefetch] [--window N]) [--verify once|always] DIR [-j]",
 			   true);
 }
 

@@ -14,7 +14,10 @@ struct hbx_layer_info {
 	uint32_t	index, dev, chunk_size, state, openers;
 	uint64_t	size, chunks_total, chunks_verified, chunks_hashed;
 	uint64_t	bytes_read, verify_failures, chunk, chunks_fetched, chunks_served;
-	bool		has_chunk;
+	bool		has_chunk, has_block;
+	uint64_t	block, blocks_verified;
+	uint32_t	verify;		/* enum hbx_verify_mode; 0: not sent */
+	bool		direct_io;
 	/* Remote layers (nr_peers > 0): peers and the pull. */
 	uint32_t	peers[HBX_LAYER_PEERS_MAX], nr_peers;
 	uint64_t	bytes_fetched, fetch_retries, pull_bytes, pull_nsecs;
@@ -28,12 +31,29 @@ void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l);
 void hbx_layer_json(struct hbx_json *j, const char *key,
 		    const struct hbx_layer_info *l);
 const char *hbx_layer_state_name(uint32_t state);
+/* "always", "once", or "unknown". */
+const char *hbx_verify_mode_name(uint32_t mode);
+/* "once" or "always" into *mode; -1 if it is neither. */
+int hbx_parse_verify_mode(const char *s, uint32_t *mode);
 
 /* IMAGE.erofs -> IMAGE.manifest; anything else gets ".manifest" appended. */
 void hbx_layer_manifest_path(const char *image, char *buf, size_t len);
+/* IMAGE.erofs -> IMAGE.hashes, derived the same way. */
+void hbx_layer_hashes_path(const char *image, char *buf, size_t len);
 int hbx_parse_layer_index(const char *s, uint32_t *index);
 
+/* How a local layer is attached; NULL or 0 takes the default. */
+struct hbx_attach_opts {
+	const char	*manifest;	/* NULL: IMAGE's NAME.manifest */
+	const char	*digest;	/* NULL: pin the manifest as it is now */
+	const char	*hashes;	/* NULL: IMAGE's NAME.hashes if it exists */
+	uint32_t	verify;		/* enum hbx_verify_mode; 0: the kernel's (always) */
+};
 /* These print their own errors and return -1 on failure. */
+int hbx_layer_attach_opts(struct hbx_nl *nl, const char *image,
+			  const struct hbx_attach_opts *o,
+			  struct hbx_layer_info *l);
+/* The same with the default hash file and verify mode. */
 int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 		     const char *digest, struct hbx_layer_info *l);
 struct hbx_remote_opts {
@@ -42,6 +62,7 @@ struct hbx_remote_opts {
 	const char	*digest, *cache;
 	bool		prefetch;
 	uint32_t	window;		/* 0: the kernel's default */
+	uint32_t	verify;		/* enum hbx_verify_mode; 0: the kernel's */
 };
 int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 			    struct hbx_layer_info *l);

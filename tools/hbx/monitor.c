@@ -34,7 +34,12 @@ static int on_event(uint8_t cmd, struct nlattr **tb, void *arg)
 		return 0;
 	}
 	printf("%-11s %-6s %s", event_name(cmd), l.device, l.digest);
-	if (cmd == HBX_CMD_VERIFY_FAIL_NTF)
+	/* verify always names the 4 KiB block too: "chunk 3 block 51 failed". */
+	if (cmd == HBX_CMD_VERIFY_FAIL_NTF && l.has_block)
+		printf(" chunk %" PRIu64 " block %" PRIu64 " failed verification"
+		       " (failures: %" PRIu64 ")", l.chunk, l.block,
+		       l.verify_failures);
+	else if (cmd == HBX_CMD_VERIFY_FAIL_NTF)
 		printf(" chunk %" PRIu64 " failed verification (failed chunks: %"
 		       PRIu64 ")", l.chunk, l.verify_failures);
 	printf("\n");
