@@ -307,8 +307,8 @@ expect "refuse.wrong_name:client_says_why" "$work/name.client" \
 
 # Both ends trust a CA that has expired: the client, first to verify, says
 # it is the CA, not the peer's certificate.
-serve old-ca --ca "$work/old/ca.pem" $(as oldnode1)
-client old-ca --ca "$work/old/ca.pem" $(as oldnode1) --name node1
+serve old-ca --ca "$work/old/ca.pem" --no-crl $(as oldnode1)
+client old-ca --ca "$work/old/ca.pem" --no-crl $(as oldnode1) --name node1
 expect "refuse.expired_ca:client_says_why" "$work/old-ca.client" \
 	"tls_pair: client: the cluster CA certificate (HyperBox old CA) has expired"
 
@@ -325,9 +325,16 @@ client client-name "${ca[@]}" $(as node2) --name node1
 expect "refuse.wrong_client_name:server_says_why" "$work/client-name.server" \
 	"tls_pair: server: peer name does not match (wanted node7, certificate is for node2)"
 
-serve nocrl --ca "$work/ca.pem" $(as node1)
-client nocrl --ca "$work/ca.pem" $(as revoked) --name node1
+serve nocrl --ca "$work/ca.pem" --no-crl $(as node1)
+client nocrl --ca "$work/ca.pem" --no-crl $(as revoked) --name node1
 tap_check "refuse.revoked_only_with_the_crl" test "$crc" -eq 0 -a "$src" -eq 0
+
+# Without --crl the CRL next to the CA certificate is required: there is
+# none next to $work/ca.pem, so the server refuses to run the handshake.
+serve crl-required --ca "$work/ca.pem" $(as node1)
+client crl-required --ca "$work/ca.pem" --no-crl $(as node2) --name node1
+expect "refuse.no_crl_without_no_crl:server_says_why" "$work/crl-required.server" \
+	"tls_pair: server: there is no revocation list next to the CA certificate"
 
 serve cipher "${ca[@]}" $(as node1) --cipher aes256
 client cipher "${ca[@]}" $(as node2) --name node1 --cipher chacha

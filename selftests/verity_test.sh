@@ -14,6 +14,8 @@
 #                  about its size once (direct I/O), not twice
 #   read-error     the image on dm-error under one block: EIO there, no
 #                  hang, the other blocks still read
+#   cache-enospc   a remote layer's cache on a filesystem that fills up:
+#                  reads past it fail with EIO, no hang, what fit reads right
 # Runs inside the VM with hyperbox.ko loaded.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -136,6 +138,20 @@ echo 3 > /proc/sys/vm/drop_caches
 ! read_block "/dev/hbx$r" "$n" > /dev/null 2>&1
 tap_result $? "tamper_cache.changed_cache_gets_eio"
 "$hbx" layer del "$r"
+
+# --- cache-enospc: the cache's filesystem fills up.
+mkdir -p "$work/tiny" && mount -t tmpfs -o size=1m tmpfs "$work/tiny"
+r=$("$hbx" layer add --remote "$p" --digest "$odigest" --cache "$work/tiny/cache" -j | index_of)
+tap_check "cache_enospc.attached_on_a_1m_filesystem" test -n "$r"
+start=$(date +%s)
+! timeout 120 dd if="/dev/hbx$r" of=/dev/null bs=1M iflag=direct status=none 2> "$work/enospc.err"
+tap_result $? "cache_enospc.reading_past_the_space_fails"
+tap_check "cache_enospc.with_eio_not_a_hang" grep -q "Input/output error" "$work/enospc.err"
+tap_check "cache_enospc.in_bounded_time" test $(($(date +%s) - start)) -lt 60
+dd if="/dev/hbx$r" bs=4096 count=64 iflag=direct status=none | cmp -s - <(head -c 262144 "$work/other.erofs")
+tap_result $? "cache_enospc.what_fit_reads_right"
+"$hbx" layer del "$r"
+umount "$work/tiny"
 
 # --- one-cache: reading through EROFS costs one page cache, not two.
 echo 3 > /proc/sys/vm/drop_caches

@@ -53,7 +53,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: tls_pair server PORT [--ready FILE] OPTIONS\n"
 		"       tls_pair client HOST:PORT --name NAME [--size BYTES] OPTIONS\n"
-		"options: --ca FILE --cert FILE --key FILE [--crl FILE]\n"
+		"options: --ca FILE --cert FILE --key FILE [--crl FILE | --no-crl]\n"
 		"         [--cipher aes128|aes256|chacha] [--timeout MS]\n");
 	exit(2);
 }
@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 		{ "cert",	required_argument, NULL, 'c' },
 		{ "key",	required_argument, NULL, 'k' },
 		{ "crl",	required_argument, NULL, 'r' },
+		{ "no-crl",	no_argument, NULL, 'N' },
 		{ "name",	required_argument, NULL, 'n' },
 		{ "cipher",	required_argument, NULL, 'C' },
 		{ "timeout",	required_argument, NULL, 't' },
@@ -315,6 +316,7 @@ int main(int argc, char **argv)
 		case 'c': cfg.cert_file = optarg; break;
 		case 'k': cfg.key_file = optarg; break;
 		case 'r': cfg.crl_file = optarg; break;
+		case 'N': cfg.no_crl = true; break;
 		case 'n': cfg.expected_name = optarg; break;
 		case 't': cfg.timeout_ms = atoi(optarg); break;
 		case 's': size = strtoul(optarg, NULL, 0); break;

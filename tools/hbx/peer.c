@@ -305,7 +305,7 @@ static int persist(struct hbx_nl *events, struct hbx_nl *nl, const char *spec,
 static int peer_connect_main(int argc, char **argv)
 {
 	static const char usage[] =
-		"peer connect HOST:PORT (--cert C --key K --ca CA [--crl F] --name SERVER"
+		"peer connect HOST:PORT (--cert C --key K --ca CA [--crl F | --no-crl] --name SERVER"
 		" [--cipher aes256|aes128|chacha] | --insecure) [--connections N] [--timeout-ms N]"
 		" [--persist]";
 	static const struct option opts[] = {
@@ -313,6 +313,7 @@ static int peer_connect_main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "ca", required_argument, NULL, 'a' },
 		{ "crl", required_argument, NULL, 'r' },
+		{ "no-crl", no_argument, NULL, 'R' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "cipher", required_argument, NULL, 'C' },
 		{ "insecure", no_argument, NULL, 'I' },
@@ -336,6 +337,7 @@ static int peer_connect_main(int argc, char **argv)
 		case 'k': cfg.key_file = optarg; break;
 		case 'a': cfg.ca_file = optarg; break;
 		case 'r': cfg.crl_file = optarg; break;
+		case 'R': cfg.no_crl = true; break;
 		case 'n': cfg.expected_name = optarg; break;
 		case 'I': insecure = true; break;
 		case 'N': n = atoi(optarg); break;
