@@ -110,7 +110,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/hyperbox
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),,$(PREFIX))/etc
+SYSCONFDIR ?= /etc
 install: tools
 	install -D -m 0755 tools/hbx/hbx $(DESTDIR)$(SBINDIR)/hbx
 	install -D -m 0755 tools/systemd/hbx-service $(DESTDIR)$(LIBEXECDIR)/hbx-service

@@ -19,7 +19,7 @@ declare -gA _hbx_opts=(
 	[layer pull]="--window= -q --quiet -j --json"
 	[rootfs mount]="-l= --layer= -u= --upper= -w= --work="
 	[rootfs umount]=""
-	[peer connect]="--cert= --key= --ca= --crl= --name= --cipher= --insecure --connections= --timeout-ms= --persist"
+	[peer connect]="--cert= --key= --ca= --crl= --no-crl --name= --cipher= --insecure --connections= --timeout-ms= --persist"
 	[peer list]="-j"
 	[peer del]=""
 	[cert init]="-d= --dir= -n= --name= --days= --crl-days= -f --force"
