@@ -172,6 +172,10 @@ tap $? "cli.every_command_prints_its_usage_for_--help_and_help_CMD"
 "$hbx" layer nosuch > /dev/null 2>&1
 [ $? -eq 2 ]
 tap $? "cli.unknown_command_exits_2"
+"$hbx" cert issue --bogus > /dev/null 2> "$work/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "^hbx cert issue: unrecognized option '--bogus'" "$work/err"
+tap $? "cli.getopt_errors_name_the_whole_command_and_exit_2"
 "$hbx" help | grep -q "Exit status: 0 success, 1 failure, 2 bad usage"
 tap $? "cli.help_documents_the_exit_statuses"
 
@@ -186,6 +190,7 @@ case "\$*" in
 "layer list -j") echo '[{"index":0,"device":"hbx0","peers":[9],"pull":{"state":"none"}},{"index":7,"device":"hbx7"}]' ;;
 "peer list -j") echo '[{"id":3,"name":"node1","role":"client"},{"id":12,"name":"node2","role":"server"}]' ;;
 "cert list -j") echo '[{"serial":"ab","name":"node1","state":"valid"},{"serial":"cd","name":"node2","state":"revoked"}]' ;;
+"image list -j") echo '[{"name":"alpine","digest":"sha256:11","layers":1},{"name":"debian","digest":"sha256:22","layers":2}]' ;;
 *) exec "$hbx" "\$@" ;;
 esac
 EOF
@@ -225,6 +230,10 @@ expect live_peer_ids "12 3 " peer del ""
 expect live_peer_ids_in_a_remote_list "3,12 3,3 " layer add --remote 3,
 expect live_certificate_names "node1 node2 " cert revoke ""
 expect no_second_layer_index "" layer del 0 ""
+if grep -q '^path [^ ]* image ' "$work/tree"; then
+	expect live_image_names "alpine debian " image bundle ""
+	expect dirs_after_an_image "sub " image mount alpine ""
+fi
 expect command_after_double_dash "hbx-completion-test-cmd " seccomp learn -o p.json -- hbx-completion-test-cm
 # Every command's options: all that its usage line shows, and none that its
 # page's getopt lists lack.

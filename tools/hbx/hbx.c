@@ -12,7 +12,7 @@
 #include "cert.h"
 
 const char *hbx_context = "";
-static char context_buf[64];
+static char context_buf[64], prog_buf[72];
 
 static int help_main(int argc, char **argv);
 
@@ -156,6 +156,9 @@ int hbx_dispatch(const struct hbx_subcommand *table, const char *group,
 		snprintf(context_buf, sizeof(context_buf), "%s%s%s", group,
 			 *group ? " " : "", c->name);
 		hbx_context = context_buf;
+		/* getopt's own messages then name the whole command. */
+		snprintf(prog_buf, sizeof(prog_buf), "hbx %s", context_buf);
+		argv[0] = prog_buf;
 		if (help_mode || wants_help(argc, argv))
 			return run_help(c, group, argc, argv);
 		return c->main(argc, argv);
