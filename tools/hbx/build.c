@@ -27,7 +27,7 @@ static const char usage[] =
 	"layer build SRC -o NAME.erofs [-z lz4|lz4hc] [--chunk-size SIZE] [-j]";
 
 /* Run argv, wait for it; 0 if it exited 0, else -1 after saying why. */
-static int run(char *const argv[])
+int hbx_run(char *const argv[])
 {
 	int status;
 	pid_t pid = fork();
@@ -62,7 +62,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
-static void remove_tree(const char *dir)
+void hbx_remove_tree(const char *dir)
 {
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -92,22 +92,20 @@ static int parse_chunk_size(const char *s, unsigned int *shift)
 }
 
 /* SOURCE_DATE_EPOCH if set (and sane), else 0. */
-static int build_epoch(char *buf, size_t len)
+static int build_epoch(uint64_t *epoch)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
 	char *end;
 
-	if (!s || !*s) {
-		snprintf(buf, len, "-T0");
+	*epoch = 0;
+	if (!s || !*s)
 		return 0;
-	}
 	errno = 0;
-	(void)strtoull(s, &end, 10);
+	*epoch = strtoull(s, &end, 10);
 	if (errno || *end) {
 		hbx_err("SOURCE_DATE_EPOCH='%s' is not a number of seconds", s);
 		return -1;
 	}
-	snprintf(buf, len, "-T%s", s);
 	return 0;
 }
 
@@ -126,8 +124,8 @@ static int extract_tar(const char *tarball, char *dir, size_t len)
 		hbx_err("cannot create a temporary directory: %s", strerror(errno));
 		return -1;
 	}
-	if (run(argv)) {
-		remove_tree(dir);
+	if (hbx_run(argv)) {
+		hbx_remove_tree(dir);
 		return -1;
 	}
 	return 0;
@@ -195,6 +193,73 @@ static void print_result(const char *image, const char *manifest,
 	hbx_json_finish(&j);
 }
 
+/*
+ * mkfs.erofs dir into out (through out.partial, renamed: never a half-written
+ * layer), its manifest and hash file.  Timestamps are pinned to o->epoch, or
+ * with o->keep_mtimes kept and only clamped to it (mkfs.erofs's
+ * SOURCE_DATE_EPOCH), which is as reproducible when the epoch comes from the
+ * content.
+ */
+int hbx_layer_build_dir(const char *src, const char *out,
+			const struct hbx_build_opts *o,
+			struct hbx_manifest_info *info)
+{
+	char manifest[4096], image_tmp[4200], manifest_tmp[4200];
+	char hashes[4096], hashes_tmp[4200];
+	char epoch[48], zopt[16] = "", *saved = NULL;
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	char *mkfs[10];
+	int n = 0, ret = -1;
+
+	hbx_layer_manifest_path(out, manifest, sizeof(manifest));
+	snprintf(image_tmp, sizeof(image_tmp), "%s.partial", out);
+	snprintf(manifest_tmp, sizeof(manifest_tmp), "%s.partial", manifest);
+	hbx_layer_hashes_path(out, hashes, sizeof(hashes));
+	snprintf(hashes_tmp, sizeof(hashes_tmp), "%s.partial", hashes);
+	if (o->compress)
+		snprintf(zopt, sizeof(zopt), "-z%s", o->compress);
+	snprintf(epoch, sizeof(epoch), "%s%" PRIu64, o->keep_mtimes ? "" : "-T",
+		 o->epoch);
+	if (o->keep_mtimes) {
+		saved = env ? strdup(env) : NULL;
+		setenv("SOURCE_DATE_EPOCH", epoch, 1);
+	}
+	mkfs[n++] = "mkfs.erofs";
+	mkfs[n++] = "--quiet";
+	if (!o->keep_mtimes)
+		mkfs[n++] = epoch;
+	mkfs[n++] = "-U00000000-0000-0000-0000-000000000000";
+	if (*zopt)
+		mkfs[n++] = zopt;
+	mkfs[n++] = image_tmp;
+	mkfs[n++] = (char *)src;
+	mkfs[n] = NULL;
+	ret = hbx_run(mkfs);
+	if (o->keep_mtimes) {
+		if (saved)
+			setenv("SOURCE_DATE_EPOCH", saved, 1);
+		else
+			unsetenv("SOURCE_DATE_EPOCH");
+		free(saved);
+	}
+	if (ret)
+		goto out;
+	ret = -1;
+	if (make_manifest(image_tmp, manifest_tmp, hashes_tmp, o->chunk_shift, info))
+		goto out;
+	if (rename(image_tmp, out) || rename(hashes_tmp, hashes) ||
+	    rename(manifest_tmp, manifest)) {
+		hbx_err("cannot write %s: %s", out, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	unlink(image_tmp);
+	unlink(manifest_tmp);
+	unlink(hashes_tmp);
+	return ret;
+}
+
 int layer_build_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -204,11 +269,9 @@ int layer_build_main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char manifest[4096], image_tmp[4200], manifest_tmp[4200];
-	char hashes[4096], hashes_tmp[4200];
-	char tmpdir[4096] = "", epoch[32], zopt[16] = "";
+	struct hbx_build_opts o = { .chunk_shift = HBX_CHUNK_SHIFT_DEFAULT };
+	char tmpdir[4096] = "", manifest[4096];
 	const char *out = NULL, *src;
-	unsigned int shift = HBX_CHUNK_SHIFT_DEFAULT;
 	struct hbx_manifest_info info;
 	bool json = false;
 	struct stat st;
@@ -224,10 +287,10 @@ int layer_build_main(int argc, char **argv)
 				hbx_err("unknown compressor '%s' (lz4 or lz4hc)", optarg);
 				return 2;
 			}
-			snprintf(zopt, sizeof(zopt), "-z%s", optarg);
+			o.compress = optarg;
 			break;
 		case 'c':
-			if (parse_chunk_size(optarg, &shift)) {
+			if (parse_chunk_size(optarg, &o.chunk_shift)) {
 				hbx_err("chunk size '%s' is not a power of two from 4K to 4M", optarg);
 				return 2;
 			}
@@ -242,7 +305,7 @@ int layer_build_main(int argc, char **argv)
 	if (optind != argc - 1 || !out)
 		return hbx_usage(usage);
 	src = argv[optind];
-	if (build_epoch(epoch, sizeof(epoch)))
+	if (build_epoch(&o.epoch))
 		return 2;
 	if (stat(src, &st)) {
 		hbx_err("cannot read %s: %s", src, strerror(errno));
@@ -258,42 +321,12 @@ int layer_build_main(int argc, char **argv)
 		src = tmpdir;
 	}
 
-	/* Build beside the targets and rename: never a half-written layer. */
-	hbx_layer_manifest_path(out, manifest, sizeof(manifest));
-	snprintf(image_tmp, sizeof(image_tmp), "%s.partial", out);
-	snprintf(manifest_tmp, sizeof(manifest_tmp), "%s.partial", manifest);
-	hbx_layer_hashes_path(out, hashes, sizeof(hashes));
-	snprintf(hashes_tmp, sizeof(hashes_tmp), "%s.partial", hashes);
-	{
-		char *mkfs[8];
-		int n = 0;
-
-		mkfs[n++] = "mkfs.erofs";
-		mkfs[n++] = "--quiet";
-		mkfs[n++] = epoch;
-		mkfs[n++] = "-U00000000-0000-0000-0000-000000000000";
-		if (*zopt)
-			mkfs[n++] = zopt;
-		mkfs[n++] = image_tmp;
-		mkfs[n++] = (char *)src;
-		mkfs[n] = NULL;
-		if (run(mkfs))
-			goto out;
+	if (!hbx_layer_build_dir(src, out, &o, &info)) {
+		hbx_layer_manifest_path(out, manifest, sizeof(manifest));
+		print_result(out, manifest, &info, json);
+		ret = 0;
 	}
-	if (make_manifest(image_tmp, manifest_tmp, hashes_tmp, shift, &info))
-		goto out;
-	if (rename(image_tmp, out) || rename(hashes_tmp, hashes) ||
-	    rename(manifest_tmp, manifest)) {
-		hbx_err("cannot write %s: %s", out, strerror(errno));
-		goto out;
-	}
-	print_result(out, manifest, &info, json);
-	ret = 0;
-out:
-	unlink(image_tmp);
-	unlink(manifest_tmp);
-	unlink(hashes_tmp);
 	if (*tmpdir)
-		remove_tree(tmpdir);
+		hbx_remove_tree(tmpdir);
 	return ret;
 }

@@ -86,6 +86,29 @@ int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
 		    struct hbx_layer_info *l);
 int hbx_layer_umount(struct hbx_nl *nl, const char *dir);
 
+/* hbx layer build's core: a reproducible EROFS image and its manifest. */
+struct hbx_build_opts {
+	unsigned int	chunk_shift;
+	const char	*compress;	/* NULL, "lz4" or "lz4hc" */
+	uint64_t	epoch;		/* every timestamp, or their ceiling: */
+	bool		keep_mtimes;	/* keep mtimes, clamped to epoch */
+};
+int hbx_layer_build_dir(const char *src, const char *out,
+			const struct hbx_build_opts *o,
+			struct hbx_manifest_info *info);
+/* Run argv and wait; 0 if it exited 0, else -1 after saying why. */
+int hbx_run(char *const argv[]);
+void hbx_remove_tree(const char *dir);
+
+/* A layer of a root: its image, manifest (NULL: beside it), digest (or NULL). */
+struct hbx_rootfs_layer {
+	const char	*image, *manifest, *digest;
+};
+/* Overlay n layers (layers[0] at the bottom) on dir; upper/work optional. */
+int hbx_rootfs_mount(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
+		     int n, const char *upper, const char *work, const char *dir);
+int hbx_rootfs_umount(struct hbx_nl *nl, const char *dir);
+
 int layer_main(int argc, char **argv);
 int layer_pull_main(int argc, char **argv);
 int layer_build_main(int argc, char **argv);

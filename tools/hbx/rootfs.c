@@ -45,8 +45,8 @@ static void undo_lowers(struct hbx_nl *nl, char lowers[][64], int n)
 	}
 }
 
-static int rootfs_mount(struct hbx_nl *nl, char **layers, int n,
-			const char *upper, const char *work, const char *dir)
+int hbx_rootfs_mount(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
+		     int n, const char *upper, const char *work, const char *dir)
 {
 	static char lowers[MAX_LAYERS][64];
 	char opts[MAX_LAYERS * 70 + 2 * PATH_MAX + 64];
@@ -54,10 +54,15 @@ static int rootfs_mount(struct hbx_nl *nl, char **layers, int n,
 	size_t off;
 	int i;
 
+	if (n > MAX_LAYERS) {
+		hbx_err("at most %d layers", MAX_LAYERS);
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if (make_lower_dir(lowers[i], sizeof(lowers[i])))
 			goto err_undo;
-		if (hbx_layer_mount(nl, layers[i], NULL, NULL, lowers[i], &l)) {
+		if (hbx_layer_mount(nl, layers[i].image, layers[i].manifest,
+				    layers[i].digest, lowers[i], &l)) {
 			rmdir(lowers[i]);
 			goto err_undo;
 		}
@@ -89,7 +94,7 @@ static int rootfs_mount_main(int argc, char **argv)
 		{ "work", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char *layers[MAX_LAYERS];
+	struct hbx_rootfs_layer layers[MAX_LAYERS] = { 0 };
 	const char *upper = NULL, *work = NULL;
 	struct hbx_nl *nl;
 	int c, n = 0, ret;
@@ -101,7 +106,7 @@ static int rootfs_mount_main(int argc, char **argv)
 				hbx_err("at most %d layers", MAX_LAYERS);
 				return 2;
 			}
-			layers[n++] = optarg;
+			layers[n++].image = optarg;
 			break;
 		case 'u': upper = optarg; break;
 		case 'w': work = optarg; break;
@@ -117,7 +122,7 @@ static int rootfs_mount_main(int argc, char **argv)
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	ret = rootfs_mount(nl, layers, n, upper, work, argv[optind]) ? 1 : 0;
+	ret = hbx_rootfs_mount(nl, layers, n, upper, work, argv[optind]) ? 1 : 0;
 	hbx_nl_close(nl);
 	return ret;
 }
@@ -174,7 +179,7 @@ static int find_lowerdirs(const char *dir, char *buf, size_t len)
 	return found;
 }
 
-static int rootfs_umount(struct hbx_nl *nl, const char *arg)
+int hbx_rootfs_umount(struct hbx_nl *nl, const char *arg)
 {
 	char dir[PATH_MAX], lowers[MAX_LAYERS * 70], *lower, *save;
 	int ret = 0;
@@ -205,7 +210,7 @@ static int rootfs_umount(struct hbx_nl *nl, const char *arg)
 
 static int rootfs_umount_main(int argc, char **argv)
 {
-	return hbx_dir_main(argc, argv, "rootfs umount DIR", rootfs_umount);
+	return hbx_dir_main(argc, argv, "rootfs umount DIR", hbx_rootfs_umount);
 }
 
 static const struct hbx_subcommand rootfs_subcommands[] = {
