@@ -25,6 +25,8 @@ NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-g
 TLS_LIBS  := -lmbedtls -lmbedx509 -lmbedcrypto
 # hbx seccomp: libbpf (the learn tracer), libseccomp (filters), json-c (profiles).
 SECCOMP_LIBS := $(shell pkg-config --libs libbpf libseccomp json-c 2>/dev/null || echo -lbpf -lseccomp -ljson-c)
+# hbx image: libarchive unpacks OCI layers (gzip, zstd) and image archives.
+IMAGE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser -Ikmod/uapi -Ikmod -Ibpf $(NL_CFLAGS)
 
 LIB_SRCS := $(wildcard user/*.c)
@@ -58,7 +60,7 @@ user/libhbx.a: $(LIB_OBJS)
 tools/hbx/%.o: tools/hbx/%.c $(wildcard tools/hbx/*.h) $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
 	$(CC) $(HBX_CFLAGS) -c -o $@ $<
 tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
-	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS) $(IMAGE_LIBS)
 
 selftests: tools tests/tls_pair tests/stoq_fetch tests/stoq_liar
 	$(MAKE) -C selftests

@@ -10,6 +10,7 @@
 #include "hbx.h"
 #include "layer.h"
 #include "cert.h"
+#include "image.h"
 
 const char *hbx_context = "";
 static char context_buf[64], prog_buf[72];
@@ -33,6 +34,7 @@ static const struct hbx_subcommand subcommands[] = {
 	{ "info",	info_main,	"show what the loaded module offers" },
 	{ "layer",	layer_main,	"build, attach, list, mount and detach layers" },
 	{ "rootfs",	rootfs_main,	"stack layers into a container root" },
+	{ "image",	image_main,	"import OCI images, mount them, write runtime bundles" },
 	{ "monitor",	monitor_main,	"print the module's notifications" },
 	{ "serve",	serve_main,	"accept peers: mutual TLS, then kTLS sockets to the module" },
 	{ "peer",	peer_main,	"list and delete peers" },

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The local image store of hbx image (default /var/lib/hyperbox):
+ *
+ *   layers/HEX.erofs, HEX.manifest   one HyperBox layer (HEX: its digest),
+ *                                    stored once whichever images use it
+ *   blobs/sha256/HEX                 OCI config blobs
+ *   images/HEX.json                  image manifests (HEX: sha256 of the file)
+ *   names                            "sha256:HEX NAME" lines
+ *   tmp/                             imports in progress
+ *   lock                             flock()ed while the store changes
+ *
+ * An import stages everything under tmp/ and commits under the lock, the
+ * name last, so an image is there whole or not at all.
+ */
+#ifndef HBX_CLI_IMAGE_H
+#define HBX_CLI_IMAGE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+#include "oci_image.h"
+
+#define HBX_STORE_DEFAULT	"/var/lib/hyperbox"
+#define HBX_IMAGE_MEDIA_TYPE	"application/vnd.hyperbox.image.v1+json"
+#define HBX_IMAGE_NAME_MAX	255
+
+#define HBX_STORE_DIR_MAX	2048	/* leaves room for the paths under it */
+
+struct hbx_store {
+	char	dir[HBX_STORE_DIR_MAX];
+	int	lock_fd;
+};
+
+struct hbx_store_name {
+	char	digest[OCI_DIGEST_LEN + 1];
+	char	name[HBX_IMAGE_NAME_MAX + 1];
+};
+
+struct hbx_image_layer {
+	char	digest[OCI_DIGEST_LEN + 1];	/* the HyperBox layer */
+	char	image[HBX_STORE_DIR_MAX + 96], manifest[HBX_STORE_DIR_MAX + 96];
+	uint64_t size;
+};
+
+struct hbx_image {
+	char			digest[OCI_DIGEST_LEN + 1];
+	char			config_digest[OCI_DIGEST_LEN + 1];
+	struct json_object	*doc;		/* the image manifest */
+	struct hbx_image_layer	*layers;
+	unsigned int		nr_layers;
+};
+
+/* These print their own errors and return -1 on failure. */
+int hbx_store_open(struct hbx_store *s, const char *dir, bool create);
+void hbx_store_close(struct hbx_store *s);
+int hbx_store_lock(struct hbx_store *s);
+ssize_t hbx_store_names(struct hbx_store *s, struct hbx_store_name **out);
+int hbx_store_names_write(struct hbx_store *s, const struct hbx_store_name *v,
+			  size_t n);
+/* A name, or an image digest (sha256:HEX, or a unique prefix of HEX). */
+int hbx_store_resolve(struct hbx_store *s, const char *what,
+		      char digest[OCI_DIGEST_LEN + 1]);
+int hbx_image_load(struct hbx_store *s, const char *digest, struct hbx_image *img);
+void hbx_image_free(struct hbx_image *img);
+/* The OCI config blob of an image, checked and parsed. */
+struct json_object *hbx_image_config(struct hbx_store *s, const struct hbx_image *img);
+/* Delete images no name points to, then layers and blobs no image uses. */
+int hbx_store_gc(struct hbx_store *s);
+bool hbx_image_name_valid(const char *name);
+/* json-c, as we write it: pretty, "/" unescaped. */
+const char *hbx_json_c_string(struct json_object *o);
+int hbx_write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* --store DIR and -j, shared by the image commands. */
+struct hbx_image_opts {
+	const char	*store;
+	bool		json;
+};
+
+int image_main(int argc, char **argv);
+int image_import_main(int argc, char **argv);
+int image_mount_main(int argc, char **argv);
+int image_umount_main(int argc, char **argv);
+int image_bundle_main(int argc, char **argv);
+
+#endif
