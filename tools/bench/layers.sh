@@ -57,12 +57,14 @@ measure() {
 	hbx-warm)	dev=$(layer_add) ;;
 	esac
 	drop_caches
-	# Warm: the whole device read once, so every read hits its page cache.
-	case $1 in *-warm) $rb seq "$dev" > /dev/null ;; esac
+	# Warm: buffered reads, the whole device read once first, so every
+	# measured read hits the device's page cache.
+	local buffered=
+	case $1 in *-warm) buffered=1; READBENCH_BUFFERED=1 $rb seq "$dev" > /dev/null ;; esac
 	if [ "$2" = seq ]; then
-		out=$($rb seq "$dev" $((1 << 20)) | mbps)
+		out=$(READBENCH_BUFFERED=$buffered $rb seq "$dev" $((1 << 20)) | mbps)
 	else
-		out=$($rb rand "$dev" "$rand_ios" | iops)
+		out=$(READBENCH_BUFFERED=$buffered $rb rand "$dev" "$rand_ios" | iops)
 	fi
 	case $1 in hbx-*) layer_del "$dev" ;; esac
 	echo "$out"
