@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # bash completion for hbx(8): commands, options, files where a file goes,
 # and live objects (layer indices, peer ids, mount points of layers, the
-# CA's certificate names) from the module's dumps (hbx ... -j).
+# CA's certificate names, the store's image names) from hbx ... -j.
 
 # Options of each command; an option followed by "=" takes an argument.
 declare -gA _hbx_opts=(
@@ -35,6 +35,13 @@ declare -gA _hbx_opts=(
 	[seccomp merge]="-o= --output="
 	[seccomp diff]="-j --json"
 	[seccomp stats]="-j --json"
+	[image import]="-n= --name= -s= --store= -j --json"
+	[image list]="-s= --store= -j --json"
+	[image inspect]="-s= --store= -j --json"
+	[image rm]="-s= --store="
+	[image mount]="-u= --upper= -w= --work= -s= --store="
+	[image umount]=""
+	[image bundle]="-S= --seccomp= -r --read-only -s= --store="
 	[help]=""
 )
 
@@ -47,6 +54,8 @@ declare -gA _hbx_args=(
 	[cert revoke]="certname" [cert show]="file" [cert verify]="file"
 	[seccomp merge]="file" [seccomp diff]="file" [seccomp stats]="file"
 	[seccomp learn]="command" [seccomp run]="command"
+	[image import]="path" [image inspect]="image" [image rm]="image"
+	[image mount]="image dir" [image umount]="dir" [image bundle]="image dir"
 )
 
 # _hbx_cmds HBX [GROUP]: the commands of hbx's own tables (hbx help).
@@ -92,8 +101,12 @@ _hbx_value() {	# _hbx_value HBX PATH OPTION CUR: complete an option's argument
 			compopt -o filenames 2> /dev/null
 			COMPREPLY=($(compgen -d -- "$cur"))
 		fi ;;
+	--store|-s)
+		[ "$opt" = -s ] && [[ $path != image* ]] && return
+		compopt -o filenames 2> /dev/null
+		COMPREPLY=($(compgen -d -- "$cur")) ;;
 	--upper|-u|--work|-w)
-		if [ "$opt" = -w ] && [ "$path" != "rootfs mount" ]; then return; fi
+		if [ "$opt" = -w ] && [ "$path" != "rootfs mount" ] && [ "$path" != "image mount" ]; then return; fi
 		compopt -o filenames 2> /dev/null
 		COMPREPLY=($(compgen -d -- "$cur")) ;;
 	--compress|-z) COMPREPLY=($(compgen -W "lz4 lz4hc" -- "$cur")) ;;
@@ -213,6 +226,10 @@ _hbx() {
 	certname)
 		[ "$nargs" -eq 0 ] &&
 			COMPREPLY=($(compgen -W "$(timeout 3 "$hbx" cert list -j 2> /dev/null |
+				tr '{},' '\n\n\n' | sed -n 's/^"name":"\([^"]*\)"$/\1/p' | sort -u)" -- "$cur")) ;;
+	image)
+		[ "$nargs" -eq 0 ] &&
+			COMPREPLY=($(compgen -W "$(timeout 3 "$hbx" image list -j 2> /dev/null |
 				tr '{},' '\n\n\n' | sed -n 's/^"name":"\([^"]*\)"$/\1/p' | sort -u)" -- "$cur")) ;;
 	command)
 		[ "$nargs" -eq 0 ] && COMPREPLY=($(compgen -W "--" -- "$cur")) ;;
