@@ -21,6 +21,7 @@
 #include "layer.h"
 #include "netlink.h"
 #include "peer.h"
+#include "trace.h"
 
 /*
  * Between rounds over peers that all failed: short at first (a peer busy
@@ -121,10 +122,12 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 			  u64 index, void **buf, u32 len)
 {
 	struct hbx_cancel cancel;
+	u64 start = ktime_get_ns();
 	void *data = NULL;
 	u32 got = 0;
 	int err;
 
+	trace_hbx_fetch_send(layer, peer, index, len);
 	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, len,
 				   &data, &got, hbx_fetch_cancel(&layer->src, &cancel));
 	if (!err && got != len)
@@ -140,6 +143,7 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 			err = 0;
 		}
 	}
+	trace_hbx_fetch_done(layer, peer, index, got, err, start);
 	if (err)
 		kvfree(data);
 	else

@@ -165,13 +165,14 @@ static void hbx_io_work(struct work_struct *work)
 	/* We sit under the page cache of whatever is mounted on us. */
 	unsigned int noio = memalloc_noio_save();
 	struct hbx_layer *layer = rq->q->queuedata;
+	u64 start = trace_hbx_read_enabled() ? ktime_get_ns() : 0;
+	bool hit = trace_hbx_read_enabled() && hbx_trace_read_hit(layer, rq);
 	blk_status_t status = hbx_do_read(layer, rq);
 
 	if (status == BLK_STS_OK)
 		atomic64_add(blk_rq_bytes(rq), &layer->bytes_read);
 	memalloc_noio_restore(noio);
-	trace_hbx_read(layer->index, (u64)blk_rq_pos(rq) << SECTOR_SHIFT,
-		       blk_rq_bytes(rq), blk_status_to_errno(status));
+	trace_hbx_read(layer, rq, hit, blk_status_to_errno(status), start);
 	blk_mq_end_request(rq, status);
 }
 
@@ -736,6 +737,7 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 	if (p->flags & HBX_LAYER_F_PREFETCH)
 		hbx_pull_start(&layer->pull, p->pull_window);
 	hbx_registry_publish(layer);
+	trace_hbx_layer_add(layer);
 	return layer;
 
 err_free_chunks:
@@ -823,6 +825,7 @@ int hbx_layer_del(u32 index, bool force, struct genl_info *info)
 		hbx_registry_gen++;
 		/* Still registered: nothing can free it before we unlock. */
 		hbx_notify_layer(layer, HBX_CMD_LAYER_DEL_NTF);
+		trace_hbx_layer_del(layer, force);
 	}
 	mutex_unlock(&hbx_registry_mutex);
 	if (ret < 0)

@@ -27,6 +27,7 @@
 #include "peer.h"
 #include "server.h"
 #include "client.h"
+#include "trace.h"
 
 static DEFINE_MUTEX(hbx_peers_mutex);
 static DEFINE_IDR(hbx_peers);
@@ -186,6 +187,7 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 	WRITE_ONCE(ps->up, false);
 	last = !hbx_peer_socks_up(peer);
 	mutex_unlock(&peer->lock);
+	trace_hbx_peer_down(peer, ps - peer->socks, why, last);
 	/* A peer being deleted is going down on purpose: no alarm. */
 	if (last && !READ_ONCE(peer->stopping))
 		hbx_notify_peer_down(peer);
@@ -301,6 +303,7 @@ static int hbx_peer_start(struct hbx_peer *peer)
 			return err;
 		}
 		ps->up = true;
+		trace_hbx_peer_up(peer, i, "added");
 	}
 	for (i = 0; i < peer->nr_socks; i++)
 		wake_up_process(peer->socks[i].thread);
@@ -423,6 +426,7 @@ static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 	ps->thread = t;
 	ps->ready = false;
 	ps->up = true;
+	trace_hbx_peer_up(peer, ps - peer->socks, "reconnected");
 	if (ps - peer->socks == peer->nr_socks)
 		WRITE_ONCE(peer->nr_socks, peer->nr_socks + 1);
 	mutex_unlock(&ps->send_lock);

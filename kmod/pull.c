@@ -10,6 +10,7 @@
 #include "chunk.h"
 #include "manifest.h"
 #include "pull.h"
+#include "trace.h"
 
 static struct workqueue_struct *hbx_pull_wq;
 
@@ -27,6 +28,7 @@ static void hbx_pull_finish(struct hbx_pull *pull)
 	else
 		pull->state = HBX_PULL_STATE_STOPPED;
 	spin_unlock(&pull->lock);
+	trace_hbx_pull_finish(pull);
 }
 
 static void hbx_pull_work(struct work_struct *work)
@@ -54,6 +56,7 @@ static void hbx_pull_work(struct work_struct *work)
 			WRITE_ONCE(pull->stop, true);
 			break;
 		}
+		trace_hbx_pull_progress(pull, i);
 	}
 	if (atomic_dec_and_test(&pull->running))
 		hbx_pull_finish(pull);
@@ -92,6 +95,7 @@ int hbx_pull_start(struct hbx_pull *pull, unsigned int window)
 	pull->end_ns = 0;
 	pull->start_bytes = atomic64_read(&pull->chunks->bytes_fetched);
 	spin_unlock(&pull->lock);
+	trace_hbx_pull_start(pull, window);
 
 	/* The last pull's workers have all finished (its state said so). */
 	for (i = 0; i < pull->window; i++)

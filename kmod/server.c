@@ -25,6 +25,7 @@
 #include "peer.h"
 #include "server.h"
 #include "stoq.h"
+#include "trace.h"
 
 static int hbx_server_hello(struct hbx_peer_sock *ps,
 			    const struct hbx_stoq_hdr *hdr,
@@ -128,12 +129,14 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 {
 	u64 id = be64_to_cpu(hdr->id), chunk = be64_to_cpu(get->chunk);
 	struct hbx_server_answer a = { .status = HBX_STOQ_OK };
+	u64 start = ktime_get_ns();
 	struct hbx_layer *layer;
 	int err = 0;
 
 	layer = hbx_layer_get_exported(ps->peer->net, get->digest);
 	if (layer) {
 		err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
+		trace_hbx_serve(ps->peer, layer, hdr->type, chunk, a.status, a.len, a.file, start);
 		hbx_layer_put_exported(layer);
 	} else {
 		a.status = HBX_STOQ_UNKNOWN_LAYER;

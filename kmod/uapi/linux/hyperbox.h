@@ -284,4 +284,19 @@ struct hbx_stoq_get {
 	__be64	chunk;
 };
 
+/*
+ * Tracepoints (system "hyperbox", kmod/TRACEPOINTS.md documents every
+ * field): the result of a fetch from one peer (hbx_fetch_done's result).
+ */
+enum hbx_trace_fetch_result {
+	HBX_FETCH_OK = 0,		/* the chunk came and matched */
+	HBX_FETCH_TIMEOUT,		/* no reply within the peer's timeout */
+	HBX_FETCH_NOT_HERE,		/* the peer does not have it (yet) */
+	HBX_FETCH_CORRUPT,		/* bytes that did not match, or a bad reply */
+	HBX_FETCH_PEER_DOWN,		/* no socket up, or it died under the request */
+	HBX_FETCH_FAILED,		/* the peer said it failed */
+	HBX_FETCH_CANCELLED,		/* the asker went: killed, layer deleted */
+	HBX_FETCH_RESULTS,
+};
+
 #endif /* _UAPI_LINUX_HYPERBOX_H */
