@@ -218,6 +218,19 @@ for name in bb bb-oci bb-mixed docker.io/library/busybox:t; do
 done
 elapsed
 
+nlayers() { $hbx layer list -j | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+mkdir -p "$work/mnt-s1" "$work/mnt-s2"
+$hbx image mount bb "$work/mnt-s1" --store "$store" &&
+	$hbx image mount bb-oci "$work/mnt-s2" --store "$store"
+tap_result $? "share.two_images_mounted_at_once"
+tap_check "share.their_layers_are_attached_once" test "$(nlayers)" -eq 6
+$hbx image umount "$work/mnt-s1"
+tap_result $? "share.umount_one"
+tap_check "share.the_other_keeps_the_shared_layers" \
+	test "$(cat "$work/mnt-s2/etc/motd")" = "hello from the image" -a "$(nlayers)" -eq 6
+$hbx image umount "$work/mnt-s2"
+tap_check "share.the_last_umount_detaches_them" test "$(nlayers)" -eq 0
+
 mnt=$work/mnt-bb
 $hbx image mount bb "$mnt" --store "$store"
 tap_check "whiteout.file_is_gone" test ! -e "$mnt/data/gone" -a -e "$mnt/data/keep"
@@ -360,6 +373,40 @@ tap_check "bad.wrong_diff_id_refused" \
 	fails_with "does not match its diff_id" $hbx image import "$work/bad-diff:t" --name c --store "$store"
 tap_check "bad.unknown_media_type_refused" \
 	fails_with "unknown media type" $hbx image import "$work/bad-mt:t" --name c --store "$store"
+# bad_layer NAME PYTHON: the image plus a layer whose tar (tarfile t) the
+# statements fill.
+bad_layer() {
+	oci_copy "$layout" "$work/bad-$1" "
+import io, tarfile
+buf = io.BytesIO()
+t = tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT)
+def add(name, data=b'x', **kw):
+    ti = tarfile.TarInfo(name)
+    for k, v in kw.items():
+        setattr(ti, k, v)
+    if ti.isreg():
+        ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data) if ti.isreg() else None)
+$2
+t.close()
+d, n = put(buf.getvalue())
+m['layers'].append({'mediaType': 'application/vnd.oci.image.layer.v1.tar', 'digest': d, 'size': n})
+c['rootfs']['diff_ids'].append(d)"
+}
+bad_layer dotdot 'add("data/../../escape")'
+tap_check "bad.dotdot_path_refused" \
+	fails_with "leaves the root" $hbx image import "$work/bad-dotdot:t" --name c --store "$store"
+bad_layer hardlink 'add("h", type=tarfile.LNKTYPE, linkname="../../etc/passwd")'
+tap_check "bad.hard_link_out_of_the_root_refused" \
+	fails_with "leaves the root" $hbx image import "$work/bad-hardlink:t" --name c --store "$store"
+bad_layer symlink "add('lnk', type=tarfile.SYMTYPE, linkname='$work/outside'); add('lnk/evil')"
+mkdir "$work/outside"
+tap_check "bad.write_through_a_symlink_refused" \
+	fails_with "symlink" $hbx image import "$work/bad-symlink:t" --name c --store "$store"
+tap_check "bad.nothing_written_outside" test ! -e "$work/outside/evil"
+bad_layer longname "add('data/' + 'n' * 255)"
+tap_check "bad.255_byte_name_refused_with_a_reason" \
+	fails_with "255-byte file name" $hbx image import "$work/bad-longname:t" --name c --store "$store"
 head -c 100000 "$work/oci.tar" > "$work/truncated.tar"
 tap_check "bad.truncated_archive_refused" \
 	fails_with "runcated" $hbx image import "$work/truncated.tar" --name c --store "$store"

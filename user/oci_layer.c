@@ -290,6 +290,12 @@ static int unpack_entries(struct archive *in, struct archive *out, int root,
 		if (archive_entry_mtime(e) > *max_mtime)
 			*max_mtime = archive_entry_mtime(e);
 		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		/* Debian 12's mkfs.erofs (erofs-utils 1.5) fails on them with ENOENT. */
+		if (strlen(base) >= 255) {
+			oci_seterr(err, "%s: a 255-byte file name is more than mkfs.erofs 1.5 can store (1.6 can)",
+				   path);
+			return -1;
+		}
 		if (!strncmp(base, WH_PREFIX, strlen(WH_PREFIX))) {
 			if (whiteout(root, path, e, err))
 				return -1;

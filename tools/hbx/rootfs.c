@@ -4,7 +4,9 @@
  * layer is attached and mounted under /run/hbx/rootfs, then overlayfs
  * stacks them (the first --layer at the bottom), with an optional writable
  * upper directory.  umount reads the lower directories back from the
- * overlay's mount options, so no state file is needed.
+ * overlay's mount options, so no state file is needed.  A layer attached
+ * already (same digest) is mounted again rather than attached twice, and
+ * detached when its last root goes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "hbx.h"
 #include "layer.h"
@@ -37,10 +40,66 @@ static int make_lower_dir(char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A live local layer with this digest that is attached already: roots that
+ * share a layer share its device (and its verified chunks).
+ */
+static bool find_attached(struct hbx_nl *nl, const char *digest,
+			  struct hbx_layer_info *out)
+{
+	struct hbx_layer_info *v = NULL;
+	bool found = false;
+	ssize_t n, i;
+
+	if (!digest)
+		return false;
+	n = hbx_layer_dump(nl, &v);
+	for (i = 0; i < n && !found; i++) {
+		if (v[i].state == HBX_LAYER_STATE_LIVE && !v[i].nr_peers &&
+		    !strcmp(v[i].digest, digest)) {
+			*out = v[i];
+			found = true;
+		}
+	}
+	free(v);
+	return found;
+}
+
+/* How many mounts of dir's device this mount namespace has. */
+static int mounts_of(const char *dir)
+{
+	unsigned int maj, min;
+	char line[8192];
+	struct stat st;
+	FILE *f;
+	int n = 0;
+
+	if (stat(dir, &st) || !(f = fopen("/proc/self/mountinfo", "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2 &&
+		    makedev(maj, min) == st.st_dev)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Unmount a lower layer, and detach it unless another root still has it. */
+static int put_lower(struct hbx_nl *nl, const char *dir)
+{
+	if (mounts_of(dir) > 1) {
+		if (!umount2(dir, 0))
+			return 0;
+		hbx_err("cannot unmount %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return hbx_layer_umount(nl, dir);
+}
+
 static void undo_lowers(struct hbx_nl *nl, char lowers[][64], int n)
 {
 	while (n-- > 0) {
-		hbx_layer_umount(nl, lowers[n]);
+		put_lower(nl, lowers[n]);
 		rmdir(lowers[n]);
 	}
 }
@@ -61,7 +120,9 @@ int hbx_rootfs_mount(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
 	for (i = 0; i < n; i++) {
 		if (make_lower_dir(lowers[i], sizeof(lowers[i])))
 			goto err_undo;
-		if (hbx_layer_mount(nl, layers[i].image, layers[i].manifest,
+		if (find_attached(nl, layers[i].digest, &l) ?
+		    hbx_layer_mount_dev(nl, &l, lowers[i]) :
+		    hbx_layer_mount(nl, layers[i].image, layers[i].manifest,
 				    layers[i].digest, lowers[i], &l)) {
 			rmdir(lowers[i]);
 			goto err_undo;
@@ -200,7 +261,7 @@ int hbx_rootfs_umount(struct hbx_nl *nl, const char *arg)
 	     lower = strtok_r(NULL, ":", &save)) {
 		if (strncmp(lower, ROOTFS_RUN_DIR "/", strlen(ROOTFS_RUN_DIR) + 1))
 			continue;	/* not one of ours */
-		if (hbx_layer_umount(nl, lower))
+		if (put_lower(nl, lower))
 			ret = -1;
 		else
 			rmdir(lower);
