@@ -15,6 +15,6 @@ apt-get install -y --no-install-recommends \
 	libnl-3-dev libnl-genl-3-dev libmbedtls-dev libseccomp-dev libjson-c-dev \
 	libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev \
 	erofs-utils dkms cryptsetup-bin nbd-server nbd-client iproute2 util-linux libcap2-bin \
-	python3 python3-yaml attr openssl \
+	time fio python3 python3-yaml attr openssl \
 	libarchive-dev zstd crun runc umoci skopeo \
-	debhelper dh-dkms lintian linux-source-6.12 python3-jsonschema
+	debhelper dh-dkms lintian linux-source-6.12 python3-jsonschema tmux
