@@ -35,7 +35,7 @@ HBX_SRCS := $(wildcard tools/hbx/*.c)
 HBX_OBJS := $(HBX_SRCS:.c=.o)
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/compat/*.h kmod/uapi/linux/*.h) kmod/Kbuild
 
-.PHONY: all module tools selftests unit-tests bpf deps check check-host check-vm demo \
+.PHONY: all module tools selftests unit-tests bpf deps check check-host check-vm check-debug demo \
 	bench install install-module install-dkms deb ynl dkms dkms-check clean
 all: module tools selftests unit-tests bpf
 
@@ -94,6 +94,11 @@ deps:
 # Host unit tests, then the VM suite for each kernel we have headers for.
 check: all
 	tools/check.sh
+
+# The VM selftests on a debug build of Debian's 6.1 (KASAN, lockdep, kmemleak,
+# fault injection; built once into build/debug-kernel), then a kmemleak scan.
+check-debug: tools selftests
+	tools/check-debug.sh
 
 demo: all
 	ko=$$(tools/kmod-build.sh $(KVER)) && \
