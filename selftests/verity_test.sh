@@ -178,6 +178,7 @@ if dmsetup version > /dev/null 2>&1; then
 	$bad 8 error
 	$((bad + 8)) $((sectors - bad - 8)) linear $loop $((bad + 8))
 	EOF2
+	dmsetup mknodes hbx-verity-err	# no udev in the VM
 	mount -o ro /dev/mapper/hbx-verity-err "$work/fs"
 	tap_result $? "read_error.image_on_dm_error"
 	e=$("$hbx" layer add "$work/fs/layer.erofs" -j | index_of)
