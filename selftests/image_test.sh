@@ -296,6 +296,13 @@ for rt in crun runc; do
 done
 elapsed
 
+for rt in crun runc; do
+	run_bundle $rt "$rt-ro" --read-only -- /bin/sh -c 'cat /etc/motd; mkdir /x; echo rc=$?'
+	tap_check "bundle.$rt.read_only_root_is_read_only" \
+		test "$(cat "$work/out-$rt-ro")" = "hello from the image
+rc=1" -a -n "$(grep "Read-only file system" "$work/err-$rt-ro")"
+done
+
 # --- seccomp: learned on the image's workload, enforced by the runtimes
 workload=$(python3 -c '
 import json, sys
@@ -412,6 +419,13 @@ tap_check "bad.truncated_archive_refused" \
 	fails_with "runcated" $hbx image import "$work/truncated.tar" --name c --store "$store"
 tap_check "bad.taken_name_refused" \
 	fails_with "an image named 'bb' exists" $hbx image import "$layout:t" --name bb --store "$store"
+mkdir "$work/full"
+mount -t tmpfs -o size=1m tmpfs "$work/full"
+tap_check "bad.full_store_refused" \
+	fails_with "No space left on device" $hbx image import "$layout:t" --store "$work/full/store"
+tap_check "bad.full_store_left_consistent" \
+	test "$(cd "$work/full/store" && find . -type f)" = ./lock -a -z "$($hbx image list -j --store "$work/full/store" | tr -d '[]\n')"
+umount "$work/full"
 tap_check "bad.nothing_half_imported" \
 	diff "$work/store.before" <(snapshot)
 elapsed

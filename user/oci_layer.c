@@ -235,6 +235,19 @@ static int filter_xattrs(struct archive_entry *e)
 	return 0;
 }
 
+/* libarchive's words for a write that failed, and the errno's ("Write failed"). */
+static const char *disk_error(struct archive *out)
+{
+	static char buf[OCI_ERR_LEN];
+	int e = archive_errno(out);
+	const char *msg = archive_error_string(out) ?: "failed";
+
+	if (e <= 0 || strstr(msg, strerror(e)))
+		return msg;
+	snprintf(buf, sizeof(buf), "%s (%s)", msg, strerror(e));
+	return buf;
+}
+
 /*
  * umoci 0.4 ends its layers right after the last entry's data, without
  * padding or end-of-archive blocks (GNU tar warns and goes on): take that
@@ -259,7 +272,7 @@ static int copy_data(struct archive *in, struct archive *out, const char *path,
 
 	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
 		if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {
-			oci_seterr(err, "cannot write %s: %s", path, archive_error_string(out));
+			oci_seterr(err, "cannot write %s: %s", path, disk_error(out));
 			return -1;
 		}
 		done = off + len;
@@ -328,14 +341,14 @@ static int unpack_entries(struct archive *in, struct archive *out, int root,
 			return -1;
 		}
 		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			oci_seterr(err, "cannot unpack %s: %s", path, archive_error_string(out));
+			oci_seterr(err, "cannot unpack %s: %s", path, disk_error(out));
 			return -1;
 		}
 		if (archive_entry_size(e) > 0 &&
 		    copy_data(in, out, path, s, archive_entry_size(e), err))
 			return -1;
 		if (archive_write_finish_entry(out) != ARCHIVE_OK) {
-			oci_seterr(err, "cannot unpack %s: %s", path, archive_error_string(out));
+			oci_seterr(err, "cannot unpack %s: %s", path, disk_error(out));
 			return -1;
 		}
 	}
@@ -344,7 +357,7 @@ static int unpack_entries(struct archive *in, struct archive *out, int root,
 		return -1;
 	}
 	if (archive_write_close(out) != ARCHIVE_OK) {
-		oci_seterr(err, "%s", archive_error_string(out));
+		oci_seterr(err, "%s", disk_error(out));
 		return -1;
 	}
 	return 0;
