@@ -54,6 +54,11 @@ bpf/syscalls.skel.h: bpf/syscalls.bpf.c bpf/syscalls.h
 	$(MAKE) -C bpf syscalls.skel.h
 user/seccomp_learn.o: bpf/syscalls.skel.h
 user/seccomp_learn.o user/seccomp_rules.o tools/hbx/seccomp.o: bpf/syscalls.h
+# hbx trace and hbx top: bpf/hbxtrace.bpf.c on the module's tracepoints.
+bpf/hbxtrace.skel.h: bpf/hbxtrace.bpf.c bpf/hbxtrace.h
+	$(MAKE) -C bpf hbxtrace.skel.h
+tools/hbx/trace_bpf.o: bpf/hbxtrace.skel.h
+tools/hbx/trace.o tools/hbx/trace_bpf.o tools/hbx/otlp.o tools/hbx/top.o tools/hbx/hbx.o: bpf/hbxtrace.h
 user/libhbx.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
@@ -85,7 +90,7 @@ tests/%_test: tests/%_test.c user/libhbx.a selftests
 # cert_test also runs the CLI (tests/../tools/hbx/hbx).
 tests/cert_test: tools/hbx/hbx
 
-bpf: bpf/syscalls.skel.h
+bpf: bpf/syscalls.skel.h bpf/hbxtrace.skel.h
 	$(MAKE) -C bpf
 
 deps:

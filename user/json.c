@@ -124,6 +124,21 @@ void hbx_json_u64(struct hbx_json *j, const char *key, uint64_t value)
 	fprintf(j->out, "%" PRIu64, value);
 }
 
+void hbx_json_s64(struct hbx_json *j, const char *key, int64_t value)
+{
+	hbx_json_prefix(j, key);
+	fprintf(j->out, "%" PRId64, value);
+}
+
+void hbx_json_double(struct hbx_json *j, const char *key, double value)
+{
+	hbx_json_prefix(j, key);
+	/* JSON has no NaN or infinity. */
+	if (value != value || value > 1e300 || value < -1e300)
+		value = 0;
+	fprintf(j->out, "%.6g", value);
+}
+
 void hbx_json_bool(struct hbx_json *j, const char *key, bool value)
 {
 	hbx_json_prefix(j, key);

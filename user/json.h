@@ -33,6 +33,9 @@ void hbx_json_array_begin(struct hbx_json *j, const char *key);
 void hbx_json_array_end(struct hbx_json *j);
 void hbx_json_string(struct hbx_json *j, const char *key, const char *value);
 void hbx_json_u64(struct hbx_json *j, const char *key, uint64_t value);
+void hbx_json_s64(struct hbx_json *j, const char *key, int64_t value);
+/* %.6g; NaN and infinities (which JSON lacks) as 0. */
+void hbx_json_double(struct hbx_json *j, const char *key, double value);
 void hbx_json_bool(struct hbx_json *j, const char *key, bool value);
 /* Ends the document with a newline. */
 void hbx_json_finish(struct hbx_json *j);

@@ -11,6 +11,7 @@
 #include "layer.h"
 #include "cert.h"
 #include "image.h"
+#include "trace.h"
 
 const char *hbx_context = "";
 static char context_buf[64], prog_buf[72];
@@ -40,6 +41,8 @@ static const struct hbx_subcommand subcommands[] = {
 	{ "peer",	peer_main,	"list and delete peers" },
 	{ "cert",	cert_main,	"run the cluster CA: keys, certificates, CRL" },
 	{ "seccomp",	seccomp_main,	"learn, enforce, merge and diff seccomp profiles" },
+	{ "trace",	trace_main,	"eBPF: latency histograms, rates and events of the module" },
+	{ "top",	top_main,	"eBPF: a live view of layers, peers and pressure stalls" },
 	{ "help",	help_main,	"show this help" },
 	{ NULL, NULL, NULL }
 };
