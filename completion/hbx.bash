@@ -42,6 +42,8 @@ declare -gA _hbx_opts=(
 	[image mount]="-u= --upper= -w= --work= -s= --store="
 	[image umount]=""
 	[image bundle]="-S= --seccomp= -r --read-only -s= --store="
+	[trace]="--layer= --peer= -i= --interval= -c= --count= -j --json --otlp= --otlp-file="
+	[top]="--cgroup= -b --batch -n= --iterations= -d= --delay= -j --json"
 	[help]=""
 )
 
@@ -53,7 +55,7 @@ declare -gA _hbx_args=(
 	[peer del]="peer" [cert issue]="certname" [cert renew]="certname"
 	[cert revoke]="certname" [cert show]="file" [cert verify]="file"
 	[seccomp merge]="file" [seccomp diff]="file" [seccomp stats]="file"
-	[seccomp learn]="command" [seccomp run]="command"
+	[seccomp learn]="command" [seccomp run]="command" [trace]="mode"
 	[image import]="path" [image inspect]="image" [image rm]="image"
 	[image mount]="image dir" [image umount]="dir" [image bundle]="image dir"
 )
@@ -92,9 +94,14 @@ _hbx_value() {	# _hbx_value HBX PATH OPTION CUR: complete an option's argument
 		compopt -o filenames 2> /dev/null
 		COMPREPLY=($(compgen -f -- "$cur")) ;;
 	--layer|-l)
+		if [ "$path" = trace ]; then
+			COMPREPLY=($(compgen -W "$(_hbx_json_ids "$hbx" index layer list)" -- "$cur"))
+			return
+		fi
 		compopt -o filenames 2> /dev/null
 		COMPREPLY=($(compgen -f -X '!*.erofs' -- "$cur") $(compgen -d -- "$cur")) ;;
 	--dir|-d)
+		[ "$path" = top ] && return	# top's -d is --delay
 		if [ "$path" = "layer add" ] || [ "$path" = "layer mount" ]; then
 			COMPREPLY=($(compgen -W "sha256:" -- "$cur"))	# --digest's -d
 		else
@@ -116,6 +123,10 @@ _hbx_value() {	# _hbx_value HBX PATH OPTION CUR: complete an option's argument
 	--verify) COMPREPLY=($(compgen -W "always once" -- "$cur")) ;;
 	--chunk-size|-c) COMPREPLY=($(compgen -W "4K 16K 64K 256K 1M 4M" -- "$cur")) ;;
 	--digest) COMPREPLY=($(compgen -W "sha256:" -- "$cur")) ;;
+	--peer)
+		COMPREPLY=($(compgen -W "$(_hbx_json_ids "$hbx" id peer list)" -- "$cur")) ;;
+	--cgroup)
+		COMPREPLY=($(cd /sys/fs/cgroup 2> /dev/null && compgen -d -- "$cur")) ;;
 	--remote)
 		# A comma-separated list of peer ids: complete the last one.
 		prefix=
@@ -233,6 +244,8 @@ _hbx() {
 				tr '{},' '\n\n\n' | sed -n 's/^"name":"\([^"]*\)"$/\1/p' | sort -u)" -- "$cur")) ;;
 	command)
 		[ "$nargs" -eq 0 ] && COMPREPLY=($(compgen -W "--" -- "$cur")) ;;
+	mode)
+		[ "$nargs" -eq 0 ] && COMPREPLY=($(compgen -W "events" -- "$cur")) ;;
 	esac
 } &&
 complete -F _hbx hbx

@@ -235,6 +235,11 @@ expect live_peer_ids "12 3 " peer del ""
 expect live_peer_ids_in_a_remote_list "3,12 3,3 " layer add --remote 3,
 expect live_certificate_names "node1 node2 " cert revoke ""
 expect no_second_layer_index "" layer del 0 ""
+if grep -q '^path [^ ]* trace$' "$work/tree"; then
+	expect trace_mode_and_options "events " trace ""
+	expect trace_live_layer "0 7 " trace --layer ""
+	expect trace_live_peer "12 3 " trace events --peer ""
+fi
 if grep -q '^path [^ ]* image ' "$work/tree"; then
 	expect live_image_names "alpine debian " image bundle ""
 	expect dirs_after_an_image "sub " image mount alpine ""
