@@ -143,7 +143,8 @@ install-dkms:
 	install -d $(DESTDIR)/usr/src/hyperbox-$(VERSION)
 	cp -r Kbuild dkms.conf kmod $(DESTDIR)/usr/src/hyperbox-$(VERSION)/
 	find $(DESTDIR)/usr/src/hyperbox-$(VERSION) \( -name '*.o' -o -name '*.ko' -o \
-		-name '*.mod*' -o -name '.*.cmd' -o -name '*.symvers' -o -name '*.order' \) -delete
+		-name '*.mod*' -o -name '.*.cmd' -o -name '*.symvers' -o -name '*.order' -o \
+		-name '*.md' \) -delete
 
 # make deb: hyperbox-dkms and hyperbox-tools in build/deb, built from the
 # last commit (DEB_WORKTREE=1: from the working tree) in build/deb/src;
