@@ -40,6 +40,10 @@ echo "# host unit tests"
 /usr/bin/python3 tests/spec_check.py . > "$out/spec_check.log" 2>&1
 cat "$out/spec_check.log"
 count "$out/spec_check.log"
+# Man pages, completion, units and the .deb against hbx's own tables.
+tests/package_check.sh > "$out/package_check.log" 2>&1
+cat "$out/package_check.log"
+count "$out/package_check.log"
 for t in tests/*_test; do
 	[ -x "$t" ] || continue
 	"$t" > "$out/$(basename "$t").log" 2>&1
@@ -76,6 +80,13 @@ if [ -z "${HBX_SKIP_DKMS:-}" ]; then
 		cat "$out/dkms-$k.log"
 		count "$out/dkms-$k.log"
 	done
+fi
+
+# After the DKMS check, never beside it: both use /usr/src/hyperbox-VERSION.
+if [ -z "${HBX_SKIP_DEB:-}" ]; then
+	tools/deb-check.sh $kernels > "$out/deb.log" 2>&1
+	cat "$out/deb.log"
+	count "$out/deb.log"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
