@@ -59,13 +59,19 @@ measure() {
 	drop_caches
 	# Warm: buffered reads, the whole device read once first, so every
 	# measured read hits the device's page cache.
+	# A block device's page cache goes with its last close: hold it open.
 	local buffered=
-	case $1 in *-warm) buffered=1; READBENCH_BUFFERED=1 $rb seq "$dev" > /dev/null ;; esac
+	case $1 in
+	*-warm)	buffered=1
+		exec 9< "$dev"
+		READBENCH_BUFFERED=1 $rb seq "$dev" > /dev/null ;;
+	esac
 	if [ "$2" = seq ]; then
 		out=$(READBENCH_BUFFERED=$buffered $rb seq "$dev" $((1 << 20)) | mbps)
 	else
 		out=$(READBENCH_BUFFERED=$buffered $rb rand "$dev" "$rand_ios" | iops)
 	fi
+	[ -n "$buffered" ] && exec 9<&-
 	case $1 in hbx-*) layer_del "$dev" ;; esac
 	echo "$out"
 }
