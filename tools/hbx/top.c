@@ -312,7 +312,7 @@ static void render(struct top *t, struct screen *s)
 			errors += c->results[k];
 		line(t, s, "%-4u %-22.22s %-5s %8.3f %5" PRIu64 " %8.2f %8.2f %6" PRIu64, pi->id,
 		     pi->name, pi->state == HBX_PEER_STATE_UP ? "up" : "down",
-		     c->last_rtt_ns / 1e6, (uint64_t)(c->sent - c->done),
+		     c->last_rtt_ns / 1e6, hbx_tr_in_flight(c),
 		     rate(c->bytes_fetched, p->bytes_fetched, secs),
 		     rate(c->served_bytes, p->served_bytes, secs), errors);
 	}
@@ -401,7 +401,7 @@ static void render_json(struct top *t)
 		hbx_json_string(&j, "role", pi->role == HBX_PEER_ROLE_SERVER ? "server" : "client");
 		hbx_json_string(&j, "state", pi->state == HBX_PEER_STATE_UP ? "up" : "down");
 		hbx_json_u64(&j, "last-rtt-ns", c->last_rtt_ns);
-		hbx_json_u64(&j, "in-flight", c->sent - c->done);
+		hbx_json_u64(&j, "in-flight", hbx_tr_in_flight(c));
 		hbx_json_double(&j, "fetch-mbps", rate(c->bytes_fetched, p->bytes_fetched, secs));
 		hbx_json_double(&j, "served-mbps", rate(c->served_bytes, p->served_bytes, secs));
 		hbx_json_u64(&j, "errors", errors);

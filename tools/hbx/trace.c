@@ -432,7 +432,7 @@ static void peer_json(struct hbx_json *j, uint32_t id, const struct hbx_tr_peer 
 	hbx_json_u64(j, "peer", id);
 	hbx_json_u64(j, "fetches-sent", d->sent);
 	hbx_json_u64(j, "fetches-done", d->done);
-	hbx_json_u64(j, "in-flight", cur->sent - cur->done);
+	hbx_json_u64(j, "in-flight", hbx_tr_in_flight(cur));
 	hbx_json_object_begin(j, "results");
 	for (i = 0; i < HBX_TR_RESULTS - 1; i++)
 		hbx_json_u64(j, hbx_tr_result_names[i], d->results[i]);
@@ -546,7 +546,7 @@ static void print_interval(struct trace_run *r, const struct trace_opts *o,
 
 		printf("peer  %-3u fetched %8.2f MB/s  served %8.2f MB/s  last rtt %.3f ms  in flight %" PRIu64,
 		       d.peers[i].id, mbps(p->bytes_fetched, secs), mbps(p->served_bytes, secs),
-		       c->last_rtt_ns / 1e6, (uint64_t)(c->sent - c->done));
+		       c->last_rtt_ns / 1e6, hbx_tr_in_flight(c));
 		for (k = 0; k < HBX_TR_RESULTS - 1; k++)
 			if (p->results[k])
 				printf("  %s %" PRIu64, hbx_tr_result_names[k],

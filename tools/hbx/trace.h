@@ -62,6 +62,15 @@ uint64_t hbx_tr_lost(struct hbx_tr *t);
 int hbx_tr_poll(struct hbx_tr *t, int timeout_ms);
 
 uint64_t hbx_tr_now_ns(void);
+/*
+ * Fetches sent and not answered yet; 0 for answers to requests sent before
+ * the programs were attached.
+ */
+static inline uint64_t hbx_tr_in_flight(const struct hbx_tr_peer *p)
+{
+	return p->sent > p->done ? p->sent - p->done : 0;
+}
+
 /* A peer's counters in a snapshot, or NULL. */
 const struct hbx_tr_peer *hbx_tr_peer_of(const struct hbx_tr_snap *s, uint32_t id);
 
