@@ -430,6 +430,12 @@ tap_check "bad.nothing_half_imported" \
 	diff "$work/store.before" <(snapshot)
 elapsed
 
+# An import that died (its staging directory's lock is free) is swept away
+# by the next one.
+mkdir "$store/tmp/import.dead" && touch "$store/tmp/import.dead/lock" "$store/tmp/import.dead/junk"
+$hbx image import "$layout:t" --name bb --store "$store" > /dev/null 2>&1
+tap_check "store.staging_of_a_dead_import_is_swept" test ! -e "$store/tmp/import.dead"
+
 # --- rm: shared layers stay while an image uses them
 $hbx image rm bb --store "$store" && $hbx image rm bb-oci --store "$store" &&
 	$hbx image rm docker.io/library/busybox:t --store "$store"
