@@ -322,7 +322,7 @@ static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
  * they match, else its bytes hashed from the image.  0, -EBADMSG, -ENODATA
  * (a remote layer's chunk not in its cache), or an error.
  */
-static int hbx_chunk_establish(struct hbx_chunks *c, u64 index, void *buf)
+static int hbx_chunk_establish(struct hbx_chunks *c, u64 index, void **buf)
 {
 	u8 digest[HBX_DIGEST_SIZE], *leaves = NULL;
 	u64 start = ktime_get_ns();
@@ -338,7 +338,13 @@ static int hbx_chunk_establish(struct hbx_chunks *c, u64 index, void *buf)
 	}
 	if (hbx_chunk_is_hole(c, index))
 		return -ENODATA;
-	err = hbx_chunk_hash(c, index, buf, digest, leaves);
+	/* Only now, and once per call: leaves from the hash file need none. */
+	if (!*buf)
+		*buf = kvmalloc(min_t(u32, HBX_HASH_BUF_SIZE,
+				      hbx_manifest_chunk_size(c->manifest)), GFP_NOIO);
+	if (!*buf)
+		return -ENOMEM;
+	err = hbx_chunk_hash(c, index, *buf, digest, leaves);
 	if (err)
 		return err;
 	ok = hbx_chunk_digest_is(c, index, digest);
@@ -348,7 +354,7 @@ static int hbx_chunk_establish(struct hbx_chunks *c, u64 index, void *buf)
 	return ok ? 0 : -EBADMSG;
 }
 
-static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void *buf,
+static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void **buf,
 				bool may_fetch, bool may_wait)
 {
 	int err;
@@ -395,12 +401,7 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 			err = -EIO;
 			break;
 		}
-		if (!buf) {
-			buf = kvmalloc(HBX_HASH_BUF_SIZE, GFP_NOIO);
-			if (!buf)
-				return -ENOMEM;
-		}
-		err = hbx_chunk_verify_one(c, i, buf, true, true);
+		err = hbx_chunk_verify_one(c, i, &buf, true, true);
 		if (err) {
 			*bad = i;
 			break;
@@ -431,17 +432,14 @@ int hbx_block_check(struct hbx_chunks *c, u64 block, const void *data)
 
 int hbx_chunk_verify_serving(struct hbx_chunks *c, u64 index, bool may_fetch)
 {
-	void *buf;
+	void *buf = NULL;
 	int err;
 
 	if (hbx_chunk_verified(c, index))
 		return 0;
 	if (test_bit(index, c->failed))
 		return -EIO;
-	buf = kvmalloc(HBX_HASH_BUF_SIZE, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	err = hbx_chunk_verify_one(c, index, buf, may_fetch, false);
+	err = hbx_chunk_verify_one(c, index, &buf, may_fetch, false);
 	kvfree(buf);
 	return err;
 }
