@@ -289,10 +289,18 @@ tap_result $? "top.psi_lines_for_the_host_and_the_cgroup"
 screen > "$work/top1"
 sed 's/^/# | /' "$work/top1"
 tap_check "top.fits_80x24" sh -c "test \$(awk '{ if (length > m) m = length } END { print m }' '$work/top1') -le 80"
-dd if=/dev/hbx$l of=/dev/null bs=64k count=16 iflag=direct 2> /dev/null
+# Reads go on while we look: a rate is the last interval's, and looking
+# (tmux, awk) may take longer than an interval under emulation.
+(for _ in $(seq 100); do
+	dd if=/dev/hbx$l of=/dev/null bs=64k count=16 iflag=direct 2> /dev/null
+	sleep 0.1
+done) &
+reader=$!
 reads() { screen | awk -v d="hbx$l" '$1 == d && $2 + 0 > 0 { f = 1 } END { exit !f }'; }
-hbx_wait_until 10 reads
+hbx_wait_until 20 reads
 tap_result $? "top.layer_row_updates_with_reads"
+kill "$reader" 2>/dev/null
+wait "$reader" 2>/dev/null
 c1=$(screen | head -n 1)
 sleep 1.2
 c2=$(screen | head -n 1)
