@@ -35,7 +35,7 @@ HBX_SRCS := $(wildcard tools/hbx/*.c)
 HBX_OBJS := $(HBX_SRCS:.c=.o)
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/compat/*.h kmod/uapi/linux/*.h) kmod/Kbuild
 
-.PHONY: all module tools selftests unit-tests bpf deps check check-host check-vm check-debug demo \
+.PHONY: all module tools selftests unit-tests bpf deps check check-host check-vm check-debug demo soak \
 	bench install install-module install-dkms deb ynl dkms dkms-check clean
 all: module tools selftests unit-tests bpf
 
@@ -104,6 +104,11 @@ check: all
 # fault injection; built once into build/debug-kernel), then a kmemleak scan.
 check-debug: tools selftests
 	tools/check-debug.sh
+
+# Three nodes under random churn for MINUTES (default 10) in one VM on KVER
+# (default: the newest kernel); ends with "N passed, N failed" (tools/soak.sh).
+soak: tools selftests tests/stoq_liar
+	tools/soak.sh $(if $(filter command line environment,$(origin KVER)),--kernel $(KVER)) $(or $(MINUTES),10)
 
 demo: all
 	ko=$$(tools/kmod-build.sh $(KVER)) && \
