@@ -342,16 +342,21 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 {
 	struct hbx_stoq_get get = { .chunk = cpu_to_be64(chunk) };
 	long timeout = hbx_peer_timeout(peer);
-	unsigned long deadline = jiffies + timeout;
+	bool bounded = timeout != MAX_SCHEDULE_TIMEOUT;
+	unsigned long deadline = jiffies + (bounded ? timeout : 0);
 	struct hbx_client_req *req;
 	struct hbx_peer_sock *ps;
 	long left;
 	int err;
 
+	if (cancel && cancel->deadline &&
+	    (!bounded || time_before(cancel->deadline, deadline))) {
+		deadline = cancel->deadline;
+		bounded = true;
+	}
 	memcpy(get.digest, digest, HBX_DIGEST_SIZE);
 	for (;;) {
-		left = timeout == MAX_SCHEDULE_TIMEOUT ? timeout :
-		       (long)(deadline - jiffies);
+		left = bounded ? (long)(deadline - jiffies) : MAX_SCHEDULE_TIMEOUT;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if (fatal_signal_pending(current))

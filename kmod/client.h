@@ -13,8 +13,14 @@ struct hbx_peer_sock;
  * HBX_CLIENT_CANCEL_POLL and end with -ECANCELED when it says so.
  */
 struct hbx_cancel {
-	bool	(*cancelled)(void *ctx);
-	void	*ctx;
+	bool		(*cancelled)(void *ctx);
+	void		*ctx;
+	/*
+	 * The asker's own deadline (jiffies; 0 for none): a request ends at
+	 * the earlier of it and the peer's timeout, so one who asks several
+	 * peers in turn is done by its deadline, not one timeout per peer.
+	 */
+	unsigned long	deadline;
 };
 
 /* Say hello, then read replies on a client-role socket until it fails. */

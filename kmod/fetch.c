@@ -106,12 +106,12 @@ static bool hbx_fetch_cancelled(void *ctx)
 	       ((current->flags & PF_KTHREAD) && kthread_should_stop());
 }
 
-static const struct hbx_cancel *hbx_fetch_cancel(struct hbx_source *src,
-						 struct hbx_cancel *c)
+static void hbx_fetch_cancel_init(struct hbx_cancel *c, struct hbx_source *src,
+				  unsigned long deadline)
 {
 	c->cancelled = hbx_fetch_cancelled;
 	c->ctx = src;
-	return c;
+	c->deadline = deadline;
 }
 
 /*
@@ -119,9 +119,9 @@ static const struct hbx_cancel *hbx_fetch_cancel(struct hbx_source *src,
  * chunk the manifest names.
  */
 static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
-			  u64 index, void **buf, u32 len)
+			  u64 index, void **buf, u32 len,
+			  const struct hbx_cancel *cancel)
 {
-	struct hbx_cancel cancel;
 	u64 start = ktime_get_ns();
 	void *data = NULL;
 	u32 got = 0;
@@ -129,7 +129,7 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 
 	trace_hbx_fetch_send(layer, peer, index, len);
 	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, len,
-				   &data, &got, hbx_fetch_cancel(&layer->src, &cancel));
+				   &data, &got, cancel);
 	if (!err && got != len)
 		err = -EPROTO;
 	if (!err) {
@@ -153,7 +153,7 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 
 /* One question for one peer: 0 when it answered well. */
 typedef int (*hbx_ask_fn)(struct hbx_source *src, struct hbx_peer *peer,
-			  void *arg);
+			  void *arg, const struct hbx_cancel *cancel);
 
 /*
  * Ask the peers in turn, the one that answered last first, until one
@@ -172,7 +172,11 @@ static int hbx_fetch_ask(struct hbx_source *src, hbx_ask_fn ask, void *arg,
 	unsigned long deadline = jiffies + timeout;
 	unsigned int n = src->nr_peers, first, i, absent;
 	long left, backoff = HBX_FETCH_BACKOFF_MIN;
+	struct hbx_cancel cancel;
 	int err;
+
+	/* Every request of every round ends by the deadline (none: timeout 0). */
+	hbx_fetch_cancel_init(&cancel, src, timeout ? deadline : 0);
 
 	for (;;) {
 		first = READ_ONCE(src->fetch_from);
@@ -186,7 +190,7 @@ static int hbx_fetch_ask(struct hbx_source *src, hbx_ask_fn ask, void *arg,
 				return hbx_source_dead(src) ? -EIO : -ECANCELED;
 			if (!hbx_client_ready(peer))
 				continue;	/* no socket up: a reconnect may come */
-			err = ask(src, peer, arg);
+			err = ask(src, peer, arg, &cancel);
 			if (!err) {
 				WRITE_ONCE(src->fetch_from, at);
 				return 0;
@@ -220,11 +224,11 @@ struct hbx_chunk_ask {
 };
 
 static int hbx_ask_chunk(struct hbx_source *src, struct hbx_peer *peer,
-			 void *arg)
+			 void *arg, const struct hbx_cancel *cancel)
 {
 	struct hbx_chunk_ask *a = arg;
 
-	return hbx_fetch_from(a->layer, peer, a->index, a->buf, a->len);
+	return hbx_fetch_from(a->layer, peer, a->index, a->buf, a->len, cancel);
 }
 
 int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len)
@@ -275,15 +279,13 @@ struct hbx_manifest_ask {
 
 /* A manifest that does not hash to the digest is that peer's fault: next. */
 static int hbx_ask_manifest(struct hbx_source *src, struct hbx_peer *peer,
-			    void *arg)
+			    void *arg, const struct hbx_cancel *cancel)
 {
 	struct hbx_manifest_ask *a = arg;
 	u8 digest[HBX_DIGEST_SIZE];
-	struct hbx_cancel cancel;
 	int err;
 
-	err = hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len,
-				      hbx_fetch_cancel(src, &cancel));
+	err = hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len, cancel);
 	if (err)
 		return err;
 	err = crypto_shash_tfm_digest(a->sha256, a->buf, a->len, digest);

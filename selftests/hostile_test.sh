@@ -15,6 +15,9 @@
 #                 their threads and its exports with it
 #   genl-lock     a remote attach whose peer never sends the manifest does
 #                 not hold genetlink's lock: another family registers at once
+#   deadline      three silent peers for one layer: a read ends at the
+#                 layer's deadline (the longest peer timeout), not one
+#                 timeout per peer
 # Runs inside the VM with hyperbox.ko loaded.  HBX_ONLY="drip netns ..."
 # runs only those parts (to show each failing on an older module alone).
 set -u
@@ -190,6 +193,25 @@ tap_check "genl_lock.the_attach_fails_in_time" test "$rc" -ne 0
 tap_check "genl_lock.and_says_why" grep -q "did not answer in time" "$work/mute.out"
 modprobe -r wireguard 2>/dev/null
 "$hbx" peer del "$pm"
+fi
+
+# --- deadline: asking several peers in turn does not add up their timeouts.
+if part deadline; then
+serve stall 7607
+q1=$("$hbx" peer connect 127.0.0.1:7607 --insecure --timeout-ms 3000) &&
+	q2=$("$hbx" peer connect 127.0.0.1:7607 --insecure --timeout-ms 3000) &&
+	q3=$("$hbx" peer connect 127.0.0.1:7607 --insecure --timeout-ms 3000)
+tap_result $? "deadline.three_silent_peers"
+dl=$(remote "$q1,$q2,$q3" "$work/deadline.cache")
+start=$(date +%s%N)
+dd if="/dev/hbx$dl" of=/dev/null bs=4k count=1 iflag=direct 2> /dev/null
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "# a read with three silent peers (3 s each): status $rc after $ms ms"
+tap_check "deadline.read_fails" test "$rc" -ne 0
+tap_check "deadline.at_the_layers_deadline_not_three_timeouts" test "$ms" -lt 6000
+"$hbx" layer del "$dl" --force
+for q in $q1 $q2 $q3; do "$hbx" peer del "$q"; done
 fi
 
 "$hbx" layer del "$local_idx"
