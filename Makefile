@@ -97,7 +97,7 @@ deps:
 	tools/deps.sh
 
 # Host unit tests, then the VM suite for each kernel we have headers for.
-check: all
+check: all ynl
 	tools/check.sh
 
 # The VM selftests on a debug build of Debian's 6.1 (KASAN, lockdep, kmemleak,
