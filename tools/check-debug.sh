@@ -143,7 +143,7 @@ with open(sys.argv[2], 'w') as f:
         f.write('\n'.join(b) + '\n\n')
 print(len(blocks))
 PY
-nsplat=$(grep -c '' "$out/splats.txt" 2>/dev/null || echo 0)
+nsplat=$(grep -c '' "$out/splats.txt" 2>/dev/null)
 if [ -s "$out/splats.txt" ]; then
 	echo "# guest kernel reports (whole: $out/splats.txt):"
 	awk 'BEGIN { RS = ""; FS = "\n" } { for (i = 1; i <= NF && i <= 12; i++) print "#   " $i; print "#" }' \
@@ -153,7 +153,7 @@ if [ -s "$out/splats.txt" ]; then
 		"$top/$(dirname "$ko")" <"$out/splats.txt" >"$out/splats.decoded.txt" 2>/dev/null ||
 		echo "# (decode_stacktrace.sh did not finish; raw reports only)"
 fi
-result "$([ "$nsplat" -eq 0 ] && echo 0 || echo 1)" "vm.$kver.no_kernel_reports"
+result "$([ "${nsplat:-0}" -eq 0 ] && echo 0 || echo 1)" "vm.$kver.no_kernel_reports"
 
 # kmemleak: the report as the guest printed it, then per object whether any
 # frame is hyperbox's (by symbol, or by address in a range it was loaded at).
