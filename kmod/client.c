@@ -137,7 +137,7 @@ void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
 	/* Under the table's lock: no request can be freed while we look at it. */
 	xa_lock(&peer->pending);
 	xa_for_each(&peer->pending, id, req) {
-		if (ps && req->ps != ps)
+		if (req->ps != ps)
 			continue;
 		__xa_erase(&peer->pending, id);
 		hbx_client_complete(req, -EPIPE);

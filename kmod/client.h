@@ -26,7 +26,7 @@ struct hbx_cancel {
 /* Say hello, then read replies on a client-role socket until it fails. */
 void hbx_client_run(struct hbx_peer_sock *ps);
 
-/* Fail the requests waiting on ps (every socket's when ps is NULL). */
+/* Fail the requests waiting for a reply on ps (it is dying). */
 void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps);
 
 /* Whether a request would go out at once (a socket is up and ready). */

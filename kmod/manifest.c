@@ -129,10 +129,31 @@ static int hbx_manifest_parse(struct hbx_manifest *m,
 	return 0;
 }
 
+/* Hash first: a manifest that is not the one asked for is not parsed. */
 static int hbx_manifest_check(struct hbx_manifest *m, const u8 *expected_digest,
 			      struct crypto_shash *sha256,
 			      struct netlink_ext_ack *extack,
-			      const struct nlattr *attr);
+			      const struct nlattr *attr)
+{
+	int err;
+
+	err = crypto_shash_tfm_digest(sha256, m->buf, m->len, m->digest);
+	if (err)
+		goto err_free;
+	if (memcmp(m->digest, expected_digest, HBX_DIGEST_SIZE)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest does not match the expected digest");
+		err = -EBADMSG;
+		goto err_free;
+	}
+	err = hbx_manifest_parse(m, extack, attr);
+	if (err)
+		goto err_free;
+	return 0;
+
+err_free:
+	hbx_manifest_free(m);
+	return err;
+}
 
 int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 		      const u8 *expected_digest, struct crypto_shash *sha256,
@@ -183,32 +204,6 @@ int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
 		return -ENOMEM;
 	m->len = len;
 	return hbx_manifest_check(m, expected_digest, sha256, extack, attr);
-}
-
-/* Hash first: a manifest that is not the one asked for is not parsed. */
-static int hbx_manifest_check(struct hbx_manifest *m, const u8 *expected_digest,
-			      struct crypto_shash *sha256,
-			      struct netlink_ext_ack *extack,
-			      const struct nlattr *attr)
-{
-	int err;
-
-	err = crypto_shash_tfm_digest(sha256, m->buf, m->len, m->digest);
-	if (err)
-		goto err_free;
-	if (memcmp(m->digest, expected_digest, HBX_DIGEST_SIZE)) {
-		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest does not match the expected digest");
-		err = -EBADMSG;
-		goto err_free;
-	}
-	err = hbx_manifest_parse(m, extack, attr);
-	if (err)
-		goto err_free;
-	return 0;
-
-err_free:
-	hbx_manifest_free(m);
-	return err;
 }
 
 void hbx_manifest_free(struct hbx_manifest *m)

@@ -120,20 +120,35 @@ static struct socket *hbx_peer_get_sock(int fd, const struct hbx_peer_params *p,
 	return sock;
 }
 
-/* The same socket twice in one request would be serviced twice. */
-static bool hbx_socks_repeat(struct socket *const *socks, unsigned int n,
-			     struct genl_info *info)
+/*
+ * Every socket of a request, checked (hbx_peer_get_sock()); the same socket
+ * twice would be serviced twice.  Returns how many, or -errno with none
+ * kept.
+ */
+static int hbx_peer_get_socks(const struct hbx_peer_params *p, struct net *net,
+			      struct genl_info *info, struct socket **socks)
 {
-	unsigned int i, j;
+	unsigned int n, j;
+	int err = 0;
 
-	for (i = 0; i < n; i++)
-		for (j = 0; j < i; j++)
-			if (socks[i] == socks[j]) {
+	for (n = 0; n < p->nr_fds && !err; n++) {
+		socks[n] = hbx_peer_get_sock(p->fds[n], p, net, info);
+		if (IS_ERR(socks[n]))
+			err = PTR_ERR(socks[n]);
+		for (j = 0; j < n && !err; j++)
+			if (socks[j] == socks[n]) {
 				NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_PEER_SOCKETS],
 						    "the same socket is given twice");
-				return true;
+				err = -EINVAL;
 			}
-	return false;
+	}
+	/* n counts the failed one too: the loop's step ran after it. */
+	if (!err)
+		return n;
+	while (n--)
+		if (!IS_ERR(socks[n]))
+			hbx_peer_release_sock(socks[n]);
+	return err;
 }
 
 static void hbx_peer_put_socks(struct hbx_peer *peer)
@@ -313,6 +328,7 @@ static int hbx_peer_start(struct hbx_peer *peer)
 struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 			      struct genl_info *info)
 {
+	struct socket *socks[HBX_PEER_SOCKETS_MAX];
 	struct net *net = genl_info_net(info);
 	struct hbx_peer *peer;
 	unsigned int i;
@@ -340,25 +356,12 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 		peer->has_identity = true;
 	}
 
-	for (i = 0; i < p->nr_fds; i++) {
-		struct socket *sock = hbx_peer_get_sock(p->fds[i], p, net, info);
-
-		if (IS_ERR(sock)) {
-			err = PTR_ERR(sock);
-			goto err_put_socks;
-		}
+	err = hbx_peer_get_socks(p, net, info, socks);
+	if (err < 0)
+		goto err_put_socks;
+	for (peer->nr_socks = 0; peer->nr_socks < err; peer->nr_socks++) {
 		peer->socks[peer->nr_socks].peer = peer;
-		peer->socks[peer->nr_socks++].sock = sock;
-	}
-	{
-		struct socket *socks[HBX_PEER_SOCKETS_MAX];
-
-		for (i = 0; i < peer->nr_socks; i++)
-			socks[i] = peer->socks[i].sock;
-		if (hbx_socks_repeat(socks, peer->nr_socks, info)) {
-			err = -EINVAL;
-			goto err_put_socks;
-		}
+		peer->socks[peer->nr_socks].sock = socks[peer->nr_socks];
 	}
 
 	mutex_lock(&hbx_peers_mutex);
@@ -445,15 +448,11 @@ struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
 	unsigned int i, n = 0, handed = 0;
 	int err = 0;
 
-	for (i = 0; i < p->nr_fds && !err; i++) {
-		socks[n] = hbx_peer_get_sock(p->fds[i], p, net, info);
-		if (IS_ERR(socks[n]))
-			err = PTR_ERR(socks[n]);
-		else
-			n++;
+	err = hbx_peer_get_socks(p, net, info, socks);
+	if (err >= 0) {
+		n = err;
+		err = 0;
 	}
-	if (!err && hbx_socks_repeat(socks, n, info))
-		err = -EINVAL;
 	mutex_lock(&hbx_peers_mutex);
 	peer = hbx_peer_find(net, id);
 	if (!err && !peer) {
