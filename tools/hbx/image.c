@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hbx image list|inspect|rm, and the image command table.  import is in
- * image_import.c, mount, umount and bundle in image_run.c.
+ * image_import.c, mount, umount and bundle in image_run.c, export in
+ * image_export.c, pull in image_pull.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,6 +12,8 @@
 #include "hbx.h"
 #include "image.h"
 #include "json.h"
+#include "layer.h"
+#include "rootfs.h"
 
 /* --store and -j, then exactly nargs arguments; index of the first or -1. */
 static int parse_opts(int argc, char **argv, const char *usage, int nargs,
@@ -143,14 +146,86 @@ out:
 	return ret;
 }
 
+/* Does an image of names[0..n) other than skip have this layer? */
+static bool layer_used(struct hbx_store *s, const struct hbx_store_name *names,
+		       ssize_t n, const char *skip, const char *layer)
+{
+	bool used = false;
+	ssize_t i;
+
+	for (i = 0; i < n && !used; i++) {
+		struct hbx_image img;
+		unsigned int j;
+
+		if (!strcmp(names[i].digest, skip))
+			continue;
+		if (hbx_image_load(s, names[i].digest, &img))
+			return true;	/* cannot tell: keep it */
+		for (j = 0; j < img.nr_layers; j++)
+			if (!strcmp(img.layers[j].digest, layer))
+				used = true;
+		hbx_image_free(&img);
+	}
+	return used;
+}
+
+/* An exported image is served from its files: refuse to remove it. */
+static int check_not_exported(struct hbx_store *s, struct hbx_nl *nl,
+			      const char *name, const char *digest)
+{
+	struct hbx_image_layer meta;
+	struct hbx_layer_info l;
+
+	if (!nl || hbx_meta_find(s, digest, &meta) ||
+	    !hbx_layer_find(nl, meta.digest, HBX_FIND_LOCAL | HBX_FIND_REMOTE, &l) ||
+	    !l.exported)
+		return 0;
+	hbx_err("image '%s' is exported to peers: stop that first (hbx image export %s --off)",
+		name, name);
+	return -1;
+}
+
+/*
+ * The remote layers hbx image pull attached for an image that goes, unless
+ * another image has them too: detached (their caches go with the store's
+ * garbage).  A mounted one stays attached until it is unmounted.
+ */
+static void release_pulled(struct hbx_store *s, struct hbx_nl *nl,
+			   const struct hbx_store_name *names, ssize_t n,
+			   const char *digest)
+{
+	struct hbx_layer_info l;
+	struct hbx_image img;
+	unsigned int i;
+
+	if (!nl || hbx_image_load(s, digest, &img))
+		return;
+	for (i = 0; i < img.nr_layers; i++) {
+		const char *d = img.layers[i].digest;
+
+		if (layer_used(s, names, n, digest, d) ||
+		    !hbx_layer_find(nl, d, HBX_FIND_REMOTE, &l))
+			continue;
+		if (l.openers)
+			hbx_err("layer %s (/dev/%s) stays attached while it is mounted", d,
+				l.device);
+		else
+			hbx_layer_detach(nl, l.index, false);
+	}
+	hbx_image_free(&img);
+}
+
 static int image_rm_main(int argc, char **argv)
 {
 	static const char usage[] = "image rm NAME [--store DIR]";
 	struct hbx_store_name *names = NULL;
+	char digest[OCI_DIGEST_LEN + 1];
 	struct hbx_image_opts o;
+	struct hbx_nl *nl = NULL;
 	struct hbx_store s;
 	int arg = parse_opts(argc, argv, usage, 1, &o), ret = 1;
-	ssize_t n, i;
+	bool last = true;
+	ssize_t n, i, k;
 
 	if (arg < 0)
 		return 2;
@@ -166,11 +241,27 @@ static int image_rm_main(int argc, char **argv)
 		hbx_err("no image named '%s' in %s", argv[arg], s.dir);
 		goto out;
 	}
+	strcpy(digest, names[i].digest);
+	for (k = 0; k < n; k++)
+		if (k != i && !strcmp(names[k].digest, digest))
+			last = false;
+	/* Without the module there is nothing attached to let go of. */
+	if (last && hbx_nl_open(&nl) < 0) {
+		hbx_nl_close(nl);
+		nl = NULL;
+	}
+	if (last && check_not_exported(&s, nl, argv[arg], digest))
+		goto out;
 	memmove(&names[i], &names[i + 1], (n - i - 1) * sizeof(*names));
-	if (hbx_store_names_write(&s, names, n - 1) || hbx_store_gc(&s))
+	if (hbx_store_names_write(&s, names, n - 1))
+		goto out;
+	if (last)
+		release_pulled(&s, nl, names, n - 1, digest);
+	if (hbx_store_gc(&s))
 		goto out;
 	ret = 0;
 out:
+	hbx_nl_close(nl);
 	free(names);
 	hbx_store_close(&s);
 	return ret;
@@ -184,6 +275,8 @@ static const struct hbx_subcommand image_subcommands[] = {
 	{ "mount",	image_mount_main,   "attach an image's layers and overlay them" },
 	{ "umount",	image_umount_main,  "unmount an image and detach its layers" },
 	{ "bundle",	image_bundle_main,  "write an OCI runtime bundle for crun or runc" },
+	{ "export",	image_export_main,  "serve an image to peers; prints NAME@sha256:HEX to pull it by" },
+	{ "pull",	image_pull_main,    "attach a peer's image remotely: containers start before its data is here" },
 	{ NULL, NULL, NULL }
 };
 

@@ -6,8 +6,11 @@
  *                                    stored once whichever images use it
  *   blobs/sha256/HEX                 OCI config blobs
  *   images/HEX.json                  image manifests (HEX: sha256 of the file)
+ *   layers/HEX.cache                 a pulled layer's chunks (hbx image pull)
+ *   meta/HEX.erofs, HEX.manifest     an image's meta layer (HEX: the image's),
+ *                                    what hbx image export serves peers
  *   names                            "sha256:HEX NAME" lines
- *   tmp/                             imports in progress
+ *   tmp/                             imports and pulls in progress
  *   lock                             flock()ed while the store changes
  *
  * An import stages everything under tmp/ and commits under the lock, the
@@ -73,6 +76,43 @@ bool hbx_image_name_valid(const char *name);
 /* json-c, as we write it: pretty, "/" unescaped. */
 const char *hbx_json_c_string(struct json_object *o);
 int hbx_write_file_atomic(const char *path, const void *buf, size_t len);
+/*
+ * A directory of its own under the store's tmp/ (prefix "import" or
+ * "pull"), locked for as long as hbx runs; the staging of an hbx that died
+ * is swept first.
+ */
+int hbx_store_staging(struct hbx_store *s, const char *prefix, char *tmp, size_t len);
+/* Read a small file whole (at most max bytes): malloc'd, NUL-terminated. */
+char *hbx_read_small(const char *path, size_t max, size_t *len);
+
+/*
+ * The meta layer: an image served to peers as a layer of its own, an EROFS
+ * image of two files, image.json (the image manifest, byte for byte) and
+ * config.json (the OCI config blob).  Built reproducibly, so every node that
+ * holds an image serves the same meta layer, with the same digest: that
+ * digest is the image's remote reference, NAME@sha256:HEX.
+ */
+#define HBX_META_IMAGE		"image.json"
+#define HBX_META_CONFIG		"config.json"
+#define HBX_IMAGE_JSON_MAX	(1 << 20)
+#define HBX_IMAGE_CONFIG_MAX	(4 << 20)
+/* Build (if need be) the image's meta layer; its paths and digest into *meta. */
+int hbx_meta_build(struct hbx_store *s, const struct hbx_image *img,
+		   struct hbx_image_layer *meta);
+/* The same if it is built already; -1, silently, if not. */
+int hbx_meta_find(const struct hbx_store *s, const char *image_digest,
+		  struct hbx_image_layer *meta);
+/*
+ * The meta layer mounted at dir: its image manifest and config, checked
+ * against each other (the config's digest) and for the shape of an image.
+ * *image_digest is the SHA-256 of image.json.  Both malloc'd.
+ */
+int hbx_meta_read(const char *dir, char **image_json, size_t *image_len,
+		  char **config, size_t *config_len,
+		  char image_digest[OCI_DIGEST_LEN + 1]);
+/* "NAME@sha256:HEX" or "sha256:HEX" (name then empty). */
+int hbx_image_ref_parse(const char *ref, char *name, size_t name_len,
+			char digest[OCI_DIGEST_LEN + 1]);
 
 /* --store DIR and -j, shared by the image commands. */
 struct hbx_image_opts {
@@ -85,5 +125,7 @@ int image_import_main(int argc, char **argv);
 int image_mount_main(int argc, char **argv);
 int image_umount_main(int argc, char **argv);
 int image_bundle_main(int argc, char **argv);
+int image_export_main(int argc, char **argv);
+int image_pull_main(int argc, char **argv);
 
 #endif

@@ -241,64 +241,6 @@ static int pick_name(const char *given, const struct oci_image *oci,
 	return 0;
 }
 
-/*
- * Each import holds a lock in its staging directory for as long as it
- * runs; a staging directory whose lock is free belongs to an import that
- * died, and goes.  Both happen under the store's lock, so a directory is
- * never seen between its creation and its lock's.
- */
-static void sweep_staging(struct hbx_store *s)
-{
-	char path[HBX_STORE_DIR_MAX + 300];
-	struct dirent *e;
-	DIR *d;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/tmp", s->dir);
-	d = opendir(path);
-	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, "import.", 7))
-			continue;
-		snprintf(path, sizeof(path), "%s/tmp/%s/lock", s->dir, e->d_name);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
-			close(fd);
-			continue;	/* alive */
-		}
-		if (fd >= 0)
-			close(fd);
-		snprintf(path, sizeof(path), "%s/tmp/%s", s->dir, e->d_name);
-		hbx_remove_tree(path);
-	}
-	if (d)
-		closedir(d);
-}
-
-static int make_staging(struct hbx_store *s, char *tmp, size_t len)
-{
-	char lock[HBX_STORE_DIR_MAX + 64];
-	int fd = -1;
-
-	if (hbx_store_lock(s))
-		return -1;
-	sweep_staging(s);
-	snprintf(tmp, len, "%s/tmp/import.XXXXXX", s->dir);
-	if (!mkdtemp(tmp)) {
-		hbx_err("cannot create a directory in %s/tmp: %s", s->dir, strerror(errno));
-	} else {
-		snprintf(lock, sizeof(lock), "%s/lock", tmp);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		/* Kept open (and locked) until hbx exits. */
-		if (fd < 0 || flock(fd, LOCK_EX)) {
-			hbx_err("cannot lock %s: %s", lock, strerror(errno));
-			hbx_remove_tree(tmp);
-			fd = -1;
-		}
-	}
-	flock(s->lock_fd, LOCK_UN);
-	return fd < 0 ? -1 : 0;
-}
-
 static int import(struct hbx_store *s, const char *src, const char *ref,
 		  const char *given_name, bool json)
 {
@@ -318,7 +260,7 @@ static int import(struct hbx_store *s, const char *src, const char *ref,
 		hbx_err("cannot read %s: %s", src, strerror(errno));
 		return -1;
 	}
-	if (make_staging(s, tmp, sizeof(tmp)))
+	if (hbx_store_staging(s, "import", tmp, sizeof(tmp)))
 		return -1;
 	/* overlayfs would take our whiteouts for its own and hide them. */
 	if (!statfs(tmp, &sfs) && sfs.f_type == OVERLAYFS_SUPER_MAGIC) {

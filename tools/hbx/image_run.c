@@ -19,6 +19,7 @@
 #include "hbx.h"
 #include "image.h"
 #include "layer.h"
+#include "rootfs.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -35,9 +36,13 @@ static int mount_image(struct hbx_nl *nl, struct hbx_store *s, const char *what,
 	if (hbx_store_resolve(s, what, digest) || hbx_image_load(s, digest, img))
 		return -1;
 	/* overlayfs wants two lower layers when it has no upper one. */
-	if (img->nr_layers == 1 && !upper) {
+	if (img->nr_layers == 1 && !upper && !access(img->layers[0].image, F_OK)) {
 		ret = hbx_layer_mount(nl, img->layers[0].image, img->layers[0].manifest,
 				      img->layers[0].digest, dir, &l);
+		goto out;
+	}
+	if (img->nr_layers == 1 && !upper) {
+		ret = hbx_mount_pulled(nl, img->layers[0].digest, dir);
 		goto out;
 	}
 	layers = calloc(img->nr_layers, sizeof(*layers));
@@ -47,7 +52,9 @@ static int mount_image(struct hbx_nl *nl, struct hbx_store *s, const char *what,
 		goto out;
 	}
 	for (i = 0; i < img->nr_layers; i++) {
-		layers[i].image = img->layers[i].image;
+		/* Not stored here: a pulled layer, attached remotely (rootfs.c). */
+		if (!access(img->layers[i].image, F_OK))
+			layers[i].image = img->layers[i].image;
 		layers[i].manifest = img->layers[i].manifest;
 		layers[i].digest = img->layers[i].digest;
 	}
@@ -69,7 +76,7 @@ static int umount_image(struct hbx_nl *nl, const char *dir)
 	}
 	if (sfs.f_type == OVERLAYFS_SUPER_MAGIC)
 		return hbx_rootfs_umount(nl, dir);
-	return hbx_layer_umount(nl, dir);
+	return hbx_rootfs_put_layer(nl, dir);
 }
 
 int image_umount_main(int argc, char **argv)

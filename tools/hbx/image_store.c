@@ -12,6 +12,7 @@
 #include "hbx.h"
 #include "image.h"
 #include "io.h"
+#include "layer.h"
 
 static void store_path(const struct hbx_store *s, char *buf, size_t len,
 		       const char *rel)
@@ -22,7 +23,7 @@ static void store_path(const struct hbx_store *s, char *buf, size_t len,
 int hbx_store_open(struct hbx_store *s, const char *dir, bool create)
 {
 	static const char *const subdirs[] = {
-		"", "layers", "blobs", "blobs/sha256", "images", "tmp"
+		"", "layers", "blobs", "blobs/sha256", "images", "meta", "tmp"
 	};
 	char path[PATH_MAX + 32];
 	size_t i;
@@ -150,6 +151,92 @@ int hbx_write_file_atomic(const char *path, const void *buf, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Each import or pull holds a lock in its staging directory for as long as
+ * it runs; a staging directory whose lock is free belongs to one that died,
+ * and goes.  Both happen under the store's lock, so a directory is never
+ * seen between its creation and its lock's.
+ */
+static void sweep_staging(struct hbx_store *s)
+{
+	char path[HBX_STORE_DIR_MAX + 300];
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tmp", s->dir);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "import.", 7) && strncmp(e->d_name, "pull.", 5) &&
+		    strncmp(e->d_name, "meta.", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/tmp/%s/lock", s->dir, e->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+			close(fd);
+			continue;	/* alive */
+		}
+		if (fd >= 0)
+			close(fd);
+		snprintf(path, sizeof(path), "%s/tmp/%s", s->dir, e->d_name);
+		hbx_remove_tree(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+int hbx_store_staging(struct hbx_store *s, const char *prefix, char *tmp, size_t len)
+{
+	char lock[HBX_STORE_DIR_MAX + 64];
+	int fd = -1;
+
+	if (hbx_store_lock(s))
+		return -1;
+	sweep_staging(s);
+	snprintf(tmp, len, "%s/tmp/%s.XXXXXX", s->dir, prefix);
+	if (!mkdtemp(tmp)) {
+		hbx_err("cannot create a directory in %s/tmp: %s", s->dir, strerror(errno));
+	} else {
+		snprintf(lock, sizeof(lock), "%s/lock", tmp);
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		/* Kept open (and locked) until hbx exits. */
+		if (fd < 0 || flock(fd, LOCK_EX)) {
+			hbx_err("cannot lock %s: %s", lock, strerror(errno));
+			hbx_remove_tree(tmp);
+			fd = -1;
+		}
+	}
+	flock(s->lock_fd, LOCK_UN);
+	return fd < 0 ? -1 : 0;
+}
+
+char *hbx_read_small(const char *path, size_t max, size_t *len)
+{
+	char *buf = NULL;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		err = errno;
+	} else if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+	} else if (!(buf = malloc(st.st_size + 1))) {
+		err = ENOMEM;
+	} else {
+		err = -hbx_pread_full(fd, buf, st.st_size, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		hbx_err("cannot read %s: %s", path, strerror(err));
+		free(buf);
+		return NULL;
+	}
+	buf[st.st_size] = '\0';
+	*len = st.st_size;
+	return buf;
 }
 
 int hbx_store_names_write(struct hbx_store *s, const struct hbx_store_name *v,
@@ -417,6 +504,7 @@ int hbx_store_gc(struct hbx_store *s)
 		hbx_image_free(&img);
 	}
 	sweep(s, "images", images, n);
+	sweep(s, "meta", images, n);
 	sweep(s, "layers", used, nu);
 	sweep(s, "blobs/sha256", used, nu);
 	ret = 0;

@@ -6,7 +6,9 @@
  * upper directory.  umount reads the lower directories back from the
  * overlay's mount options, so no state file is needed.  A layer attached
  * already (same digest) is mounted again rather than attached twice, and
- * detached when its last root goes.
+ * detached when its last root goes, unless an export or a pull holds it.
+ * An image pulled from peers has no local image files: its layers are the
+ * remote ones hbx image pull attached, found by digest.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 #include "hbx.h"
 #include "layer.h"
+#include "rootfs.h"
 
 #define ROOTFS_RUN_DIR	"/run/hbx/rootfs"
 #define MAX_LAYERS	64
@@ -40,6 +43,43 @@ static int make_lower_dir(char *buf, size_t len)
 	return 0;
 }
 
+/* The first live layer of v with this digest, remote or local. */
+static const struct hbx_layer_info *pick(const struct hbx_layer_info *v, ssize_t n,
+					 const char *digest, bool remote)
+{
+	ssize_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].state == HBX_LAYER_STATE_LIVE && !v[i].nr_peers == !remote &&
+		    !strcmp(v[i].digest, digest))
+			return &v[i];
+	return NULL;
+}
+
+bool hbx_layer_find(struct hbx_nl *nl, const char *digest, unsigned int find,
+		    struct hbx_layer_info *out)
+{
+	bool remote_first = find & HBX_FIND_REMOTE_FIRST;
+	const struct hbx_layer_info *l = NULL;
+	struct hbx_layer_info *v = NULL;
+	ssize_t n;
+	int pass;
+
+	if (!digest)
+		return false;
+	n = hbx_layer_dump(nl, &v);
+	for (pass = 0; pass < 2 && !l; pass++) {
+		bool remote = remote_first ? pass == 0 : pass == 1;
+
+		if (find & (remote ? HBX_FIND_REMOTE : HBX_FIND_LOCAL))
+			l = pick(v, n, digest, remote);
+	}
+	if (l)
+		*out = *l;
+	free(v);
+	return l != NULL;
+}
+
 /*
  * A live local layer with this digest that is attached already: roots that
  * share a layer share its device (and its verified chunks).
@@ -47,22 +87,7 @@ static int make_lower_dir(char *buf, size_t len)
 static bool find_attached(struct hbx_nl *nl, const char *digest,
 			  struct hbx_layer_info *out)
 {
-	struct hbx_layer_info *v = NULL;
-	bool found = false;
-	ssize_t n, i;
-
-	if (!digest)
-		return false;
-	n = hbx_layer_dump(nl, &v);
-	for (i = 0; i < n && !found; i++) {
-		if (v[i].state == HBX_LAYER_STATE_LIVE && !v[i].nr_peers &&
-		    !strcmp(v[i].digest, digest)) {
-			*out = v[i];
-			found = true;
-		}
-	}
-	free(v);
-	return found;
+	return hbx_layer_find(nl, digest, HBX_FIND_LOCAL, out);
 }
 
 /* How many mounts of dir's device this mount namespace has. */
@@ -84,7 +109,37 @@ static int mounts_of(const char *dir)
 	return n;
 }
 
-/* Unmount a lower layer, and detach it unless another root still has it. */
+int hbx_rootfs_put_layer(struct hbx_nl *nl, const char *dir)
+{
+	struct hbx_layer_info *v = NULL;
+	struct stat st;
+	ssize_t n, i;
+	int ret = -1;
+
+	if (stat(dir, &st)) {
+		hbx_err("cannot stat %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	n = hbx_layer_dump(nl, &v);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (v[i].dev == st.st_dev)
+			break;
+	if (i == n) {
+		hbx_err("%s is not a mounted hyperbox layer", dir);
+	} else if (umount2(dir, 0)) {
+		hbx_err("cannot unmount %s: %s", dir, strerror(errno));
+	} else if (v[i].exported || v[i].nr_peers) {
+		ret = 0;	/* an export or a pull holds it */
+	} else {
+		ret = hbx_layer_detach(nl, v[i].index, false);
+	}
+	free(v);
+	return ret;
+}
+
+/* Unmount a lower layer, and let it go unless another root still has it. */
 static int put_lower(struct hbx_nl *nl, const char *dir)
 {
 	if (mounts_of(dir) > 1) {
@@ -93,7 +148,36 @@ static int put_lower(struct hbx_nl *nl, const char *dir)
 		hbx_err("cannot unmount %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	return hbx_layer_umount(nl, dir);
+	return hbx_rootfs_put_layer(nl, dir);
+}
+
+/*
+ * A layer attached by someone else (a pull): mounted, never detached here,
+ * even when the mount fails (hbx_layer_mount_dev() would).
+ */
+static int mount_held(const struct hbx_layer_info *l, const char *dir)
+{
+	char dev[64];
+
+	snprintf(dev, sizeof(dev), "/dev/%s", l->device);
+	if (mount(dev, dir, "erofs", MS_RDONLY, NULL)) {
+		hbx_err("cannot mount %s on %s: %s", dev, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int hbx_mount_pulled(struct hbx_nl *nl, const char *digest, const char *dir)
+{
+	struct hbx_layer_info l;
+
+	if (!hbx_layer_find(nl, digest, HBX_FIND_REMOTE | HBX_FIND_LOCAL |
+			    HBX_FIND_REMOTE_FIRST, &l)) {
+		hbx_err("layer %s is neither stored here nor attached: pull the image again (hbx image pull --remote)",
+			digest);
+		return -1;
+	}
+	return mount_held(&l, dir);
 }
 
 static void undo_lowers(struct hbx_nl *nl, char lowers[][64], int n)
@@ -120,8 +204,9 @@ int hbx_rootfs_mount(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
 	for (i = 0; i < n; i++) {
 		if (make_lower_dir(lowers[i], sizeof(lowers[i])))
 			goto err_undo;
-		if (find_attached(nl, layers[i].digest, &l) ?
-		    hbx_layer_mount_dev(nl, &l, lowers[i]) :
+		if (!layers[i].image ? hbx_mount_pulled(nl, layers[i].digest, lowers[i]) :
+		    find_attached(nl, layers[i].digest, &l) ?
+		    mount_held(&l, lowers[i]) :
 		    hbx_layer_mount(nl, layers[i].image, layers[i].manifest,
 				    layers[i].digest, lowers[i], &l)) {
 			rmdir(lowers[i]);

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hbx image export NAME: serve an image to peers.  Its meta layer (the image
+ * manifest and config, see image.h) and each of its layers are attached, or
+ * found attached already, and exported like any layer; what comes out is
+ * the reference peers pull it by, NAME@sha256:HEX (HEX the meta layer's
+ * digest).  --off stops serving them and detaches what nothing else holds.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hbx.h"
+#include "image.h"
+#include "json.h"
+#include "layer.h"
+#include "rootfs.h"
+
+static const char usage[] = "image export NAME|DIGEST [--off] [--store DIR] [-j]";
+
+static int set_exported(struct hbx_nl *nl, uint32_t index, bool on)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+
+	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
+			    !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, on), NULL);
+}
+
+/*
+ * The layer attached and exported: a local one first (its chunks are all
+ * here), else a pulled one (it serves what it has and fetches the rest).
+ */
+static int export_one(struct hbx_nl *nl, const struct hbx_image_layer *il,
+		      struct hbx_layer_info *l)
+{
+	if (!hbx_layer_find(nl, il->digest, HBX_FIND_LOCAL | HBX_FIND_REMOTE, l)) {
+		if (access(il->image, F_OK)) {
+			hbx_err("layer %s is neither stored here nor attached: pull the image again before exporting it",
+				il->digest);
+			return -1;
+		}
+		if (hbx_layer_attach(nl, il->image, il->manifest, il->digest, l))
+			return -1;
+	}
+	return l->exported ? 0 : set_exported(nl, l->index, true);
+}
+
+/* Stop serving the layer; detach it unless it is open or a pull holds it. */
+static int unexport_one(struct hbx_nl *nl, const struct hbx_image_layer *il)
+{
+	struct hbx_layer_info l;
+
+	if (!hbx_layer_find(nl, il->digest, HBX_FIND_LOCAL | HBX_FIND_REMOTE, &l) ||
+	    !l.exported)
+		return 0;
+	if (set_exported(nl, l.index, false))
+		return -1;
+	if (l.openers || l.nr_peers)
+		return 0;
+	return hbx_layer_detach(nl, l.index, false);
+}
+
+static void layer_json(struct hbx_json *j, const char *key, const struct hbx_layer_info *l)
+{
+	hbx_json_object_begin(j, key);
+	hbx_json_string(j, "digest", l->digest);
+	hbx_json_u64(j, "index", l->index);
+	hbx_json_string(j, "device", l->device);
+	hbx_json_bool(j, "remote", l->nr_peers > 0);
+	hbx_json_object_end(j);
+}
+
+static void print_exported(const char *name, const struct hbx_image *img,
+			   const struct hbx_image_layer *meta,
+			   const struct hbx_layer_info *ls, bool json)
+{
+	char ref[HBX_IMAGE_NAME_MAX + OCI_DIGEST_LEN + 2];
+	struct hbx_json j;
+	unsigned int i;
+
+	snprintf(ref, sizeof(ref), "%s@%s", name, meta->digest);
+	if (!json) {
+		printf("%s\n", ref);
+		return;
+	}
+	hbx_json_init(&j, stdout);
+	hbx_json_object_begin(&j, NULL);
+	hbx_json_string(&j, "name", name);
+	hbx_json_string(&j, "digest", img->digest);
+	hbx_json_string(&j, "reference", ref);
+	layer_json(&j, "meta", &ls[img->nr_layers]);
+	hbx_json_array_begin(&j, "layers");
+	for (i = 0; i < img->nr_layers; i++)
+		layer_json(&j, NULL, &ls[i]);
+	hbx_json_array_end(&j);
+	hbx_json_object_end(&j);
+	hbx_json_finish(&j);
+}
+
+/* The name the reference carries: what, if it is one, else the image's first. */
+static int image_name(struct hbx_store *s, const char *what, const char *digest,
+		      char name[HBX_IMAGE_NAME_MAX + 1])
+{
+	struct hbx_store_name *v;
+	ssize_t n = hbx_store_names(s, &v), i, found = -1;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i].digest, digest))
+			continue;
+		if (found < 0 || !strcmp(v[i].name, what))
+			found = i;
+	}
+	if (found >= 0)
+		strcpy(name, v[found].name);
+	free(v);
+	if (found < 0)
+		hbx_err("image %s has no name in %s", digest, s->dir);
+	return found < 0 ? -1 : 0;
+}
+
+int image_export_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "off", no_argument, NULL, 'o' },
+		{ "store", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char digest[OCI_DIGEST_LEN + 1], name[HBX_IMAGE_NAME_MAX + 1];
+	const char *store = NULL, *what;
+	struct hbx_layer_info *ls = NULL;
+	struct hbx_image_layer meta;
+	bool off = false, json = false;
+	struct hbx_store s;
+	struct hbx_image img;
+	struct hbx_nl *nl = NULL;
+	unsigned int i;
+	int c, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "s:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': off = true; break;
+		case 's': store = optarg; break;
+		case 'j': json = true; break;
+		default: return hbx_usage(usage);
+		}
+	}
+	if (optind != argc - 1 || (off && json))
+		return hbx_usage(usage);
+	what = argv[optind];
+	if (hbx_store_open(&s, store, false))
+		return 1;
+	if (hbx_store_resolve(&s, what, digest) || image_name(&s, what, digest, name) ||
+	    hbx_image_load(&s, digest, &img))
+		goto out_store;
+	if (hbx_meta_build(&s, &img, &meta))
+		goto out_img;
+	nl = hbx_connect();
+	ls = calloc(img.nr_layers + 1, sizeof(*ls));
+	if (!nl || !ls) {
+		if (nl)
+			hbx_err("out of memory");
+		goto out;
+	}
+	if (off) {
+		ret = unexport_one(nl, &meta) ? 1 : 0;
+		for (i = 0; i < img.nr_layers; i++)
+			if (unexport_one(nl, &img.layers[i]))
+				ret = 1;
+		goto out;
+	}
+	/* The layers before the meta layer: a peer that finds the image finds them. */
+	for (i = 0; i < img.nr_layers; i++)
+		if (export_one(nl, &img.layers[i], &ls[i]))
+			goto out;
+	if (export_one(nl, &meta, &ls[img.nr_layers]))
+		goto out;
+	print_exported(name, &img, &meta, ls, json);
+	ret = 0;
+out:
+	free(ls);
+	hbx_nl_close(nl);
+out_img:
+	hbx_image_free(&img);
+out_store:
+	hbx_store_close(&s);
+	return ret;
+}
