@@ -13,7 +13,6 @@
 #include "image.h"
 #include "json.h"
 #include "layer.h"
-#include "rootfs.h"
 
 /* --store and -j, then exactly nargs arguments; index of the first or -1. */
 static int parse_opts(int argc, char **argv, const char *usage, int nargs,
@@ -177,8 +176,7 @@ static int check_not_exported(struct hbx_store *s, struct hbx_nl *nl,
 	struct hbx_layer_info l;
 
 	if (!nl || hbx_meta_find(s, digest, &meta) ||
-	    !hbx_layer_find(nl, meta.digest, HBX_FIND_LOCAL | HBX_FIND_REMOTE, &l) ||
-	    !l.exported)
+	    hbx_store_attached_get(s, nl, meta.digest, &l) || !l.exported)
 		return 0;
 	hbx_err("image '%s' is exported to peers: stop that first (hbx image export %s --off)",
 		name, name);
@@ -204,13 +202,13 @@ static void release_pulled(struct hbx_store *s, struct hbx_nl *nl,
 		const char *d = img.layers[i].digest;
 
 		if (layer_used(s, names, n, digest, d) ||
-		    !hbx_layer_find(nl, d, HBX_FIND_REMOTE, &l))
+		    hbx_store_attached_get(s, nl, d, &l) || !l.nr_peers)
 			continue;
 		if (l.openers)
 			hbx_err("layer %s (/dev/%s) stays attached while it is mounted", d,
 				l.device);
-		else
-			hbx_layer_detach(nl, l.index, false);
+		else if (!hbx_layer_detach(nl, l.index, false))
+			hbx_store_attached_clear(s, d);
 	}
 	hbx_image_free(&img);
 }

@@ -9,6 +9,11 @@
  *   layers/HEX.cache                 a pulled layer's chunks (hbx image pull)
  *   meta/HEX.erofs, HEX.manifest     an image's meta layer (HEX: the image's),
  *                                    what hbx image export serves peers
+ *   attached/HEX                     the index of the layer (or meta layer)
+ *                                    HEX this store attached, remotely (pull)
+ *                                    or to export it: layers are the
+ *                                    module's, not a network namespace's, so
+ *                                    a store finds its own by this record
  *   names                            "sha256:HEX NAME" lines
  *   tmp/                             imports and pulls in progress
  *   lock                             flock()ed while the store changes
@@ -82,6 +87,16 @@ int hbx_write_file_atomic(const char *path, const void *buf, size_t len);
  * is swept first.
  */
 int hbx_store_staging(struct hbx_store *s, const char *prefix, char *tmp, size_t len);
+struct hbx_nl;
+struct hbx_layer_info;
+/*
+ * The layer this store attached for digest, if it is still attached (live,
+ * that digest): 0 and *l; -1, silently, if not.
+ */
+int hbx_store_attached_get(struct hbx_store *s, struct hbx_nl *nl, const char *digest,
+			   struct hbx_layer_info *l);
+int hbx_store_attached_set(struct hbx_store *s, const char *digest, uint32_t index);
+void hbx_store_attached_clear(struct hbx_store *s, const char *digest);
 /* Read a small file whole (at most max bytes): malloc'd, NUL-terminated. */
 char *hbx_read_small(const char *path, size_t max, size_t *len);
 

@@ -15,7 +15,6 @@
 #include "image.h"
 #include "json.h"
 #include "layer.h"
-#include "rootfs.h"
 
 static const char usage[] = "image export NAME|DIGEST [--off] [--store DIR] [-j]";
 
@@ -28,13 +27,14 @@ static int set_exported(struct hbx_nl *nl, uint32_t index, bool on)
 }
 
 /*
- * The layer attached and exported: a local one first (its chunks are all
- * here), else a pulled one (it serves what it has and fetches the rest).
+ * The layer attached and exported: the one this store attached already (a
+ * pulled one serves what it has and fetches the rest), else its image from
+ * the store, attached now.
  */
-static int export_one(struct hbx_nl *nl, const struct hbx_image_layer *il,
-		      struct hbx_layer_info *l)
+static int export_one(struct hbx_store *s, struct hbx_nl *nl,
+		      const struct hbx_image_layer *il, struct hbx_layer_info *l)
 {
-	if (!hbx_layer_find(nl, il->digest, HBX_FIND_LOCAL | HBX_FIND_REMOTE, l)) {
+	if (hbx_store_attached_get(s, nl, il->digest, l)) {
 		if (access(il->image, F_OK)) {
 			hbx_err("layer %s is neither stored here nor attached: pull the image again before exporting it",
 				il->digest);
@@ -42,23 +42,30 @@ static int export_one(struct hbx_nl *nl, const struct hbx_image_layer *il,
 		}
 		if (hbx_layer_attach(nl, il->image, il->manifest, il->digest, l))
 			return -1;
+		if (hbx_store_attached_set(s, il->digest, l->index)) {
+			hbx_layer_detach(nl, l->index, false);
+			return -1;
+		}
 	}
 	return l->exported ? 0 : set_exported(nl, l->index, true);
 }
 
 /* Stop serving the layer; detach it unless it is open or a pull holds it. */
-static int unexport_one(struct hbx_nl *nl, const struct hbx_image_layer *il)
+static int unexport_one(struct hbx_store *s, struct hbx_nl *nl,
+			const struct hbx_image_layer *il)
 {
 	struct hbx_layer_info l;
 
-	if (!hbx_layer_find(nl, il->digest, HBX_FIND_LOCAL | HBX_FIND_REMOTE, &l) ||
-	    !l.exported)
+	if (hbx_store_attached_get(s, nl, il->digest, &l) || !l.exported)
 		return 0;
 	if (set_exported(nl, l.index, false))
 		return -1;
 	if (l.openers || l.nr_peers)
 		return 0;
-	return hbx_layer_detach(nl, l.index, false);
+	if (hbx_layer_detach(nl, l.index, false))
+		return -1;
+	hbx_store_attached_clear(s, il->digest);
+	return 0;
 }
 
 static void layer_json(struct hbx_json *j, const char *key, const struct hbx_layer_info *l)
@@ -164,17 +171,17 @@ int image_export_main(int argc, char **argv)
 		goto out;
 	}
 	if (off) {
-		ret = unexport_one(nl, &meta) ? 1 : 0;
+		ret = unexport_one(&s, nl, &meta) ? 1 : 0;
 		for (i = 0; i < img.nr_layers; i++)
-			if (unexport_one(nl, &img.layers[i]))
+			if (unexport_one(&s, nl, &img.layers[i]))
 				ret = 1;
 		goto out;
 	}
 	/* The layers before the meta layer: a peer that finds the image finds them. */
 	for (i = 0; i < img.nr_layers; i++)
-		if (export_one(nl, &img.layers[i], &ls[i]))
+		if (export_one(&s, nl, &img.layers[i], &ls[i]))
 			goto out;
-	if (export_one(nl, &meta, &ls[img.nr_layers]))
+	if (export_one(&s, nl, &meta, &ls[img.nr_layers]))
 		goto out;
 	print_exported(name, &img, &meta, ls, json);
 	ret = 0;

@@ -8,7 +8,8 @@
  * cache file in the store.  A container can start as soon as this returns:
  * the chunks it reads are fetched when read, the others stay with the peer
  * (or arrive in the background with --prefetch).  The pulled layers stay
- * attached for hbx image mount and bundle; hbx image rm lets them go.
+ * attached for hbx image mount and bundle (the store records which they
+ * are); hbx image rm lets them go.
  *
  * Nothing is committed until every layer is attached: on failure the layers
  * this pull attached are detached and the store is as it was.
@@ -26,7 +27,6 @@
 #include "image.h"
 #include "json.h"
 #include "layer.h"
-#include "rootfs.h"
 
 static const char usage[] =
 	"image pull --remote PEER[,PEER...] NAME@sha256:HEX|sha256:HEX [--name NAME]"
@@ -185,7 +185,7 @@ static int attach_layer(struct pull *p, unsigned int i)
 		pl->where = STORED;
 		return 0;
 	}
-	if (hbx_layer_find(p->nl, digest, HBX_FIND_REMOTE, &pl->info)) {
+	if (!hbx_store_attached_get(p->s, p->nl, digest, &pl->info) && pl->info.nr_peers) {
 		pl->where = ATTACHED;
 		return p->r.prefetch ? start_pull(p->nl, &pl->info) : 0;
 	}
@@ -240,7 +240,9 @@ static int commit(struct pull *p)
 		snprintf(to, sizeof(to), "%s/layers/%s.cache", p->s->dir,
 			 p->img.layers[i].digest + 7);
 		/* The kernel holds the file open: a rename moves it under the layer. */
-		if (pl->where == PULLED && pl->staged && move_in(pl->cache, to))
+		if (pl->where == PULLED && ((pl->staged && move_in(pl->cache, to)) ||
+					    hbx_store_attached_set(p->s, p->img.layers[i].digest,
+								   pl->info.index)))
 			goto out;
 	}
 	snprintf(from, sizeof(from), "%s/images/%s.json", p->tmp, p->digest + 7);

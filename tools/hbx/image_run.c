@@ -23,44 +23,60 @@
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/*
+ * Where each layer of img comes from: its image in the store, or, for a
+ * pulled image, the remote layer this store's pull attached (attached[i]).
+ */
+static int find_layers(struct hbx_nl *nl, struct hbx_store *s, const char *what,
+		       const struct hbx_image *img, struct hbx_rootfs_layer *layers,
+		       struct hbx_layer_info *attached)
+{
+	unsigned int i;
+
+	for (i = 0; i < img->nr_layers; i++) {
+		const struct hbx_image_layer *il = &img->layers[i];
+
+		layers[i].manifest = il->manifest;
+		layers[i].digest = il->digest;
+		if (!access(il->image, F_OK))
+			layers[i].image = il->image;
+		else if (hbx_store_attached_get(s, nl, il->digest, &attached[i])) {
+			hbx_err("layer %u (%s) of %s is neither stored here nor attached: pull the image again (hbx image pull --remote)",
+				i, il->digest, what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int mount_image(struct hbx_nl *nl, struct hbx_store *s, const char *what,
 		       const char *upper, const char *work, const char *dir,
 		       struct hbx_image *img)
 {
 	char digest[OCI_DIGEST_LEN + 1];
 	struct hbx_rootfs_layer *layers;
-	struct hbx_layer_info l;
-	unsigned int i;
-	int ret;
+	struct hbx_layer_info l, *attached;
+	int ret = -1;
 
 	if (hbx_store_resolve(s, what, digest) || hbx_image_load(s, digest, img))
 		return -1;
-	/* overlayfs wants two lower layers when it has no upper one. */
-	if (img->nr_layers == 1 && !upper && !access(img->layers[0].image, F_OK)) {
-		ret = hbx_layer_mount(nl, img->layers[0].image, img->layers[0].manifest,
-				      img->layers[0].digest, dir, &l);
-		goto out;
-	}
-	if (img->nr_layers == 1 && !upper) {
-		ret = hbx_mount_pulled(nl, img->layers[0].digest, dir);
-		goto out;
-	}
 	layers = calloc(img->nr_layers, sizeof(*layers));
-	if (!layers) {
+	attached = calloc(img->nr_layers, sizeof(*attached));
+	if (!layers || !attached)
 		hbx_err("out of memory");
-		ret = -1;
-		goto out;
-	}
-	for (i = 0; i < img->nr_layers; i++) {
-		/* Not stored here: a pulled layer, attached remotely (rootfs.c). */
-		if (!access(img->layers[i].image, F_OK))
-			layers[i].image = img->layers[i].image;
-		layers[i].manifest = img->layers[i].manifest;
-		layers[i].digest = img->layers[i].digest;
-	}
-	ret = hbx_rootfs_mount(nl, layers, img->nr_layers, upper, work, dir);
+	else if (find_layers(nl, s, what, img, layers, attached))
+		;
+	/* overlayfs wants two lower layers when it has no upper one. */
+	else if (img->nr_layers == 1 && !upper && layers[0].image)
+		ret = hbx_layer_mount(nl, layers[0].image, layers[0].manifest,
+				      layers[0].digest, dir, &l);
+	else if (img->nr_layers == 1 && !upper)
+		ret = hbx_mount_held(&attached[0], dir);
+	else
+		ret = hbx_rootfs_mount_attached(nl, layers, attached, img->nr_layers,
+						upper, work, dir);
 	free(layers);
-out:
+	free(attached);
 	if (ret)
 		hbx_image_free(img);
 	return ret;

@@ -23,7 +23,7 @@ static void store_path(const struct hbx_store *s, char *buf, size_t len,
 int hbx_store_open(struct hbx_store *s, const char *dir, bool create)
 {
 	static const char *const subdirs[] = {
-		"", "layers", "blobs", "blobs/sha256", "images", "meta", "tmp"
+		"", "layers", "blobs", "blobs/sha256", "images", "meta", "attached", "tmp"
 	};
 	char path[PATH_MAX + 32];
 	size_t i;
@@ -210,6 +210,64 @@ int hbx_store_staging(struct hbx_store *s, const char *prefix, char *tmp, size_t
 	}
 	flock(s->lock_fd, LOCK_UN);
 	return fd < 0 ? -1 : 0;
+}
+
+static void attached_path(const struct hbx_store *s, const char *digest, char *buf,
+			  size_t len)
+{
+	snprintf(buf, len, "%s/attached/%s", s->dir, digest + 7);
+}
+
+int hbx_store_attached_get(struct hbx_store *s, struct hbx_nl *nl, const char *digest,
+			   struct hbx_layer_info *l)
+{
+	char path[HBX_STORE_DIR_MAX + 96], line[32];
+	struct hbx_layer_info *v = NULL;
+	unsigned long index;
+	ssize_t n, i;
+	char *end;
+	FILE *f;
+	int ret = -1;
+
+	attached_path(s, digest, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	index = strtoul(line, &end, 10);
+	if (end == line || *end != '\n' || index > UINT32_MAX)
+		return -1;
+	n = hbx_layer_dump(nl, &v);
+	for (i = 0; i < n; i++) {
+		if (v[i].index != index)
+			continue;
+		/* A reboot, or a detach, may have given the index to another layer. */
+		if (v[i].state == HBX_LAYER_STATE_LIVE && !strcmp(v[i].digest, digest)) {
+			*l = v[i];
+			ret = 0;
+		}
+	}
+	free(v);
+	return ret;
+}
+
+int hbx_store_attached_set(struct hbx_store *s, const char *digest, uint32_t index)
+{
+	char path[HBX_STORE_DIR_MAX + 96], buf[16];
+
+	attached_path(s, digest, path, sizeof(path));
+	snprintf(buf, sizeof(buf), "%u\n", index);
+	return hbx_write_file_atomic(path, buf, strlen(buf));
+}
+
+void hbx_store_attached_clear(struct hbx_store *s, const char *digest)
+{
+	char path[HBX_STORE_DIR_MAX + 96];
+
+	attached_path(s, digest, path, sizeof(path));
+	unlink(path);
 }
 
 char *hbx_read_small(const char *path, size_t max, size_t *len)
@@ -483,14 +541,15 @@ int hbx_store_gc(struct hbx_store *s)
 	for (i = 0; i < n; i++)
 		strcpy(images[i], names[i].digest);
 	for (i = 0; i < n; i++) {
+		struct hbx_image_layer meta;
 		struct hbx_image img;
 
 		if (hbx_image_load(s, images[i], &img))
 			goto out;	/* keep everything rather than guess */
-		if (nu + img.nr_layers + 1 > cap) {
+		if (nu + img.nr_layers + 2 > cap) {
 			void *p;
 
-			cap = 2 * (nu + img.nr_layers + 1);
+			cap = 2 * (nu + img.nr_layers + 2);
 			p = realloc(used, cap * sizeof(*used));
 			if (!p) {
 				hbx_image_free(&img);
@@ -502,11 +561,14 @@ int hbx_store_gc(struct hbx_store *s)
 			strcpy(used[nu++], img.layers[j].digest);
 		strcpy(used[nu++], img.config_digest);
 		hbx_image_free(&img);
+		if (!hbx_meta_find(s, images[i], &meta))
+			strcpy(used[nu++], meta.digest);
 	}
 	sweep(s, "images", images, n);
 	sweep(s, "meta", images, n);
 	sweep(s, "layers", used, nu);
 	sweep(s, "blobs/sha256", used, nu);
+	sweep(s, "attached", used, nu);
 	ret = 0;
 out:
 	if (ret)

@@ -8,7 +8,7 @@
  * already (same digest) is mounted again rather than attached twice, and
  * detached when its last root goes, unless an export or a pull holds it.
  * An image pulled from peers has no local image files: its layers are the
- * remote ones hbx image pull attached, found by digest.
+ * remote ones hbx image pull attached, which the caller names.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,43 +43,6 @@ static int make_lower_dir(char *buf, size_t len)
 	return 0;
 }
 
-/* The first live layer of v with this digest, remote or local. */
-static const struct hbx_layer_info *pick(const struct hbx_layer_info *v, ssize_t n,
-					 const char *digest, bool remote)
-{
-	ssize_t i;
-
-	for (i = 0; i < n; i++)
-		if (v[i].state == HBX_LAYER_STATE_LIVE && !v[i].nr_peers == !remote &&
-		    !strcmp(v[i].digest, digest))
-			return &v[i];
-	return NULL;
-}
-
-bool hbx_layer_find(struct hbx_nl *nl, const char *digest, unsigned int find,
-		    struct hbx_layer_info *out)
-{
-	bool remote_first = find & HBX_FIND_REMOTE_FIRST;
-	const struct hbx_layer_info *l = NULL;
-	struct hbx_layer_info *v = NULL;
-	ssize_t n;
-	int pass;
-
-	if (!digest)
-		return false;
-	n = hbx_layer_dump(nl, &v);
-	for (pass = 0; pass < 2 && !l; pass++) {
-		bool remote = remote_first ? pass == 0 : pass == 1;
-
-		if (find & (remote ? HBX_FIND_REMOTE : HBX_FIND_LOCAL))
-			l = pick(v, n, digest, remote);
-	}
-	if (l)
-		*out = *l;
-	free(v);
-	return l != NULL;
-}
-
 /*
  * A live local layer with this digest that is attached already: roots that
  * share a layer share its device (and its verified chunks).
@@ -87,7 +50,22 @@ bool hbx_layer_find(struct hbx_nl *nl, const char *digest, unsigned int find,
 static bool find_attached(struct hbx_nl *nl, const char *digest,
 			  struct hbx_layer_info *out)
 {
-	return hbx_layer_find(nl, digest, HBX_FIND_LOCAL, out);
+	struct hbx_layer_info *v = NULL;
+	bool found = false;
+	ssize_t n, i;
+
+	if (!digest)
+		return false;
+	n = hbx_layer_dump(nl, &v);
+	for (i = 0; i < n && !found; i++) {
+		if (v[i].state == HBX_LAYER_STATE_LIVE && !v[i].nr_peers &&
+		    !strcmp(v[i].digest, digest)) {
+			*out = v[i];
+			found = true;
+		}
+	}
+	free(v);
+	return found;
 }
 
 /* How many mounts of dir's device this mount namespace has. */
@@ -151,11 +129,7 @@ static int put_lower(struct hbx_nl *nl, const char *dir)
 	return hbx_rootfs_put_layer(nl, dir);
 }
 
-/*
- * A layer attached by someone else (a pull): mounted, never detached here,
- * even when the mount fails (hbx_layer_mount_dev() would).
- */
-static int mount_held(const struct hbx_layer_info *l, const char *dir)
+int hbx_mount_held(const struct hbx_layer_info *l, const char *dir)
 {
 	char dev[64];
 
@@ -165,19 +139,6 @@ static int mount_held(const struct hbx_layer_info *l, const char *dir)
 		return -1;
 	}
 	return 0;
-}
-
-int hbx_mount_pulled(struct hbx_nl *nl, const char *digest, const char *dir)
-{
-	struct hbx_layer_info l;
-
-	if (!hbx_layer_find(nl, digest, HBX_FIND_REMOTE | HBX_FIND_LOCAL |
-			    HBX_FIND_REMOTE_FIRST, &l)) {
-		hbx_err("layer %s is neither stored here nor attached: pull the image again (hbx image pull --remote)",
-			digest);
-		return -1;
-	}
-	return mount_held(&l, dir);
 }
 
 static void undo_lowers(struct hbx_nl *nl, char lowers[][64], int n)
@@ -190,6 +151,13 @@ static void undo_lowers(struct hbx_nl *nl, char lowers[][64], int n)
 
 int hbx_rootfs_mount(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
 		     int n, const char *upper, const char *work, const char *dir)
+{
+	return hbx_rootfs_mount_attached(nl, layers, NULL, n, upper, work, dir);
+}
+
+int hbx_rootfs_mount_attached(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
+			      const struct hbx_layer_info *attached, int n,
+			      const char *upper, const char *work, const char *dir)
 {
 	static char lowers[MAX_LAYERS][64];
 	char opts[MAX_LAYERS * 70 + 2 * PATH_MAX + 64];
@@ -204,9 +172,9 @@ int hbx_rootfs_mount(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
 	for (i = 0; i < n; i++) {
 		if (make_lower_dir(lowers[i], sizeof(lowers[i])))
 			goto err_undo;
-		if (!layers[i].image ? hbx_mount_pulled(nl, layers[i].digest, lowers[i]) :
+		if (!layers[i].image ? hbx_mount_held(&attached[i], lowers[i]) :
 		    find_attached(nl, layers[i].digest, &l) ?
-		    mount_held(&l, lowers[i]) :
+		    hbx_mount_held(&l, lowers[i]) :
 		    hbx_layer_mount(nl, layers[i].image, layers[i].manifest,
 				    layers[i].digest, lowers[i], &l)) {
 			rmdir(lowers[i]);

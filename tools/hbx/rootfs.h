@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Attached layers found by digest, and a root's lower layer let go of:
- * shared by rootfs (hbx rootfs) and the image commands (hbx image).
+ * Roots with layers attached already (pulled ones), and a root's lower
+ * layer let go of: shared by hbx rootfs and hbx image.
  */
 #ifndef HBX_CLI_ROOTFS_H
 #define HBX_CLI_ROOTFS_H
@@ -9,23 +9,19 @@
 #include <stdbool.h>
 #include "layer.h"
 
-/* Which attached layers hbx_layer_find() may return. */
-enum hbx_find {
-	HBX_FIND_LOCAL		= 1 << 0,	/* backed by a local image */
-	HBX_FIND_REMOTE		= 1 << 1,	/* fetched from peers (pulled) */
-	HBX_FIND_REMOTE_FIRST	= 1 << 2,	/* both allowed: prefer remote */
-};
-
-/* A live attached layer with this digest; false if there is none. */
-bool hbx_layer_find(struct hbx_nl *nl, const char *digest, unsigned int find,
-		    struct hbx_layer_info *out);
+/*
+ * An attached layer that something else holds (a pull, an export) mounted
+ * read-only at dir; never detached here, not even when the mount fails.
+ */
+int hbx_mount_held(const struct hbx_layer_info *l, const char *dir);
 
 /*
- * A layer whose image is not stored here (a hbx_rootfs_layer's image NULL):
- * the one hbx image pull attached, found by digest, mounted read-only at
- * dir.  It is never detached here, not even when the mount fails.
+ * hbx_rootfs_mount(), where a layer whose image is NULL is not stored here
+ * but attached already (pulled): attached[i], which hbx_mount_held() mounts.
  */
-int hbx_mount_pulled(struct hbx_nl *nl, const char *digest, const char *dir);
+int hbx_rootfs_mount_attached(struct hbx_nl *nl, const struct hbx_rootfs_layer *layers,
+			      const struct hbx_layer_info *attached, int n,
+			      const char *upper, const char *work, const char *dir);
 
 /*
  * Unmount the layer mounted at dir and detach it, unless something else

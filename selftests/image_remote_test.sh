@@ -1,0 +1,270 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Remote images, lazily (issue 14): three nodes, each a network namespace,
+# peers over kTLS.  A imports a two-layer image (busybox and a 20 MiB file
+# the container never reads) and exports it; B pulls it over a slowed link
+# with --prefetch and runs it with crun before the pull is done: when the
+# container's output is there, chunks are still missing.  Once the pulls
+# end, B's root equals A's.  B exports what it pulled, under the very same
+# reference (the meta layer is reproducible), and C pulls it from B.  Bad
+# input: a reference no peer exports, a name that is another image's, a
+# tampered meta layer (A's module refuses its bytes), a peer that is down;
+# each fails with a sentence and leaves the store as it was.  image rm
+# refuses an exported image and lets a pulled one's layers go.  Runs inside
+# the VM with hyperbox.ko loaded.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. selftests/lib.sh
+hbx=$PWD/tools/hbx/hbx
+
+tap_begin
+t0=$(date +%s)
+elapsed() { echo "# $(( $(date +%s) - t0 )) s"; }
+for tool in umoci crun; do
+	if ! command -v $tool > /dev/null; then
+		echo "# SKIP: $tool is not installed (make deps)"
+		tap_end
+		exit 0
+	fi
+done
+
+# tmpfs: overlayfs upper directories cannot live on the VM's overlay root.
+work=$(mktemp -d /tmp/hbx-image-remote.XXXXXX)
+mount -t tmpfs -o size=512m tmpfs "$work" || exit 1
+pids=
+cleanup() {
+	for c in $(crun list -q 2>/dev/null); do crun delete -f "$c"; done
+	for m in "$work"/b-*/rootfs "$work"/mnt-*; do
+		mountpoint -q "$m" 2>/dev/null && $hbx image umount "$m"
+	done
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	hbx_detach_all "$hbx"
+	hbx_forget_peers "$hbx" hbxa hbxb hbxc
+	for ns in hbxa hbxb hbxc; do ip netns del $ns 2>/dev/null; done
+	umount "$work"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup
+modprobe -q tls veth sch_tbf 2>/dev/null
+
+on() { local ns=$1; shift; ip netns exec "hbx$ns" "$@"; }
+# img NODE ARGS...: hbx image in NODE with NODE's own store.
+img() { local node=$1 sub=$2; shift 2; on "$node" "$hbx" image "$sub" "$@" --store "$work/store-$node"; }
+# json FILE EXPR: a Python expression over the JSON in FILE (as j).
+json() { python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+# missing INDEX...: chunks of these layers not here yet, summed.
+missing() {
+	$hbx layer list -j | python3 -c '
+import json, sys
+want = set(map(int, sys.argv[1:]))
+print(sum(l["chunks-total"] - l["chunks-verified"] for l in json.load(sys.stdin) if l["index"] in want))' "$@"
+}
+# nlayers [EXPR]: how many attached layers (l, from hbx layer list -j) EXPR holds for.
+nlayers() {
+	$hbx layer list -j | python3 -c '
+import json, sys
+print(sum(1 for l in json.load(sys.stdin) if eval(sys.argv[1])))' "${1:-True}"
+}
+# fails_with TEXT COMMAND...: COMMAND fails and says TEXT.
+fails_with() {
+	local text=$1
+	shift
+	"$@" > "$work/fail.out" 2> "$work/fail.err" && return 1
+	sed 's/^/# /' "$work/fail.err" | head -n 3
+	grep -q "$text" "$work/fail.err"
+}
+# store_is NODE NAMES: the store lists exactly these images and stages nothing.
+store_is() {
+	test "$(img "$1" list -j | python3 -c 'import json, sys; print(" ".join(sorted(i["name"] for i in json.load(sys.stdin))))')" = "$2" &&
+		test -z "$(ls "$work/store-$1/tmp")"
+}
+
+# --- the image: busybox and a message, and a big file nobody reads
+src=$work/src
+mkdir -p "$src"/l1/{bin,etc,proc,dev,sys,tmp} "$src/l2/data"
+cp /bin/busybox "$src/l1/bin/"
+for c in sh cat; do ln -s busybox "$src/l1/bin/$c"; done
+echo "hello from a remote image" > "$src/l1/etc/motd"
+head -c $((20 << 20)) /dev/urandom > "$src/l2/data/blob"
+(
+	set -e
+	umoci init --layout "$work/layout"
+	umoci new --image "$work/layout:t"
+	umoci insert --image "$work/layout:t" "$src/l1" /
+	umoci insert --image "$work/layout:t" "$src/l2" /
+	umoci config --image "$work/layout:t" --config.cmd /bin/cat --config.cmd /etc/motd
+) > "$work/umoci.log" 2>&1
+tap_result $? "remote_image.umoci_builds_a_two_layer_image"
+rm -rf "$src"
+
+# --- three nodes: A (10.79.0.1) - B (10.79.0.2 | 10.79.1.2) - C (10.79.1.3)
+hbx_veth hbxa 10.79.0.1/24 hbxb 10.79.0.2/24 &&
+	hbx_veth hbxb 10.79.1.2/24 hbxc 10.79.1.3/24
+tap_result $? "remote_image.three_nodes_a_b_c"
+ca=$work/ca/ca.crt
+$hbx cert init --dir "$work/ca" --name image-cluster > /dev/null &&
+	$hbx cert issue node-a --san dns:node-a,ip:10.79.0.1 --dir "$work/ca" --out "$work/a" > /dev/null &&
+	$hbx cert issue node-b --san dns:node-b,ip:10.79.0.2,ip:10.79.1.2 --dir "$work/ca" --out "$work/b" > /dev/null &&
+	$hbx cert issue node-c --san dns:node-c,ip:10.79.1.3 --dir "$work/ca" --out "$work/c" > /dev/null
+tap_result $? "remote_image.certificates"
+serve() {	# serve NODE ADDR
+	on "$1" "$hbx" serve --listen "$2:7441" --cert "$work/$1.crt" --key "$work/$1.key" \
+		--ca "$ca" > "$work/serve-$1.log" 2>&1 &
+	eval "serve_$1=$!"
+	pids="$pids $!"
+	hbx_wait_until 10 grep -q "serving on" "$work/serve-$1.log"
+}
+connect() {	# connect NODE ADDR NAME [ARGS]: prints the peer id
+	local node=$1 addr=$2 name=$3
+	shift 3
+	on "$node" "$hbx" peer connect "$addr:7441" --cert "$work/$node.crt" \
+		--key "$work/$node.key" --ca "$ca" --name "$name" "$@"
+}
+serve a 10.79.0.1 && serve b 10.79.1.2
+tap_result $? "remote_image.a_and_b_serve"
+
+# --- A imports and exports
+img a import "$work/layout:t" --name app > /dev/null
+tap_result $? "export.a_imports_the_image"
+layers_before=$(nlayers)
+img a export app -j > "$work/export-a.json"
+tap_result $? "export.a_exports_it"
+ref=$(json "$work/export-a.json" 'j["reference"]')
+echo "# reference $ref"
+tap_check "export.the_reference_is_name_at_the_meta_layers_digest" \
+	test "$ref" = "app@$(json "$work/export-a.json" 'j["meta"]["digest"]')"
+tap_check "export.every_layer_and_the_meta_layer_are_attached_and_exported" \
+	test "$(( $(nlayers) - layers_before ))" = 3 -a "$(nlayers 'l["exported"]')" = 3
+tap_check "export.again_is_the_same_reference_and_attaches_nothing_more" \
+	test "$(img a export app)" = "$ref" -a "$(( $(nlayers) - layers_before ))" = 3
+tap_check "export.unknown_image_is_refused" fails_with "no image 'nope'" img a export nope
+
+# --- B pulls over a slowed link and runs the image before the pull is done
+# 8 Mbit/s from A to B: the 20 MiB layer takes some 20 s to arrive, the few
+# chunks cat and busybox need come within the peer's timeout.
+tc -n hbxa qdisc add dev vhbxb root tbf rate 8mbit burst 32kb latency 2s
+tap_result $? "pull.slow_link_a_to_b"
+pa=$(connect b 10.79.0.1 node-a --connections 2 --timeout-ms 10000)
+tap_result $? "pull.b_connects_to_a"
+start=$(date +%s.%N)
+img b pull --remote "$pa" "$ref" --prefetch -j > "$work/pull-b.json"
+tap_result $? "pull.b_pulls_the_image_by_its_reference"
+idx_b=$(json "$work/pull-b.json" '" ".join(str(l["index"]) for l in j["layers"])')
+tap_check "pull.every_layer_is_attached_remotely_at_once" \
+	test "$(json "$work/pull-b.json" '",".join(l["where"] for l in j["layers"])')" = "pulled,pulled"
+img b bundle app "$work/b-b" > /dev/null &&
+	timeout 120 crun run -b "$work/b-b" hbx-b < /dev/null > "$work/out-b" 2> "$work/err-b"
+tap_result $? "pull.crun_runs_the_pulled_image"
+# Chunks only ever arrive: missing once the container is done is missing
+# when its output appeared.
+left=$(missing $idx_b)
+running=$(nlayers 'l.get("pull", {}).get("state") == "running"')
+echo "# first output $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the pull began; $left chunks still at A, $running pulls running"
+sed 's/^/# /' "$work/err-b" | head -n 5
+tap_check "pull.the_container_printed_the_image_message" \
+	test "$(cat "$work/out-b")" = "hello from a remote image"
+tap_check "pull.chunks_were_still_missing_at_the_first_output" test "$left" -gt 0
+tap_check "pull.the_pull_was_still_running" test "$running" -gt 0
+crun delete -f hbx-b 2>/dev/null
+img b umount "$work/b-b/rootfs"
+tap_check "pull.unmounting_keeps_the_pulled_layers_attached" \
+	test "$(nlayers "l[\"index\"] in ($(echo $idx_b | tr ' ' ,),)")" = 2
+tc -n hbxa qdisc del dev vhbxb root
+ok=0
+for i in $idx_b; do on b "$hbx" layer pull "$i" -q || ok=1; done
+tap_result $ok "pull.the_pulls_complete"
+tap_check "pull.nothing_is_missing_now" test "$(missing $idx_b)" = 0
+mkdir -p "$work/mnt-a" "$work/mnt-b"
+img a mount app "$work/mnt-a" && img b mount app "$work/mnt-b" &&
+	diff -r --no-dereference "$work/mnt-a" "$work/mnt-b" > "$work/diff.out" 2>&1
+tap_result $? "pull.b_root_equals_a_root"
+img a umount "$work/mnt-a" && img b umount "$work/mnt-b"
+tap_result $? "pull.both_roots_unmount"
+tap_check "pull.b_store_holds_the_image_and_caches_not_layers" \
+	test "$(ls "$work/store-b/layers" | grep -c '\.cache$')" = 2 -a \
+	-z "$(ls "$work/store-b/layers" | grep '\.erofs$')"
+tap_check "pull.again_is_idempotent" \
+	test "$(img b pull --remote "$pa" "$ref" -j | python3 -c 'import json, sys; print(",".join(l["where"] for l in json.load(sys.stdin)["layers"]))')" = "attached,attached"
+elapsed
+
+# --- C pulls from B, which serves what it pulled under the same reference
+tap_check "reserve.b_exports_the_pulled_image_under_the_same_reference" \
+	test "$(img b export app)" = "$ref"
+pb=$(connect c 10.79.1.2 node-b --connections 2 --timeout-ms 10000)
+tap_result $? "reserve.c_connects_to_b"
+img c pull --remote "$pb" "$ref" > /dev/null &&
+	img c bundle app "$work/b-c" > /dev/null &&
+	timeout 120 crun run -b "$work/b-c" hbx-c < /dev/null > "$work/out-c" 2> "$work/err-c"
+tap_result $? "reserve.c_pulls_from_b_and_runs_it"
+tap_check "reserve.c_container_output_is_right" \
+	test "$(cat "$work/out-c")" = "hello from a remote image"
+crun delete -f hbx-c 2>/dev/null
+img c umount "$work/b-c/rootfs"
+elapsed
+
+# --- bad input
+other=$work/other
+mkdir -p "$other/etc"
+echo "another image" > "$other/etc/motd"
+umoci new --image "$work/layout:o" > /dev/null 2>&1 &&
+	umoci insert --image "$work/layout:o" "$other" / > /dev/null 2>&1 &&
+	umoci insert --image "$work/layout:o" "$other/etc" /etc2 > /dev/null 2>&1 &&
+	img a import "$work/layout:o" --name other > /dev/null &&
+	oref=$(img a export other)
+tap_result $? "bad.a_exports_a_second_image"
+nb=$(nlayers)
+unknown="app@sha256:$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)"
+tap_check "bad.a_reference_no_peer_exports_is_refused" \
+	fails_with "cannot fetch the image" img b pull --remote "$pa" "$unknown" --name ghost
+tap_check "bad.it_leaves_nothing_attached_and_the_store_as_it_was" \
+	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
+tap_check "bad.a_name_that_is_another_image_is_refused" \
+	fails_with "exists and is another image" img b pull --remote "$pa" "$oref" --name app
+tap_check "bad.the_store_is_as_it_was_after_the_taken_name" \
+	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
+# Tamper with A's meta layer of "other" under its export: A's module checks
+# every block it reads from storage, so it never serves the changed bytes.
+adigest=$(json "$work/export-a.json" 'j["digest"]')
+img a export other --off
+ometa=$(ls "$work"/store-a/meta/*.erofs | grep -v "${adigest#sha256:}")
+python3 - "$ometa" <<'EOF'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+data[data.find(b"application/vnd.hyperbox")] ^= 0x20
+open(sys.argv[1], "wb").write(data)
+EOF
+tap_result $? "bad.tamper_with_the_meta_layer_on_a"
+test "$(img a export other)" = "$oref"
+tap_result $? "bad.a_exports_the_tampered_meta_layer"
+tap_check "bad.b_refuses_the_tampered_meta_layer" \
+	fails_with "did not match" img b pull --remote "$pa" "$oref" --name other
+tap_check "bad.a_counted_the_failure" test "$(nlayers 'l["verify-failures"] > 0')" -gt 0
+tap_check "bad.nothing_half_pulled_after_the_tampered_meta_layer" \
+	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
+# A's link down: its sockets stay, but nothing answers within the timeout.
+pd=$(connect b 10.79.0.1 node-a --timeout-ms 2000)
+ip -n hbxa link set vhbxb down
+begin=$(date +%s)
+tap_check "bad.a_peer_that_is_down_is_refused" \
+	fails_with "cannot fetch the image" img b pull --remote "$pd" "$oref" --name other2
+took=$(( $(date +%s) - begin ))
+echo "# the pull from a dead peer gave up after $took s"
+tap_check "bad.within_the_peers_timeout" test "$took" -le 10
+tap_check "bad.nothing_half_pulled_from_the_dead_peer" \
+	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
+ip -n hbxa link set vhbxb up
+elapsed
+
+# --- rm: an exported image stays, a pulled one lets its layers go
+tap_check "rm.an_exported_image_is_refused" fails_with "is exported" img a rm app
+img b export app --off && img b rm app
+tap_result $? "rm.b_removes_the_pulled_image"
+tap_check "rm.its_remote_layers_are_detached" \
+	test "$(nlayers "l[\"index\"] in ($(echo $idx_b | tr ' ' ,),)")" = 0
+tap_check "rm.its_caches_and_records_are_gone" \
+	test -z "$(find "$work/store-b/layers" "$work/store-b/images" "$work/store-b/attached" -type f)"
+img a export app --off && img a export other --off && img a rm app && img a rm other
+tap_result $? "rm.a_stops_exporting_and_removes_both"
+elapsed
+tap_end
