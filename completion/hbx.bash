@@ -8,7 +8,7 @@ declare -gA _hbx_opts=(
 	[version]=""
 	[info]="-j --json"
 	[monitor]="-j --json"
-	[serve]="--listen= --cert= --key= --ca= --crl= --no-crl --cipher= --insecure --timeout-ms= --max-handshakes= --per-source="
+	[serve]="--listen= --cert= --key= --ca= --crl= --no-crl --cipher= --insecure --timeout-ms= --timeout= --max-handshakes= --per-source="
 	[layer build]="-o= --output= -z= --compress= -c= --chunk-size= -j --json"
 	[layer add]="-m= --manifest= -d= --digest= --hashes= --verify= --remote= --cache= --prefetch --window= -j --json"
 	[layer mount]="-m= --manifest= -d= --digest= --hashes= --verify= --remote= --cache= --prefetch --window= -j --json"
@@ -19,7 +19,7 @@ declare -gA _hbx_opts=(
 	[layer pull]="--window= -q --quiet -j --json"
 	[rootfs mount]="-l= --layer= -u= --upper= -w= --work="
 	[rootfs umount]=""
-	[peer connect]="--cert= --key= --ca= --crl= --no-crl --name= --cipher= --insecure --connections= --timeout-ms= --persist"
+	[peer connect]="--cert= --key= --ca= --crl= --no-crl --name= --cipher= --insecure --connections= --timeout-ms= --timeout= --persist"
 	[peer list]="-j"
 	[peer del]=""
 	[cert init]="-d= --dir= -n= --name= --days= --crl-days= -f --force"
@@ -121,7 +121,12 @@ _hbx_value() {	# _hbx_value HBX PATH OPTION CUR: complete an option's argument
 	--arch) COMPREPLY=($(compgen -W "native all" -- "$cur")) ;;
 	--missing) COMPREPLY=($(compgen -W "fetch not-here" -- "$cur")) ;;
 	--verify) COMPREPLY=($(compgen -W "always once" -- "$cur")) ;;
-	--chunk-size|-c) COMPREPLY=($(compgen -W "4K 16K 64K 256K 1M 4M" -- "$cur")) ;;
+	--chunk-size|-c)
+		# -c is also trace's --count.
+		[ "$opt" = -c ] && [ "$path" != "layer build" ] && return
+		COMPREPLY=($(compgen -W "4K 16K 64K 256K 1M 4M" -- "$cur")) ;;
+	# Durations take units (hbx(8), NUMBERS).
+	--timeout) COMPREPLY=($(compgen -W "500ms 5s 30s 1m 5m" -- "$cur")) ;;
 	--digest) COMPREPLY=($(compgen -W "sha256:" -- "$cur")) ;;
 	--peer)
 		COMPREPLY=($(compgen -W "$(_hbx_json_ids "$hbx" id peer list)" -- "$cur")) ;;

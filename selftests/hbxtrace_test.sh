@@ -377,15 +377,15 @@ bad() {
 }
 bad unknown_layer 1 "^hbx: trace: no layer 200 is attached" $hbx trace --layer 200 -c 1
 bad unknown_peer 1 "^hbx: trace: no peer 4000 in this network namespace" $hbx trace --peer 4000 -c 1
-bad bad_layer 2 "^hbx: trace: bad layer 'x'" $hbx trace --layer x
-bad bad_peer 2 "^hbx: trace events: bad peer id '-1'" $hbx trace events --peer -1
-bad zero_interval 2 "^hbx: trace: bad interval '0'" $hbx trace -i 0
-bad word_interval 2 "^hbx: trace: bad interval 'soon'" $hbx trace -i soon
-bad zero_count 2 "^hbx: trace: bad count '0'" $hbx trace -c 0
-bad negative_count 2 "^hbx: trace: bad count '-3'" $hbx trace -c -3
+bad bad_layer 2 "^hbx: trace: --layer 'x' is not a number" $hbx trace --layer x
+bad bad_peer 2 "^hbx: trace events: --peer '-1' is negative" $hbx trace events --peer -1
+bad zero_interval 2 "^hbx: trace: --interval '0' is out of range" $hbx trace -i 0
+bad word_interval 2 "^hbx: trace: --interval 'soon' is not a number" $hbx trace -i soon
+bad zero_count 2 "^hbx: trace: --count '0' is out of range" $hbx trace -c 0
+bad negative_count 2 "^hbx: trace: --count '-3' is negative" $hbx trace -c -3
 bad https_otlp 2 "^hbx: trace: bad OTLP URL 'https://c:4318'" $hbx trace --otlp https://c:4318
-bad top_zero_n 2 "^hbx: top: bad count '0'" $hbx top -b -n 0
-bad top_bad_delay 2 "^hbx: top: bad interval 'x'" $hbx top -b -d x
+bad top_zero_n 2 "^hbx: top: --iterations '0' is out of range" $hbx top -b -n 0
+bad top_bad_delay 2 "^hbx: top: --delay 'x' is not a number" $hbx top -b -d x
 bad top_no_cgroup 2 "^hbx: top: no cgroup /sys/fs/cgroup/nonesuch" $hbx top -b --cgroup nonesuch
 bad top_not_a_tty 2 "^hbx: top: standard output is not a terminal: use -b" $hbx top
 bad not_root 1 "^hbx: trace: not allowed to load BPF programs: run as root" \

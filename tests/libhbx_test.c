@@ -436,4 +436,126 @@ TEST(tcp_connect_tries_every_address_the_name_has)
 	close(lfd);
 }
 
+/* A free TCP port on every address: bind :0 on both families, keep its number. */
+static int free_port(void)
+{
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+	socklen_t len = sizeof(in6);
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return listen_v4(&port) < 0 ? -1 : port;	/* no IPv6: v4 only */
+	if (!bind(fd, (struct sockaddr *)&in6, sizeof(in6)) &&
+	    !getsockname(fd, (struct sockaddr *)&in6, &len))
+		port = ntohs(in6.sin6_port);
+	close(fd);
+	return port;
+}
+
+/* 1 if a TCP connect to addr (an IPv4 or IPv6 literal) at port succeeds. */
+static int reaches(const char *addr, int port)
+{
+	char spec[64], why[256];
+	int fd;
+
+	snprintf(spec, sizeof(spec), strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
+	fd = hbx_tcp_connect(spec, why, sizeof(why));
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int have_ipv6_loopback(void)
+{
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+
+	ok = fd >= 0 && !bind(fd, (struct sockaddr *)&in6, sizeof(in6));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+TEST(tcp_listen_on_a_bare_port_takes_every_address)
+{
+	char spec[32], why[256];
+	int port = free_port(), fd;
+
+	ASSERT_LT(0, port);
+	snprintf(spec, sizeof(spec), ":%d", port);
+	fd = hbx_tcp_listen(spec, why, sizeof(why));
+	ASSERT_LE(0, fd) {
+		TH_LOG("%s", why);
+	}
+	EXPECT_EQ(1, reaches("127.0.0.1", port));
+	if (have_ipv6_loopback()) {
+		EXPECT_EQ(1, reaches("::1", port));
+	} else {
+		TH_LOG("no IPv6 loopback here: only IPv4 checked");
+	}
+	close(fd);
+}
+
+TEST(tcp_listen_on_an_address_takes_only_that_address)
+{
+	char spec[32], why[256];
+	int port = free_port(), fd;
+
+	ASSERT_LT(0, port);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	fd = hbx_tcp_listen(spec, why, sizeof(why));
+	ASSERT_LE(0, fd) {
+		TH_LOG("%s", why);
+	}
+	EXPECT_EQ(1, reaches("127.0.0.1", port));
+	if (have_ipv6_loopback()) {
+		EXPECT_EQ(0, reaches("::1", port));
+	}
+	close(fd);
+	if (!have_ipv6_loopback())
+		SKIP(return, "no IPv6 loopback: [::1]:PORT not checked");
+	snprintf(spec, sizeof(spec), "[::1]:%d", port);
+	fd = hbx_tcp_listen(spec, why, sizeof(why));
+	ASSERT_LE(0, fd) {
+		TH_LOG("%s", why);
+	}
+	EXPECT_EQ(1, reaches("::1", port));
+	EXPECT_EQ(0, reaches("127.0.0.1", port));
+	close(fd);
+}
+
+TEST(tcp_specs_are_checked_strictly_before_any_lookup)
+{
+	static const char *const bad[] = {
+		"7000", ":", "host:", "host:abc", "host:65536", "host:70x",
+		"host:-1", "host: 80", "host:+80", "host:http",
+	};
+	char why[256];
+	size_t i;
+
+	EXPECT_EQ(0, hbx_tcp_spec_check(":7000", true, why, sizeof(why)));
+	EXPECT_EQ(-1, hbx_tcp_spec_check(":7000", false, why, sizeof(why)));
+	EXPECT_STREQ("':7000' is not HOST:PORT", why);
+	EXPECT_EQ(0, hbx_tcp_spec_check("[::1]:7000", false, why, sizeof(why)));
+	EXPECT_EQ(0, hbx_tcp_spec_check("1.2.3.4:65535", true, why, sizeof(why)));
+	EXPECT_EQ(0, hbx_tcp_spec_check("node1.example.org:1", false, why, sizeof(why)));
+	/* Port 0: to listen on, the kernel picks one; to connect to, never. */
+	EXPECT_EQ(0, hbx_tcp_spec_check(":0", true, why, sizeof(why)));
+	EXPECT_EQ(-1, hbx_tcp_spec_check("host:0", false, why, sizeof(why)));
+	EXPECT_STREQ("'host:0': the port '0' is out of range: give a whole number "
+		     "from 1 to 65535", why);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-1, hbx_tcp_spec_check(bad[i], true, why, sizeof(why))) {
+			TH_LOG("%s was taken", bad[i]);
+		}
+	}
+	hbx_tcp_spec_check("host:70x", false, why, sizeof(why));
+	EXPECT_STREQ("'host:70x': the port '70x' is not a number: give a whole number "
+		     "from 1 to 65535", why);
+	/* A refused spec never reaches getaddrinfo (no service names either). */
+	EXPECT_EQ(-1, hbx_tcp_listen("127.0.0.1:http", why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "is not a number"));
+}
+
 TEST_HARNESS_MAIN

@@ -300,14 +300,14 @@ svc=$vroot/usr/libexec/hyperbox/hbx-service
 conf=$work/conf
 mkdir -p "$conf/serve" "$conf/peer" "$conf/ca" "$work/run"
 touch "$conf/ca/ca.crl"
-printf 'LISTEN=0.0.0.0:7411\n# a comment\nCIPHER="chacha"\nOPTIONS=--max-handshakes 8\n' > "$conf/serve/main.conf"
+printf 'LISTEN=:7411\n# a comment\nCIPHER="chacha"\nTIMEOUT=30s\nOPTIONS=--max-handshakes 8\n' > "$conf/serve/main.conf"
 printf 'CONNECT=node1:7411\nNAME=node1\nCONNECTIONS=2\nNO_CRL=yes\n' > "$conf/peer/node1.conf"
 printf 'CONNECT=127.0.0.1:7411\nINSECURE=yes\n' > "$conf/peer/plain.conf"
 printf 'LISTEN=:7411\nBOGUS=1\n' > "$conf/serve/bad.conf"
 printf '#!/bin/sh\necho "$@"\n' > "$work/echo-hbx" && chmod +x "$work/echo-hbx"
 w() { HBX=$work/echo-hbx HBX_CONFDIR=$conf RUNTIME_DIRECTORY=$work/run "$svc" "$@"; }
 got=$(w serve main)
-want="serve --listen 0.0.0.0:7411 --cert $conf/node.crt --key $conf/node.key --ca $conf/ca/ca.crt --crl $conf/ca/ca.crl --cipher chacha --max-handshakes 8"
+want="serve --listen :7411 --cert $conf/node.crt --key $conf/node.key --ca $conf/ca/ca.crt --crl $conf/ca/ca.crl --cipher chacha --timeout 30s --max-handshakes 8"
 [ "$got" = "$want" ] || echo "# got:  $got"$'\n'"# want: $want"
 [ "$got" = "$want" ]
 tap $? "wrapper.serve_config_to_hbx_serve"
@@ -324,6 +324,11 @@ w serve bad > /dev/null 2> "$work/err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "bad.conf:2: unknown key 'BOGUS'" "$work/err"
 tap $? "wrapper.unknown_key_is_named_and_exits_2"
+printf 'LISTEN=:7411\nTIMEOUT=30s\nTIMEOUT_MS=100\n' > "$conf/serve/both.conf"
+w serve both > /dev/null 2> "$work/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "TIMEOUT and TIMEOUT_MS say the same thing" "$work/err"
+tap $? "wrapper.timeout_and_timeout_ms_together_exit_2"
 w serve nosuch > /dev/null 2> "$work/err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "cannot read $conf/serve/nosuch.conf" "$work/err"

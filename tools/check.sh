@@ -44,6 +44,10 @@ count "$out/spec_check.log"
 tests/package_check.sh > "$out/package_check.log" 2>&1
 cat "$out/package_check.log"
 count "$out/package_check.log"
+# hbx's number arguments: bad ones refused with a sentence and exit 2.
+tests/cli_check.sh > "$out/cli_check.log" 2>&1
+cat "$out/cli_check.log"
+count "$out/cli_check.log"
 for t in tests/*_test; do
 	[ -x "$t" ] || continue
 	"$t" > "$out/$(basename "$t").log" 2>&1

@@ -70,43 +70,32 @@ void hbx_remove_tree(const char *dir)
 /* "65536", "64K", "1M": a power of two within the manifest's limits. */
 static int parse_chunk_size(const char *s, unsigned int *shift)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	unsigned int i;
+	static const struct hbx_num n = {
+		HBX_NUM_SIZE, 1ULL << HBX_CHUNK_SHIFT_MIN, 1ULL << HBX_CHUNK_SHIFT_MAX, 0
+	};
+	uint64_t v;
 
-	if (end == s)
+	if (hbx_arg_num("--chunk-size", s, &n, &v))
 		return -1;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (*end)
+	if (v & (v - 1)) {
+		hbx_err("--chunk-size '%s' is not a power of two: give 4K, 8K, 16K, ... "
+			"up to 4M", s);
 		return -1;
-	for (i = HBX_CHUNK_SHIFT_MIN; i <= HBX_CHUNK_SHIFT_MAX; i++) {
-		if (v == 1ULL << i) {
-			*shift = i;
-			return 0;
-		}
 	}
-	return -1;
+	*shift = __builtin_ctzll(v);
+	return 0;
 }
 
 /* SOURCE_DATE_EPOCH if set (and sane), else 0. */
 static int build_epoch(uint64_t *epoch)
 {
+	static const struct hbx_num any = { HBX_NUM_COUNT, 0, UINT64_MAX, 0 };
 	const char *s = getenv("SOURCE_DATE_EPOCH");
-	char *end;
 
 	*epoch = 0;
 	if (!s || !*s)
 		return 0;
-	errno = 0;
-	*epoch = strtoull(s, &end, 10);
-	if (errno || *end) {
-		hbx_err("SOURCE_DATE_EPOCH='%s' is not a number of seconds", s);
-		return -1;
-	}
-	return 0;
+	return hbx_arg_num("SOURCE_DATE_EPOCH", s, &any, epoch);
 }
 
 /* Extract a tar file as it is: owners, modes, xattrs, devices, links. */
@@ -290,10 +279,8 @@ int layer_build_main(int argc, char **argv)
 			o.compress = optarg;
 			break;
 		case 'c':
-			if (parse_chunk_size(optarg, &o.chunk_shift)) {
-				hbx_err("chunk size '%s' is not a power of two from 4K to 4M", optarg);
+			if (parse_chunk_size(optarg, &o.chunk_shift))
 				return 2;
-			}
 			break;
 		case 'j':
 			json = true;

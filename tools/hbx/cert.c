@@ -16,20 +16,9 @@
 #include "hbx.h"
 #include "json.h"
 
-int cert_parse_days(const char *s, unsigned int *days)
+int cert_parse_days(const char *opt, const char *s, unsigned int *days)
 {
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || !v || v > HBX_DAYS_MAX) {
-		hbx_err("--days wants a number of days from 1 to %d, not '%s'",
-			HBX_DAYS_MAX, s);
-		return -1;
-	}
-	*days = v;
-	return 0;
+	return hbx_arg_u32(opt, s, 1, HBX_DAYS_MAX, days);
 }
 
 static int cert_init_main(int argc, char **argv)
@@ -53,8 +42,8 @@ static int cert_init_main(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'n': name = optarg; break;
-		case 'D': if (cert_parse_days(optarg, &days)) return 2; break;
-		case 'C': if (cert_parse_days(optarg, &crl_days)) return 2; break;
+		case 'D': if (cert_parse_days("--days", optarg, &days)) return 2; break;
+		case 'C': if (cert_parse_days("--crl-days", optarg, &crl_days)) return 2; break;
 		case 'f': force = true; break;
 		default: return hbx_usage(usage);
 		}
@@ -131,7 +120,7 @@ static int issue_or_renew(int argc, char **argv, bool renew)
 				return 2;
 			}
 			break;
-		case 'D': if (cert_parse_days(optarg, &o.days)) return 2; break;
+		case 'D': if (cert_parse_days("--days", optarg, &o.days)) return 2; break;
 		case 'd': dir = optarg; break;
 		case 'o': o.out = optarg; break;
 		case 'f': if (renew) return hbx_usage(usage); o.force = true; break;
@@ -184,7 +173,7 @@ static int parse_dir_days(int argc, char **argv, const char *usage,
 		case 'D':
 			if (!days)
 				return hbx_usage(usage);
-			if (cert_parse_days(optarg, days))
+			if (cert_parse_days("--days", optarg, days))
 				return 2;
 			break;
 		default: return hbx_usage(usage);

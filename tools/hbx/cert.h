@@ -8,7 +8,7 @@ int cert_main(int argc, char **argv);
 int cert_show_main(int argc, char **argv);
 int cert_verify_main(int argc, char **argv);
 
-/* --days N: 1 to HBX_DAYS_MAX.  Prints the error and returns -1. */
-int cert_parse_days(const char *s, unsigned int *days);
+/* --days N, --crl-days N: 1 to HBX_DAYS_MAX; else a sentence and -1: exit 2. */
+int cert_parse_days(const char *opt, const char *s, unsigned int *days);
 
 #endif

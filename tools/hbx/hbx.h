@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "nl.h"
+#include "num.h"
 
 /* One subcommand: hbx NAME ARGS... (wg(8)'s table is the model). */
 struct hbx_subcommand {
@@ -29,6 +30,24 @@ struct hbx_nl *hbx_connect(void);
 /* A subcommand whose one argument is a directory: connect, run fn, exit status. */
 int hbx_dir_main(int argc, char **argv, const char *usage,
 		 int (*fn)(struct hbx_nl *nl, const char *dir));
+
+/*
+ * Number arguments (args.c): parse s strictly (num.h); if it is bad, print
+ * one sentence naming the command and what ("--window", "the layer index")
+ * and return -1, and the caller exits 2.
+ */
+int hbx_arg_num(const char *what, const char *s, const struct hbx_num *n,
+		uint64_t *v);
+int hbx_arg_u32(const char *what, const char *s, uint32_t min, uint32_t max,
+		uint32_t *v);
+/*
+ * A peer's timeout: "--timeout-ms" takes whole milliseconds only (a unit
+ * there is refused, pointing to --timeout); "--timeout" takes a duration,
+ * a bare number being seconds.  0 is no timeout; the module refuses more
+ * than an hour (HBX_PEER_TIMEOUT_MS_MAX in kmod/peer.h).
+ */
+#define HBX_CLI_TIMEOUT_MAX_MS	(3600 * 1000)
+int hbx_arg_timeout(const char *opt, const char *s, uint32_t *ms);
 
 /* names[value] if the table has it, else "unknown". */
 const char *hbx_name_of(const char *const *names, size_t n, uint32_t value);

@@ -349,21 +349,31 @@ int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l)
 
 int hbx_parse_peer_list(const char *s, struct hbx_remote_opts *r)
 {
-	char *end;
-	unsigned long v;
+	static const struct hbx_num id = { HBX_NUM_COUNT, 0, UINT32_MAX, 0 };
+	char item[32], why[256];
+	const char *p = s;
+	uint64_t v;
+	size_t n;
+	int err;
 
 	for (;;) {
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || end == s || v > UINT32_MAX ||
-		    r->nr_peers == HBX_LAYER_PEERS_MAX)
+		n = strcspn(p, ",");
+		snprintf(item, sizeof(item), "%.*s", (int)n, p);
+		err = n < sizeof(item) ? hbx_num_parse(item, &id, &v) : HBX_NUM_RANGE;
+		if (err) {
+			hbx_num_explain(err, "the peer id", item, &id, why, sizeof(why));
+			hbx_err("--remote '%s': %s (ids from hbx peer list, as 1,2)", s, why);
 			return -1;
+		}
+		if (r->nr_peers == HBX_LAYER_PEERS_MAX) {
+			hbx_err("--remote '%s': a layer takes at most %d peers", s,
+				HBX_LAYER_PEERS_MAX);
+			return -1;
+		}
 		r->peers[r->nr_peers++] = v;
-		if (!*end)
+		if (!p[n])
 			return 0;
-		if (*end != ',')
-			return -1;
-		s = end + 1;
+		p += n + 1;
 	}
 }
 
@@ -547,7 +557,6 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -564,15 +573,14 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 				return hbx_usage(usage);
 			break;
 		case 'w':
-			o->r.window = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || !o->r.window ||
-			    o->r.window > HBX_PULL_WINDOW_MAX)
-				return hbx_usage(usage);
+			if (hbx_arg_u32("--window", optarg, 1, HBX_PULL_WINDOW_MAX,
+					&o->r.window))
+				return 2;
 			break;
 		case 'r':	/* --remote 1,2 or --remote 1 --remote 2 */
 			o->remote = true;
 			if (hbx_parse_peer_list(optarg, &o->r))
-				return hbx_usage(usage);
+				return 2;
 			break;
 		default: return hbx_usage(usage);
 		}
@@ -659,8 +667,10 @@ static int layer_del_main(int argc, char **argv)
 			return hbx_usage(usage);
 		force = true;
 	}
-	if (optind != argc - 1 || hbx_parse_layer_index(argv[optind], &index))
+	if (optind != argc - 1)
 		return hbx_usage(usage);
+	if (hbx_parse_layer_index("the layer", argv[optind], &index))
+		return 2;
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
@@ -669,19 +679,24 @@ static int layer_del_main(int argc, char **argv)
 	return ret;
 }
 
-int hbx_parse_layer_index(const char *s, uint32_t *index)
+int hbx_parse_layer_index(const char *what, const char *s, uint32_t *index)
 {
-	char *end;
-	unsigned long v;
+	static const struct hbx_num n = { HBX_NUM_COUNT, 0, UINT32_MAX, 0 };
+	const char *digits = s;
+	char why[256];
+	uint64_t v;
+	int err;
 
-	if (!strncmp(s, "/dev/", 5))
-		s += 5;
-	if (!strncmp(s, "hbx", 3))
-		s += 3;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || v > UINT32_MAX)
+	if (!strncmp(digits, "/dev/", 5))
+		digits += 5;
+	if (!strncmp(digits, "hbx", 3))
+		digits += 3;
+	err = hbx_num_parse(digits, &n, &v);
+	if (err) {
+		hbx_num_explain(err, what, s, &n, why, sizeof(why));
+		hbx_err("%s, or /dev/hbxN (see hbx layer list)", why);
 		return -1;
+	}
 	*index = v;
 	return 0;
 }
@@ -783,8 +798,10 @@ static int layer_export_main(int argc, char **argv)
 	}
 	if (off && missing)
 		return hbx_usage(usage);
-	if (optind != argc - 1 || hbx_parse_layer_index(argv[optind], &index))
+	if (optind != argc - 1)
 		return hbx_usage(usage);
+	if (hbx_parse_layer_index("the layer", argv[optind], &index))
+		return 2;
 	nl = hbx_connect();
 	if (!nl)
 		return 1;

@@ -40,7 +40,11 @@ int hbx_parse_verify_mode(const char *s, uint32_t *mode);
 void hbx_layer_manifest_path(const char *image, char *buf, size_t len);
 /* IMAGE.erofs -> IMAGE.hashes, derived the same way. */
 void hbx_layer_hashes_path(const char *image, char *buf, size_t len);
-int hbx_parse_layer_index(const char *s, uint32_t *index);
+/*
+ * N, hbxN or /dev/hbxN into *index; if it is none of these, print a
+ * sentence naming what ("the layer", "--layer") and return -1: exit 2.
+ */
+int hbx_parse_layer_index(const char *what, const char *s, uint32_t *index);
 
 /* How a local layer is attached; NULL or 0 takes the default. */
 struct hbx_attach_opts {
@@ -74,7 +78,7 @@ int hbx_layer_do(struct hbx_nl *nl, struct nl_msg *msg, bool built,
 		 struct hbx_layer_info *l);
 /* One layer by index, fresh from the kernel. */
 int hbx_layer_get(struct hbx_nl *nl, uint32_t index, struct hbx_layer_info *l);
-/* "PEER[,PEER...]" into r->peers; -1 if it is not such a list. */
+/* --remote "PEER[,PEER...]" into r->peers; else a sentence and -1: exit 2. */
 int hbx_parse_peer_list(const char *s, struct hbx_remote_opts *r);
 const char *hbx_pull_state_name(uint32_t state);
 int hbx_layer_mount_dev(struct hbx_nl *nl, const struct hbx_layer_info *l,

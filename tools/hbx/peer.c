@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* hbx peer list|del: the sockets handed to the module, per network namespace. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -141,15 +142,14 @@ static int peer_del_main(int argc, char **argv)
 {
 	struct nl_msg *msg;
 	struct hbx_nl *nl;
-	char *end;
-	unsigned long id;
+	uint32_t id;
 	int err;
 
-	if (argc != 2)
+	/* "--help" is for hbx_usage(); "-1" gets the parser's sentence. */
+	if (argc != 2 || (argv[1][0] == '-' && !isdigit((unsigned char)argv[1][1])))
 		return hbx_usage("peer del ID");
-	id = strtoul(argv[1], &end, 10);
-	if (!*argv[1] || *end || id > UINT32_MAX)
-		return hbx_usage("peer del ID");
+	if (hbx_arg_u32("the peer id", argv[1], 0, UINT32_MAX, &id))
+		return 2;
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
@@ -306,8 +306,8 @@ static int peer_connect_main(int argc, char **argv)
 {
 	static const char usage[] =
 		"peer connect HOST:PORT (--cert C --key K --ca CA [--crl F | --no-crl] --name SERVER"
-		" [--cipher aes256|aes128|chacha] | --insecure) [--connections N] [--timeout-ms N]"
-		" [--persist]";
+		" [--cipher aes256|aes128|chacha] | --insecure) [--connections N]"
+		" [--timeout-ms MS | --timeout DURATION] [--persist]";
 	static const struct option opts[] = {
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
@@ -319,6 +319,7 @@ static int peer_connect_main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "connections", required_argument, NULL, 'N' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "persist", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -326,10 +327,11 @@ static int peer_connect_main(int argc, char **argv)
 	struct hbx_tls_peer tp = { .name = "" };
 	struct hbx_nl *events = NULL;
 	bool keep = false;
-	int fds[HBX_PEER_SOCKETS_MAX], n = 1, c, err = 1;
-	uint32_t timeout_ms = 30000, id = 0;
+	int fds[HBX_PEER_SOCKETS_MAX], c, err = 1;
+	uint32_t timeout_ms = 30000, id = 0, n = 1;
 	bool insecure = false;
 	struct hbx_nl *nl;
+	char why[256];
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -340,8 +342,16 @@ static int peer_connect_main(int argc, char **argv)
 		case 'R': cfg.no_crl = true; break;
 		case 'n': cfg.expected_name = optarg; break;
 		case 'I': insecure = true; break;
-		case 'N': n = atoi(optarg); break;
-		case 't': timeout_ms = strtoul(optarg, NULL, 10); break;
+		case 'N':
+			if (hbx_arg_u32("--connections", optarg, 1, HBX_PEER_SOCKETS_MAX, &n))
+				return 2;
+			break;
+		case 't':
+		case 'T':
+			if (hbx_arg_timeout(c == 't' ? "--timeout-ms" : "--timeout", optarg,
+					    &timeout_ms))
+				return 2;
+			break;
 		case 'p': keep = true; break;
 		case 'C':
 			cfg.cipher = hbx_tls_cipher_parse(optarg);
@@ -352,10 +362,14 @@ static int peer_connect_main(int argc, char **argv)
 			return hbx_usage(usage);
 		}
 	}
-	if (optind != argc - 1 || n < 1 || n > HBX_PEER_SOCKETS_MAX ||
+	if (optind != argc - 1 ||
 	    (!insecure && (!cfg.cert_file || !cfg.key_file || !cfg.ca_file ||
 			   !cfg.expected_name)))
 		return hbx_usage(usage);
+	if (hbx_tcp_spec_check(argv[optind], false, why, sizeof(why))) {
+		hbx_err("%s", why);
+		return 2;
+	}
 	nl = hbx_connect();
 	if (!nl)
 		return 1;

@@ -104,7 +104,6 @@ int layer_pull_main(int argc, char **argv)
 	uint32_t index, window = 0, state;
 	struct hbx_nl *nl;
 	struct hbx_json j;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "qj", opts, NULL)) != -1) {
@@ -112,15 +111,16 @@ int layer_pull_main(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'j': json = quiet = true; break;
 		case 'w':
-			window = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || !window || window > HBX_PULL_WINDOW_MAX)
-				return hbx_usage(usage);
+			if (hbx_arg_u32("--window", optarg, 1, HBX_PULL_WINDOW_MAX, &window))
+				return 2;
 			break;
 		default: return hbx_usage(usage);
 		}
 	}
-	if (optind != argc - 1 || hbx_parse_layer_index(argv[optind], &index))
+	if (optind != argc - 1)
 		return hbx_usage(usage);
+	if (hbx_parse_layer_index("the layer", argv[optind], &index))
+		return 2;
 	nl = hbx_connect();
 	if (!nl)
 		return 1;

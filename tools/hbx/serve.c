@@ -27,8 +27,8 @@
 #include "tls.h"
 
 static const char usage[] =
-	"serve --listen ADDR:PORT (--cert C --key K --ca CA [--crl F | --no-crl]"
-	" [--cipher aes256|aes128|chacha] | --insecure) [--timeout-ms N]"
+	"serve --listen [ADDR]:PORT (--cert C --key K --ca CA [--crl F | --no-crl]"
+	" [--cipher aes256|aes128|chacha] | --insecure) [--timeout-ms MS | --timeout DURATION]"
 	" [--max-handshakes N] [--per-source N]";
 
 #define SERVE_MAX_HANDSHAKES	64
@@ -194,22 +194,6 @@ drop:
 	hbx_admit_leave(&ctx->admit, (const struct sockaddr *)ss);
 }
 
-/* --max-handshakes and --per-source: 1 to 65536. */
-static int parse_bound(const char *opt, const char *s, unsigned int *v)
-{
-	unsigned long n;
-	char *end;
-
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (errno || !*s || *end || !n || n > 65536) {
-		hbx_err("%s wants a number from 1 to 65536, not '%s'", opt, s);
-		return -1;
-	}
-	*v = n;
-	return 0;
-}
-
 /* Say how revocation is checked; refuse to start if it cannot be. */
 static int serve_revocation(const struct hbx_tls_config *cfg)
 {
@@ -234,6 +218,41 @@ static int serve_revocation(const struct hbx_tls_config *cfg)
 	return 0;
 }
 
+/*
+ * For the log: what ":PORT" turned out to mean on this host (net.h), and
+ * the port the kernel picked for port 0.
+ */
+static void listen_note(int lfd, char *buf, size_t len)
+{
+	const struct sockaddr_in6 *in6;
+	const struct sockaddr_in *in;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *any = "";
+	int v6only = 1, port;
+
+	*buf = '\0';
+	if (getsockname(lfd, (struct sockaddr *)&ss, &sl))
+		return;
+	in6 = (const void *)&ss;
+	in = (const void *)&ss;
+	if (ss.ss_family == AF_INET6) {
+		port = ntohs(in6->sin6_port);
+		sl = sizeof(v6only);
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) &&
+		    !getsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &sl))
+			any = v6only ? "every IPv6 address" : "every address, IPv6 and IPv4";
+	} else {
+		port = ntohs(in->sin_port);
+		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+			any = "every IPv4 address";
+	}
+	if (*any)
+		snprintf(buf, len, " (%s, port %d)", any, port);
+	else
+		snprintf(buf, len, " (port %d)", port);
+}
+
 int serve_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -246,6 +265,7 @@ int serve_main(int argc, char **argv)
 		{ "cipher", required_argument, NULL, 'C' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "max-handshakes", required_argument, NULL, 'M' },
 		{ "per-source", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
@@ -256,12 +276,11 @@ int serve_main(int argc, char **argv)
 	unsigned int max_hs = SERVE_MAX_HANDSHAKES, per_source = SERVE_PER_SOURCE;
 	const char *listen_spec = NULL;
 	sigset_t block, old;
-	char why[256];
+	char why[256], note[80];
 	int c, lfd;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l': listen_spec = optarg; break;
 		case 'c': cfg.cert_file = optarg; break;
 		case 'k': cfg.key_file = optarg; break;
 		case 'a': cfg.ca_file = optarg; break;
@@ -275,15 +294,26 @@ int serve_main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 't':
-			ctx.timeout_ms = strtoul(optarg, NULL, 10);
+		case 'l':
+			if (hbx_tcp_spec_check(optarg, true, why, sizeof(why))) {
+				hbx_err("--listen %s", why);
+				return 2;
+			}
+			listen_spec = optarg;
 			break;
+		case 't':
+		case 'T':
+			if (hbx_arg_timeout(c == 't' ? "--timeout-ms" : "--timeout", optarg,
+					    &ctx.timeout_ms))
+				return 2;
+			break;
+		/* Each slot is a thread and a socket: 65536 bounds both. */
 		case 'M':
-			if (parse_bound("--max-handshakes", optarg, &max_hs))
+			if (hbx_arg_u32("--max-handshakes", optarg, 1, 65536, &max_hs))
 				return 2;
 			break;
 		case 'P':
-			if (parse_bound("--per-source", optarg, &per_source))
+			if (hbx_arg_u32("--per-source", optarg, 1, 65536, &per_source))
 				return 2;
 			break;
 		default:
@@ -319,7 +349,8 @@ int serve_main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	printf("serving on %s%s\n", listen_spec,
+	listen_note(lfd, note, sizeof(note));
+	printf("serving on %s%s%s\n", listen_spec, note,
 	       ctx.insecure ? " (plaintext, insecure)" : "");
 	fflush(stdout);
 

@@ -528,7 +528,7 @@ static int run_interactive(struct top *t)
 	return 0;
 }
 
-static const char top_usage[] = "top [--cgroup PATH] [-d SECS] [-b [-n COUNT]] [-j]";
+static const char top_usage[] = "top [--cgroup PATH] [-d DURATION] [-b [-n COUNT]] [-j]";
 
 static const char *cgroup_dir(const char *arg)
 {
@@ -580,12 +580,12 @@ int top_main(int argc, char **argv)
 			batch = true;
 			break;
 		case 'n':
-			if (hbx_tr_parse_count(optarg, &count))
+			if (hbx_tr_parse_count("--iterations", optarg, &count))
 				return 2;
 			has_n = true;
 			break;
 		case 'd':
-			if (hbx_tr_parse_secs(optarg, &delay))
+			if (hbx_tr_parse_secs("--delay", optarg, &delay))
 				return 2;
 			break;
 		case 'j':

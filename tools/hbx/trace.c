@@ -677,23 +677,8 @@ out:
 }
 
 static const char trace_usage[] =
-	"trace [--layer N] [--peer ID] [-i SECS] [-c COUNT] [-j] [--otlp URL] [--otlp-file FILE]";
+	"trace [--layer N] [--peer ID] [-i DURATION] [-c COUNT] [-j] [--otlp URL] [--otlp-file FILE]";
 static const char events_usage[] = "trace events [--layer N] [--peer ID] [-j]";
-
-static int parse_peer(const char *s, int64_t *peer)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v > UINT32_MAX) {
-		hbx_err("bad peer id '%s': give a number from hbx peer list", s);
-		return -1;
-	}
-	*peer = v;
-	return 0;
-}
 
 int trace_main(int argc, char **argv)
 {
@@ -714,7 +699,7 @@ int trace_main(int argc, char **argv)
 	bool events_mode = argc > 1 && !strcmp(argv[1], "events");
 	const char *usage = events_mode ? events_usage : trace_usage;
 	const char *otlp_file = NULL;
-	uint32_t layer;
+	uint32_t layer, peer;
 	int c;
 
 	if (events_mode) {
@@ -729,22 +714,27 @@ int trace_main(int argc, char **argv)
 			return hbx_usage(usage);
 		switch (c) {
 		case 'L':
-			if (hbx_parse_layer_index(optarg, &layer) || layer >= HBX_TR_LAYERS) {
-				hbx_err("bad layer '%s': give N of /dev/hbxN", optarg);
+			if (hbx_parse_layer_index("--layer", optarg, &layer))
+				return 2;
+			/* The BPF side keeps per-layer slots for the module's layers. */
+			if (layer >= HBX_TR_LAYERS) {
+				hbx_err("--layer '%s' is out of range: the module has layers "
+					"0 to %d", optarg, HBX_TR_LAYERS - 1);
 				return 2;
 			}
 			o.tr.layer = layer;
 			break;
 		case 'P':
-			if (parse_peer(optarg, &o.tr.peer))
+			if (hbx_arg_u32("--peer", optarg, 0, UINT32_MAX, &peer))
 				return 2;
+			o.tr.peer = peer;
 			break;
 		case 'i':
-			if (hbx_tr_parse_secs(optarg, &o.interval))
+			if (hbx_tr_parse_secs("--interval", optarg, &o.interval))
 				return 2;
 			break;
 		case 'c':
-			if (hbx_tr_parse_count(optarg, &o.count))
+			if (hbx_tr_parse_count("--count", optarg, &o.count))
 				return 2;
 			break;
 		case 'j':

@@ -74,10 +74,13 @@ static inline uint64_t hbx_tr_in_flight(const struct hbx_tr_peer *p)
 /* A peer's counters in a snapshot, or NULL. */
 const struct hbx_tr_peer *hbx_tr_peer_of(const struct hbx_tr_snap *s, uint32_t id);
 
-/* "-i SECS": a positive number of seconds, at most a day. */
-int hbx_tr_parse_secs(const char *s, double *secs);
-/* "-c COUNT" / "-n COUNT": a positive integer. */
-int hbx_tr_parse_count(const char *s, uint64_t *n);
+/*
+ * "-i SECS" / "-d SECS": a duration from 50ms to 24h, a bare number (as
+ * "0.5") being seconds; "-c COUNT" / "-n COUNT": a whole number from 1.
+ * A bad one is refused with a sentence naming what; -1: exit 2.
+ */
+int hbx_tr_parse_secs(const char *what, const char *s, double *secs);
+int hbx_tr_parse_count(const char *what, const char *s, uint64_t *count);
 
 /* The fetch results' names, by enum hbx_trace_fetch_result. */
 extern const char *const hbx_tr_result_names[HBX_TR_RESULTS];

@@ -56,34 +56,22 @@ uint64_t hbx_tr_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-int hbx_tr_parse_secs(const char *s, double *secs)
+int hbx_tr_parse_secs(const char *what, const char *s, double *secs)
 {
-	char *end;
-	double v;
+	static const struct hbx_num n = { HBX_NUM_DURATION, 50, 86400 * 1000, 1000 };
+	uint64_t ms;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0.05 || v > 86400) {
-		hbx_err("bad interval '%s': give seconds from 0.05 to 86400", s);
+	if (hbx_arg_num(what, s, &n, &ms))
 		return -1;
-	}
-	*secs = v;
+	*secs = ms / 1000.0;
 	return 0;
 }
 
-int hbx_tr_parse_count(const char *s, uint64_t *n)
+int hbx_tr_parse_count(const char *what, const char *s, uint64_t *count)
 {
-	unsigned long long v;
-	char *end;
+	static const struct hbx_num n = { HBX_NUM_COUNT, 1, UINT64_MAX, 0 };
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || !v) {
-		hbx_err("bad count '%s': give a positive whole number", s);
-		return -1;
-	}
-	*n = v;
-	return 0;
+	return hbx_arg_num(what, s, &n, count);
 }
 
 /* Where tracefs is, mounting it if nobody has (libbpf needs it too). */
