@@ -42,6 +42,8 @@ declare -gA _hbx_opts=(
 	[image mount]="-u= --upper= -w= --work= -s= --store="
 	[image umount]=""
 	[image bundle]="-S= --seccomp= -r --read-only -s= --store="
+	[image export]="--off -s= --store= -j --json"
+	[image pull]="--remote= -n= --name= --prefetch -s= --store= -j --json"
 	[trace]="--layer= --peer= -i= --interval= -c= --count= -j --json --otlp= --otlp-file="
 	[top]="--cgroup= -b --batch -n= --iterations= -d= --delay= -j --json"
 	[help]=""
@@ -58,6 +60,7 @@ declare -gA _hbx_args=(
 	[seccomp learn]="command" [seccomp run]="command" [trace]="mode"
 	[image import]="path" [image inspect]="image" [image rm]="image"
 	[image mount]="image dir" [image umount]="dir" [image bundle]="image dir"
+	[image export]="image" [image pull]="reference"
 )
 
 # _hbx_cmds HBX [GROUP]: the commands of hbx's own tables (hbx help).
