@@ -35,7 +35,7 @@ static const struct hbx_subcommand subcommands[] = {
 	{ "info",	info_main,	"show what the loaded module offers" },
 	{ "layer",	layer_main,	"build, attach, list, mount and detach layers" },
 	{ "rootfs",	rootfs_main,	"stack layers into a container root" },
-	{ "image",	image_main,	"import OCI images, mount them, write runtime bundles" },
+	{ "image",	image_main,	"import OCI images, mount and run them, serve and pull them lazily" },
 	{ "monitor",	monitor_main,	"print the module's notifications" },
 	{ "serve",	serve_main,	"accept peers: mutual TLS, then kTLS sockets to the module" },
 	{ "peer",	peer_main,	"list and delete peers" },
