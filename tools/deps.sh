@@ -16,5 +16,5 @@ apt-get install -y --no-install-recommends \
 	libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev \
 	erofs-utils dkms cryptsetup-bin nbd-server nbd-client iproute2 util-linux libcap2-bin \
 	time fio python3 python3-yaml attr openssl \
-	libarchive-dev zstd crun runc umoci skopeo \
+	libarchive-dev zstd crun runc umoci skopeo podman \
 	debhelper dh-dkms lintian linux-source-6.12 python3-jsonschema tmux
