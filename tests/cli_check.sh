@@ -55,7 +55,7 @@ refused timeout_ms_with_a_unit "^hbx: peer connect: --timeout-ms '5s' is not a n
 	"${peer[@]}" --timeout-ms 5s
 refused serve_timeout_ms_with_a_unit "^hbx: serve: --timeout-ms '500ms' is not a number of milliseconds: .*, or use --timeout 500ms$" \
 	serve --listen :7411 --insecure --timeout-ms 500ms
-refused timeout_ms_fraction "^hbx: peer connect: --timeout-ms '1.5' is not a number of milliseconds" \
+refused timeout_ms_fraction "^hbx: peer connect: --timeout-ms '1.5' is not a whole number: give" \
 	"${peer[@]}" --timeout-ms 1.5
 refused timeout_ms_over_an_hour "^hbx: peer connect: --timeout-ms '3600001' $range" \
 	"${peer[@]}" --timeout-ms 3600001

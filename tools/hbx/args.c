@@ -42,19 +42,23 @@ int hbx_arg_timeout(const char *opt, const char *s, uint32_t *ms)
 	uint64_t v;
 	int err;
 
-	if (strcmp(opt, "--timeout-ms"))
-		return hbx_arg_num(opt, s, &duration, &v) ? -1 : (*ms = v, 0);
-	/*
-	 * The option's name carries its unit: "--timeout-ms 5s" is a
-	 * contradiction, refused rather than guessed at; say what was meant.
-	 */
+	if (strcmp(opt, "--timeout-ms")) {
+		if (hbx_arg_num(opt, s, &duration, &v))
+			return -1;
+		*ms = v;
+		return 0;
+	}
 	err = hbx_num_parse(s, &ms_only, &v);
 	if (!err) {
 		*ms = v;
 		return 0;
 	}
-	if ((err == HBX_NUM_NOT_NUMBER || err == HBX_NUM_NOT_WHOLE) &&
-	    !hbx_num_parse(s, &duration, &v)) {
+	/*
+	 * The option's name carries its unit: "--timeout-ms 5s" is a
+	 * contradiction, refused rather than guessed at; say what takes it.
+	 * ("1.5" is refused plainly: 1.5 ms or 1.5 s, who knows.)
+	 */
+	if (err == HBX_NUM_NOT_NUMBER && !hbx_num_parse(s, &duration, &v)) {
 		hbx_err("--timeout-ms '%s' is not a number of milliseconds: give a whole "
 			"number from 0 to %u, or use --timeout %s", s,
 			HBX_CLI_TIMEOUT_MAX_MS, s);

@@ -222,7 +222,7 @@ static int serve_revocation(const struct hbx_tls_config *cfg)
  * For the log: what ":PORT" turned out to mean on this host (net.h), and
  * the port the kernel picked for port 0.
  */
-static void listen_note(int lfd, char *buf, size_t len)
+static void listen_note(int lfd, bool picked, char *buf, size_t len)
 {
 	const struct sockaddr_in6 *in6;
 	const struct sockaddr_in *in;
@@ -249,7 +249,7 @@ static void listen_note(int lfd, char *buf, size_t len)
 	}
 	if (*any)
 		snprintf(buf, len, " (%s, port %d)", any, port);
-	else
+	else if (picked)
 		snprintf(buf, len, " (port %d)", port);
 }
 
@@ -349,7 +349,7 @@ int serve_main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	listen_note(lfd, note, sizeof(note));
+	listen_note(lfd, !strcmp(strrchr(listen_spec, ':'), ":0"), note, sizeof(note));
 	printf("serving on %s%s%s\n", listen_spec, note,
 	       ctx.insecure ? " (plaintext, insecure)" : "");
 	fflush(stdout);
