@@ -26,28 +26,54 @@ static int set_exported(struct hbx_nl *nl, uint32_t index, bool on)
 			    !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, on), NULL);
 }
 
+/* What export_one() did to a layer, for undoing it if a later one fails. */
+struct exported {
+	struct hbx_layer_info	l;
+	bool			attached, flipped;
+};
+
 /*
  * The layer attached and exported: the one this store attached already (a
  * pulled one serves what it has and fetches the rest), else its image from
  * the store, attached now.
  */
 static int export_one(struct hbx_store *s, struct hbx_nl *nl,
-		      const struct hbx_image_layer *il, struct hbx_layer_info *l)
+		      const struct hbx_image_layer *il, struct exported *e)
 {
-	if (hbx_store_attached_get(s, nl, il->digest, l)) {
+	if (hbx_store_attached_get(s, nl, il->digest, &e->l)) {
 		if (access(il->image, F_OK)) {
 			hbx_err("layer %s is neither stored here nor attached: pull the image again before exporting it",
 				il->digest);
 			return -1;
 		}
-		if (hbx_layer_attach(nl, il->image, il->manifest, il->digest, l))
+		if (hbx_layer_attach(nl, il->image, il->manifest, il->digest, &e->l))
 			return -1;
-		if (hbx_store_attached_set(s, il->digest, l->index)) {
-			hbx_layer_detach(nl, l->index, false);
+		e->attached = true;
+		if (hbx_store_attached_set(s, il->digest, e->l.index))
 			return -1;
-		}
 	}
-	return l->exported ? 0 : set_exported(nl, l->index, true);
+	if (e->l.exported)
+		return 0;
+	if (set_exported(nl, e->l.index, true))
+		return -1;
+	e->flipped = true;
+	return 0;
+}
+
+/* An export that failed half-way: the layers as they were. */
+static void undo_export(struct hbx_store *s, struct hbx_nl *nl,
+			const struct hbx_image *img, const struct hbx_image_layer *meta,
+			struct exported *e)
+{
+	unsigned int i;
+
+	for (i = 0; i <= img->nr_layers; i++) {
+		if (e[i].flipped)
+			set_exported(nl, e[i].l.index, false);
+		if (e[i].attached && !hbx_layer_detach(nl, e[i].l.index, false))
+			hbx_store_attached_clear(s, i < img->nr_layers ?
+						 img->layers[i].digest : meta->digest);
+	}
 }
 
 /* Stop serving the layer; detach it unless it is open or a pull holds it. */
@@ -68,8 +94,10 @@ static int unexport_one(struct hbx_store *s, struct hbx_nl *nl,
 	return 0;
 }
 
-static void layer_json(struct hbx_json *j, const char *key, const struct hbx_layer_info *l)
+static void layer_json(struct hbx_json *j, const char *key, const struct exported *e)
 {
+	const struct hbx_layer_info *l = &e->l;
+
 	hbx_json_object_begin(j, key);
 	hbx_json_string(j, "digest", l->digest);
 	hbx_json_u64(j, "index", l->index);
@@ -80,7 +108,7 @@ static void layer_json(struct hbx_json *j, const char *key, const struct hbx_lay
 
 static void print_exported(const char *name, const struct hbx_image *img,
 			   const struct hbx_image_layer *meta,
-			   const struct hbx_layer_info *ls, bool json)
+			   const struct exported *ls, bool json)
 {
 	char ref[HBX_IMAGE_NAME_MAX + OCI_DIGEST_LEN + 2];
 	struct hbx_json j;
@@ -136,7 +164,7 @@ int image_export_main(int argc, char **argv)
 	};
 	char digest[OCI_DIGEST_LEN + 1], name[HBX_IMAGE_NAME_MAX + 1];
 	const char *store = NULL, *what;
-	struct hbx_layer_info *ls = NULL;
+	struct exported *ls = NULL;
 	struct hbx_image_layer meta;
 	bool off = false, json = false;
 	struct hbx_store s;
@@ -161,8 +189,13 @@ int image_export_main(int argc, char **argv)
 	if (hbx_store_resolve(&s, what, digest) || image_name(&s, what, digest, name) ||
 	    hbx_image_load(&s, digest, &img))
 		goto out_store;
-	if (hbx_meta_build(&s, &img, &meta))
+	/* Stopping builds nothing: without a meta layer it was never served. */
+	if (off) {
+		if (hbx_meta_find(&s, digest, &meta))
+			meta.digest[0] = '\0';
+	} else if (hbx_meta_build(&s, &img, &meta)) {
 		goto out_img;
+	}
 	nl = hbx_connect();
 	ls = calloc(img.nr_layers + 1, sizeof(*ls));
 	if (!nl || !ls) {
@@ -171,7 +204,7 @@ int image_export_main(int argc, char **argv)
 		goto out;
 	}
 	if (off) {
-		ret = unexport_one(&s, nl, &meta) ? 1 : 0;
+		ret = *meta.digest && unexport_one(&s, nl, &meta) ? 1 : 0;
 		for (i = 0; i < img.nr_layers; i++)
 			if (unexport_one(&s, nl, &img.layers[i]))
 				ret = 1;
@@ -180,9 +213,11 @@ int image_export_main(int argc, char **argv)
 	/* The layers before the meta layer: a peer that finds the image finds them. */
 	for (i = 0; i < img.nr_layers; i++)
 		if (export_one(&s, nl, &img.layers[i], &ls[i]))
-			goto out;
-	if (export_one(&s, nl, &meta, &ls[img.nr_layers]))
+			break;
+	if (i < img.nr_layers || export_one(&s, nl, &meta, &ls[img.nr_layers])) {
+		undo_export(&s, nl, &img, &meta, ls);
 		goto out;
+	}
 	print_exported(name, &img, &meta, ls, json);
 	ret = 0;
 out:
