@@ -194,8 +194,16 @@ tap_result $? "pull.both_roots_unmount"
 tap_check "pull.b_store_holds_the_image_and_caches_not_layers" \
 	test "$(find "$work/store-b/layers" -name '*.cache' | wc -l)" = 2 -a \
 	-z "$(find "$work/store-b/layers" -name '*.erofs')"
-tap_check "pull.again_is_idempotent" \
-	test "$(img b pull --remote "$pa" "$ref" -j | python3 -c 'import json, sys; print(",".join(l["where"] for l in json.load(sys.stdin)["layers"]))')" = "attached,attached"
+# where NODE: how pulling the image again found each layer.
+where() {
+	img "$1" pull --remote "$2" "$ref" -j | python3 -c '
+import json, sys
+print(",".join(l["where"] for l in json.load(sys.stdin)["layers"]))'
+}
+tap_check "pull.again_stores_the_layers_that_are_all_here" test "$(where b "$pa")" = "promoted,promoted"
+tap_check "pull.then_they_are_stored" test "$(where b "$pa")" = "stored,stored"
+tap_check "pull.stored_layers_are_the_images" \
+	test "$(find "$work/store-b/layers" -name '*.erofs' | wc -l)" = 2
 elapsed
 
 # --- C pulls from B, which serves what it pulled under the same reference

@@ -9,12 +9,14 @@
  * the chunks it reads are fetched when read, the others stay with the peer
  * (or arrive in the background with --prefetch).  The pulled layers stay
  * attached for hbx image mount and bundle (the store records which they
- * are); hbx image rm lets them go.
+ * are); hbx image rm lets them go.  Pulling again attaches what is not
+ * attached, and stores the layers whose every chunk is here.
  *
  * Nothing is committed until every layer is attached: on failure the layers
  * this pull attached are detached and the store is as it was.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@ enum where {
 	STORED = 1,	/* its image is in the store: nothing to fetch */
 	ATTACHED,	/* attached remotely already (an earlier pull) */
 	PULLED,		/* attached remotely by this pull */
+	PROMOTED,	/* attached, every chunk here: stored now (promote()) */
 };
 
 struct pulled_layer {
@@ -172,6 +175,83 @@ static int start_pull(struct hbx_nl *nl, const struct hbx_layer_info *l)
 			    NULL);
 }
 
+/* A file of a layer being promoted, in tmp/ until it is renamed into layers/. */
+static int promote_file(struct pull *p, const char *ext, int *fd, char *path, size_t len)
+{
+	snprintf(path, len, "%s/promote.%s", p->tmp, ext);
+	*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		hbx_err("cannot create %s: %s", path, strerror(errno));
+	return *fd < 0 ? -1 : 0;
+}
+
+/*
+ * A pulled layer whose every chunk is here becomes a stored one: the cache
+ * is the image, byte for byte, so its manifest and hash file are built
+ * from it and must give the layer's digest; then the image needs no peer
+ * (after a reboot, say).  The cache stays the remote layer's while it is
+ * attached: the image is a hard link to it.  1 if promoted, 0 if not
+ * complete, -1 on error.
+ */
+static int promote(struct pull *p, unsigned int i, const struct hbx_layer_info *l)
+{
+	const char *digest = p->img.layers[i].digest;
+	char cache[HBX_STORE_DIR_MAX + 96], to[HBX_STORE_DIR_MAX + 96];
+	char manifest[HBX_STORE_DIR_MAX + 64], hashes[HBX_STORE_DIR_MAX + 64];
+	char got[HBX_DIGEST_STR_LEN + 1];
+	int cfd = -1, mfd = -1, hfd = -1, err, ret = -1;
+	struct hbx_manifest_info info;
+	unsigned int shift = 0;
+
+	if (l->chunks_verified != l->chunks_total || !l->chunk_size)
+		return 0;
+	while ((1U << shift) < l->chunk_size)
+		shift++;
+	snprintf(cache, sizeof(cache), "%s/layers/%s.cache", p->s->dir, digest + 7);
+	cfd = open(cache, O_RDONLY | O_CLOEXEC);
+	if (cfd < 0) {
+		hbx_err("cannot open %s: %s", cache, strerror(errno));
+		return -1;
+	}
+	if (promote_file(p, "manifest", &mfd, manifest, sizeof(manifest)) ||
+	    promote_file(p, "hashes", &hfd, hashes, sizeof(hashes)))
+		goto out;
+	err = hbx_manifest_build_hashes(cfd, shift, mfd, hfd, &info);
+	if (!err && (fsync(mfd) || fsync(hfd)))
+		err = -errno;
+	if (err) {
+		hbx_err("cannot hash %s: %s", cache, strerror(-err));
+		goto out;
+	}
+	hbx_digest_format(info.digest, got);
+	if (strcmp(got, digest)) {
+		hbx_err("%s does not hash to layer %s (it gives %s): left as it is", cache,
+			digest, got);
+		goto out;
+	}
+	/* The manifest and hash file first: a layer's image implies the rest. */
+	snprintf(to, sizeof(to), "%s/layers/%s.manifest", p->s->dir, digest + 7);
+	if (rename(manifest, to))
+		goto out_errno;
+	snprintf(to, sizeof(to), "%s/layers/%s.hashes", p->s->dir, digest + 7);
+	if (rename(hashes, to))
+		goto out_errno;
+	snprintf(to, sizeof(to), "%s/layers/%s.erofs", p->s->dir, digest + 7);
+	if (link(cache, to) && errno != EEXIST)
+		goto out_errno;
+	ret = 1;
+	goto out;
+out_errno:
+	hbx_err("cannot store %s: %s", to, strerror(errno));
+out:
+	close(cfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (hfd >= 0)
+		close(hfd);
+	return ret;
+}
+
 /* Layer i: stored, attached already, or attached now. */
 static int attach_layer(struct pull *p, unsigned int i)
 {
@@ -186,7 +266,11 @@ static int attach_layer(struct pull *p, unsigned int i)
 		return 0;
 	}
 	if (!hbx_store_attached_get(p->s, p->nl, digest, &pl->info) && pl->info.nr_peers) {
-		pl->where = ATTACHED;
+		int promoted = promote(p, i, &pl->info);
+
+		pl->where = promoted > 0 ? PROMOTED : ATTACHED;
+		if (promoted)
+			return promoted < 0 ? -1 : 0;
 		return p->r.prefetch ? start_pull(p->nl, &pl->info) : 0;
 	}
 	/* A cache an earlier pull left (detached since: a reboot) resumes. */
@@ -275,6 +359,7 @@ static void print_pulled(const struct pull *p, bool json)
 {
 	static const char *const where_names[] = {
 		[STORED] = "stored", [ATTACHED] = "attached", [PULLED] = "pulled",
+		[PROMOTED] = "promoted",
 	};
 	char ref[HBX_IMAGE_NAME_MAX + OCI_DIGEST_LEN + 2];
 	struct hbx_json j;
