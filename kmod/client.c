@@ -6,10 +6,13 @@
  * requester's, one the pending table's, inherited by whoever takes the
  * request out of the table (the reader, a dying socket, the requester
  * giving up).  A reply lands in a buffer the request owns, so a requester
- * that gives up only drops its reference and leaves; if the reader was
- * mid-reply, the socket is shut down so the reader ends at once rather than
- * at its frame's deadline.  Every wait is bounded by the peer's timeout and
- * killable.
+ * that gives up only drops its reference and leaves.  It shuts the socket
+ * down when the socket can no longer be trusted to answer: the reader was
+ * mid-reply (so it ends at once rather than at its frame's deadline), or
+ * nothing at all came back on it for a whole timeout while the request
+ * was owed a reply (a silent peer would otherwise be picked again and
+ * again, each pick costing a requester a timeout).  Every wait is bounded
+ * by the peer's timeout and killable.
  */
 #include <linux/completion.h>
 #include <linux/file.h>
@@ -29,7 +32,9 @@
 struct hbx_client_req {
 	struct kref		ref;
 	u32			id;
-	struct hbx_peer_sock	*ps;		/* the socket it went out on */
+	struct hbx_peer_sock	*ps;		/* the slot it went out on */
+	u32			gen;		/* and the slot's socket then */
+	unsigned long		sent;		/* jiffies */
 	struct completion	done;
 	int			err;
 	u16			status;
@@ -193,6 +198,7 @@ void hbx_client_run(struct hbx_peer_sock *ps)
 		}
 		if (err)
 			break;
+		WRITE_ONCE(ps->last_rx, jiffies);
 		if (hdr.type == HBX_STOQ_HELLO)
 			err = hbx_client_hello(ps, &rx, &hdr, &why);
 		else if (!READ_ONCE(ps->ready)) {
@@ -207,10 +213,16 @@ void hbx_client_run(struct hbx_peer_sock *ps)
 	hbx_peer_sock_failed(ps, why, err == -EPROTO);
 }
 
-static struct hbx_peer_sock *hbx_client_pick(struct hbx_peer *peer)
+/*
+ * A ready socket, the next in turn if take is set.  Only a request takes a
+ * turn: were the look before every fetch (hbx_client_ready()) to take one
+ * too, every request would land on the same socket of two.
+ */
+static struct hbx_peer_sock *hbx_client_pick(struct hbx_peer *peer, bool take)
 {
 	unsigned int i, n = READ_ONCE(peer->nr_socks);
-	unsigned int start = atomic_inc_return(&peer->next_sock);
+	unsigned int start = take ? atomic_inc_return(&peer->next_sock) :
+				    atomic_read(&peer->next_sock);
 
 	for (i = 0; i < n; i++) {
 		struct hbx_peer_sock *ps = &peer->socks[(start + i) % n];
@@ -223,7 +235,7 @@ static struct hbx_peer_sock *hbx_client_pick(struct hbx_peer *peer)
 
 bool hbx_client_ready(struct hbx_peer *peer)
 {
-	return !READ_ONCE(peer->stopping) && hbx_client_pick(peer);
+	return !READ_ONCE(peer->stopping) && hbx_client_pick(peer, false);
 }
 
 /* Wait for the reply: >0 when it came, 0 timed out, -EINTR, -ECANCELED. */
@@ -250,16 +262,37 @@ static long hbx_client_wait(struct hbx_client_req *req, long timeout,
 }
 
 /*
+ * Nothing came back on the request's socket since it was sent, and a whole
+ * timeout has passed: the peer stopped answering on it.  A requester whose
+ * wait was cut short by its own deadline cannot tell, and a peer that is
+ * slow but still replying to others keeps its socket.
+ */
+static bool hbx_client_silent(struct hbx_peer *peer,
+			      const struct hbx_client_req *req)
+{
+	long timeout = hbx_peer_timeout(peer);
+
+	return timeout != MAX_SCHEDULE_TIMEOUT &&
+	       !time_after(READ_ONCE(req->ps->last_rx), req->sent) &&
+	       time_after_eq(jiffies, req->sent + timeout);
+}
+
+/*
  * The requester leaves before its reply.  Still in the table: gone with
- * it.  Taken by a reader mid-reply: that socket is ended, so the reader
- * stops now rather than at the frame's deadline, and frees the request.
+ * it, and its socket too if it went silent.  Taken by a reader mid-reply:
+ * that socket is ended, so the reader stops now rather than at the frame's
+ * deadline, and frees the request.
  */
 static void hbx_client_give_up(struct hbx_peer *peer, struct hbx_client_req *req)
 {
-	if (xa_erase(&peer->pending, req->id) == req)
+	if (xa_erase(&peer->pending, req->id) == req) {
 		hbx_client_req_put(req);
-	else if (!completion_done(&req->done))
-		hbx_peer_sock_abort(req->ps);
+		if (hbx_client_silent(peer, req))
+			hbx_peer_sock_abort(req->ps, req->gen,
+					    "no reply in a whole timeout");
+	} else if (!completion_done(&req->done)) {
+		hbx_peer_sock_abort(req->ps, req->gen, "requester left mid-reply");
+	}
 	hbx_client_req_put(req);
 }
 
@@ -290,6 +323,8 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 
 	/* A dying or replaced socket is not ready; its slot's lock orders that. */
 	mutex_lock(&ps->send_lock);
+	req->gen = ps->gen;
+	req->sent = jiffies;
 	err = READ_ONCE(ps->ready) ?
 	      hbx_stoq_send(ps->sock, timeout, type, 0, req->id, get, sizeof(*get)) :
 	      -EPIPE;
@@ -297,7 +332,7 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 	if (err) {
 		/* Half a frame may have gone out: that socket is done. */
 		if (err != -EPIPE || READ_ONCE(ps->ready))
-			hbx_peer_sock_abort(ps);
+			hbx_peer_sock_abort(ps, req->gen, "request not sent whole");
 		hbx_client_give_up(peer, req);
 		return err == -ETIMEDOUT ? err : -EPIPE;
 	}
@@ -361,7 +396,7 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 			return -ETIMEDOUT;
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		ps = READ_ONCE(peer->stopping) ? NULL : hbx_client_pick(peer);
+		ps = READ_ONCE(peer->stopping) ? NULL : hbx_client_pick(peer, true);
 		if (!ps)
 			return -ENOTCONN;
 		err = hbx_client_try(peer, ps, type, &get, max, left, cancel, &req);

@@ -189,6 +189,9 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 	spin_lock(&ps->sock_lock);
 	sock = ps->sock;
 	WRITE_ONCE(ps->sock, NULL);
+	/* Its reader saw only a shut-down socket; the one who shut it knows why. */
+	if (ps->abort_why)
+		why = ps->abort_why;
 	spin_unlock(&ps->sock_lock);
 	mutex_unlock(&ps->send_lock);
 	/* Those it carried fail now, not at their deadline. */
@@ -208,13 +211,16 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 		hbx_notify_peer_down(peer);
 }
 
-void hbx_peer_sock_abort(struct hbx_peer_sock *ps)
+void hbx_peer_sock_abort(struct hbx_peer_sock *ps, s64 gen, const char *why)
 {
 	struct file *file = NULL;
 
 	spin_lock(&ps->sock_lock);
-	if (ps->sock)
+	if (ps->sock && (gen == HBX_PEER_SOCK_ANY || gen == ps->gen)) {
 		file = get_file(ps->sock->file);
+		if (!ps->abort_why)
+			ps->abort_why = why;
+	}
 	spin_unlock(&ps->sock_lock);
 	if (file) {
 		kernel_sock_shutdown(sock_from_file(file), SHUT_RDWR);
@@ -264,7 +270,7 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 
 	WRITE_ONCE(peer->stopping, true);
 	for (i = 0; i < peer->nr_socks; i++) {
-		hbx_peer_sock_abort(&peer->socks[i]);
+		hbx_peer_sock_abort(&peer->socks[i], HBX_PEER_SOCK_ANY, "stopped");
 		hbx_peer_sock_reap(&peer->socks[i]);
 	}
 }
@@ -318,6 +324,7 @@ static int hbx_peer_start(struct hbx_peer *peer)
 			return err;
 		}
 		ps->up = true;
+		ps->last_rx = jiffies;	/* silence is counted from here */
 		trace_hbx_peer_up(peer, i, "added");
 	}
 	for (i = 0; i < peer->nr_socks; i++)
@@ -425,10 +432,13 @@ static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 	mutex_lock(&ps->send_lock);
 	spin_lock(&ps->sock_lock);
 	WRITE_ONCE(ps->sock, sock);
+	ps->gen++;
+	ps->abort_why = NULL;
 	spin_unlock(&ps->sock_lock);
 	ps->thread = t;
 	ps->ready = false;
 	ps->up = true;
+	ps->last_rx = jiffies;	/* silence is counted from here */
 	trace_hbx_peer_up(peer, ps - peer->socks, "reconnected");
 	if (ps - peer->socks == peer->nr_socks)
 		WRITE_ONCE(peer->nr_socks, peer->nr_socks + 1);

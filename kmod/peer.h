@@ -32,7 +32,10 @@ struct hbx_peer_sock {
 	bool			up;
 	bool			ready;		/* client: hello answered */
 	struct mutex		send_lock;	/* client: one frame at a time; ready, sock */
-	spinlock_t		sock_lock;	/* sock, for hbx_peer_sock_abort() */
+	spinlock_t		sock_lock;	/* sock and gen, for hbx_peer_sock_abort() */
+	u32			gen;		/* bumped when the slot takes a new socket */
+	const char		*abort_why;	/* why it was shut down from outside */
+	unsigned long		last_rx;	/* client: jiffies of the last reply begun */
 };
 
 struct hbx_peer {
@@ -117,8 +120,13 @@ enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer);
  */
 void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 			  bool protocol_error);
-/* Shut a slot's socket down from outside its thread, which then ends it. */
-void hbx_peer_sock_abort(struct hbx_peer_sock *ps);
+/*
+ * Shut a slot's socket down from outside its thread, which then ends it:
+ * only the socket of generation gen (a requester's, which a reconnect may
+ * have replaced since), or whichever it holds with HBX_PEER_SOCK_ANY.
+ */
+#define HBX_PEER_SOCK_ANY	(-1LL)
+void hbx_peer_sock_abort(struct hbx_peer_sock *ps, s64 gen, const char *why);
 
 /* The peer's timeout in jiffies; MAX_SCHEDULE_TIMEOUT for none. */
 long hbx_peer_timeout(const struct hbx_peer *peer);

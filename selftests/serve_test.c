@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include "kselftest_harness.h"
 #include "hbx_test.h"
 #include "manifest.h"
@@ -59,18 +60,24 @@ static int peer_cb(uint8_t cmd, struct nlattr **tb, void *arg)
 	return 0;
 }
 
-/* PEER_ADD of nfds sockets in role, 5 s timeout. */
-static int peer_add_socks(struct hbx_nl *nl, uint32_t role, const int *fds,
-			  int nfds, int insecure, struct peer_info *p)
+/*
+ * PEER_ADD of nfds sockets in role with that timeout; to the live peer
+ * with id to_peer, or a new one if it is 0.
+ */
+static int peer_add_socks_to(struct hbx_nl *nl, uint32_t to_peer, uint32_t role,
+			     const int *fds, int nfds, int insecure,
+			     uint32_t timeout_ms, struct peer_info *p)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_PEER_ADD, 0);
 	struct nlattr *nest;
 	int i;
 
 	memset(p, 0, sizeof(*p));
+	if (to_peer)
+		nla_put_u32(msg, HBX_A_PEER_ID, to_peer);
 	nla_put_u32(msg, HBX_A_PEER_ROLE, role);
 	nla_put_string(msg, HBX_A_PEER_NAME, "test-client");
-	nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, 5000);
+	nla_put_u32(msg, HBX_A_PEER_TIMEOUT_MS, timeout_ms);
 	if (insecure)
 		nla_put_flag(msg, HBX_A_PEER_INSECURE);
 	nest = nla_nest_start(msg, HBX_A_PEER_SOCKETS);
@@ -78,6 +85,13 @@ static int peer_add_socks(struct hbx_nl *nl, uint32_t role, const int *fds,
 		nla_put_u32(msg, HBX_A_PEER_SOCKET_FD, fds[i]);
 	nla_nest_end(msg, nest);
 	return hbx_nl_request(nl, msg, HBX_A_PEER_MAX, peer_cb, p);
+}
+
+/* PEER_ADD of nfds sockets in role, 5 s timeout. */
+static int peer_add_socks(struct hbx_nl *nl, uint32_t role, const int *fds,
+			  int nfds, int insecure, struct peer_info *p)
+{
+	return peer_add_socks_to(nl, 0, role, fds, nfds, insecure, 5000, p);
 }
 
 static int peer_add(struct hbx_nl *nl, int fd, int insecure, struct peer_info *p)
@@ -474,6 +488,37 @@ static struct get_frame get_frame_of(uint8_t type, const uint8_t *digest,
 	return f;
 }
 
+/* A hello that arrives in pieces is still one frame: the stream stays in step. */
+TEST_F(serve, a_hello_sent_in_pieces_keeps_the_stream_in_step)
+{
+	struct hbx_stoq_hello hello = { .version = htobe32(HBX_STOQ_VERSION) };
+	struct hbx_stoq_hdr hdr = hdr_of(HBX_STOQ_MAGIC, HBX_STOQ_VERSION,
+					 HBX_STOQ_HELLO, sizeof(hello));
+	char frame[sizeof(hdr) + sizeof(hello)];
+	size_t cuts[] = { 3, sizeof(hdr), sizeof(hdr) + 2, sizeof(frame) }, at = 0, i;
+	struct hbx_stoq_hdr h;
+	struct peer_info p;
+	void *data;
+
+	memcpy(frame, &hdr, sizeof(hdr));
+	memcpy(frame + sizeof(hdr), &hello, sizeof(hello));
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		ASSERT_EQ(0, send_all(self->client, frame + at, cuts[i] - at));
+		at = cuts[i];
+		usleep(100 * 1000);
+	}
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(HBX_STOQ_HELLO, h.type);
+	free(data);
+	ASSERT_EQ(0, send_get(self->client, HBX_STOQ_GET_MANIFEST, self->digest, 0, 9));
+	ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(9, be64toh(h.id));
+	EXPECT_EQ(self->mlen, be32toh(h.len));
+	free(data);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
 TEST_F(serve, bad_magic_drops_the_socket)
 {
 	struct hbx_stoq_hdr h = hdr_of(0x12345678, HBX_STOQ_VERSION, HBX_STOQ_HELLO, 16);
@@ -687,11 +732,19 @@ TEST_F(serve, a_closed_connection_raises_peer_down)
  * A remote layer fetched from the kernel's own server over the loopback
  * pair: *srv serves the fixture's layer, *cli is the client peer.
  */
+static int remote_peers_timeout(struct _test_data_serve *self,
+				struct peer_info *srv, struct peer_info *cli,
+				uint32_t timeout_ms)
+{
+	return peer_add(self->nl, self->server, 1, srv) ?:
+	       peer_add_socks_to(self->nl, 0, HBX_PEER_ROLE_CLIENT, &self->client,
+				 1, 1, timeout_ms, cli);
+}
+
 static int remote_peers(struct _test_data_serve *self, struct peer_info *srv,
 			struct peer_info *cli)
 {
-	return peer_add(self->nl, self->server, 1, srv) ?:
-	       peer_add_socks(self->nl, HBX_PEER_ROLE_CLIENT, &self->client, 1, 1, cli);
+	return remote_peers_timeout(self, srv, cli, 5000);
 }
 
 /* LAYER_ADD of a remote layer, asked again while the manifest is on its way. */
@@ -775,6 +828,37 @@ TEST_F(serve, o_append_set_on_the_cache_after_attach_cannot_misplace_chunks)
 	free(got);
 }
 
+/* Looking for holes in the cache moves no file position of the caller's. */
+TEST_F(serve, reading_a_remote_layer_leaves_the_cache_fds_position_alone)
+{
+	int cache = open_cache(self, "position.cache", 0), dev;
+	struct peer_info srv, cli;
+	uint8_t *got = malloc(IMAGE_SIZE);
+	char path[32];
+	uint32_t index;
+
+	ASSERT_EQ(12345, lseek(cache, 12345, SEEK_SET));
+	ASSERT_EQ(0, remote_peers(self, &srv, &cli));
+	ASSERT_EQ(0, remote_add(self, cli.id, cache, &index)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	snprintf(path, sizeof(path), "/dev/hbx%u", index);
+	dev = open(path, O_RDONLY);
+	ASSERT_LE(0, dev);
+	/* Twice: the second time the chunks are in the cache. */
+	EXPECT_EQ(IMAGE_SIZE, pread(dev, got, IMAGE_SIZE, 0));
+	posix_fadvise(dev, 0, 0, POSIX_FADV_DONTNEED);
+	EXPECT_EQ(IMAGE_SIZE, pread(dev, got, IMAGE_SIZE, 0));
+	EXPECT_EQ(0, memcmp(got, self->data, IMAGE_SIZE));
+	EXPECT_EQ(12345, lseek(cache, 0, SEEK_CUR));
+	close(dev);
+	EXPECT_EQ(0, layer_del(self->nl, index));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	EXPECT_EQ(0, peer_del(self->nl, srv.id));
+	close(cache);
+	free(got);
+}
+
 TEST_F(serve, a_cache_attached_twice_is_refused)
 {
 	int cache = open_cache(self, "twice.cache", 0);
@@ -794,6 +878,176 @@ TEST_F(serve, a_cache_attached_twice_is_refused)
 	EXPECT_EQ(0, peer_del(self->nl, srv.id));
 	close(cache);
 	close(again);
+}
+
+/* MemAvailable from /proc/meminfo, in KiB. */
+static long mem_available_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/*
+ * GET_MANIFEST on many sockets whose readers never read.  The manifest is
+ * shared by every request for it, so kernel memory grows by what the
+ * sockets buffer, not by a copy of the manifest (4 MiB here) per request
+ * that a slow reader holds for as long as it likes.
+ */
+TEST_F_TIMEOUT(serve, a_manifest_asked_on_stuck_sockets_is_not_copied_for_each, 180)
+{
+	enum { NSOCK = 16 };
+	const off_t image_size = 512 << 20;	/* sparse: 131072 chunks of 4 KiB */
+	int c[NSOCK], k[NSOCK], ifd, mfd, i;
+	struct hbx_manifest_info info;
+	char image[128], manifest[128];
+	long before, after, grown, mkib;
+	struct nl_msg *msg;
+	struct peer_info p;
+	uint32_t index;
+
+	snprintf(image, sizeof(image), "%s/big.image", self->dir);
+	snprintf(manifest, sizeof(manifest), "%s/big.manifest", self->dir);
+	ifd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ASSERT_EQ(0, ftruncate(ifd, image_size));
+	close(ifd);
+	ifd = open(image, O_RDONLY);
+	mfd = open(manifest, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ASSERT_EQ(0, hbx_manifest_build(ifd, HBX_CHUNK_SHIFT_MIN, mfd, &info));
+	mkib = lseek(mfd, 0, SEEK_END) >> 10;
+	ASSERT_LE(4 << 10, mkib);
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, info.digest);
+	nla_put_u32(msg, HBX_A_LAYER_VERIFY, HBX_VERIFY_ONCE);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX,
+				    layer_index_cb, &index)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	close(ifd);
+	close(mfd);
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, index);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 1);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+
+	/*
+	 * Small socket buffers: what a stuck socket holds is then well under
+	 * the manifest, and a copy per request stands out.
+	 */
+	for (i = 0; i < NSOCK; i++) {
+		int small = 64 << 10;
+
+		ASSERT_EQ(0, tcp_pair(&c[i], &k[i]));
+		ASSERT_EQ(0, setsockopt(k[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+		ASSERT_EQ(0, setsockopt(c[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	}
+	ASSERT_EQ(0, peer_add_socks(self->nl, HBX_PEER_ROLE_SERVER, k, NSOCK, 1, &p));
+	for (i = 0; i < NSOCK; i++) {
+		struct hbx_stoq_hdr h;
+		void *data;
+
+		ASSERT_EQ(0, send_hello(c[i]));
+		ASSERT_EQ(0, recv_frame(c[i], &h, &data));
+		free(data);
+	}
+	sleep(1);
+	before = mem_available_kib();
+	for (i = 0; i < NSOCK; i++)
+		ASSERT_EQ(0, send_get(c[i], HBX_STOQ_GET_MANIFEST, info.digest, 0, 5));
+	sleep(3);	/* every server thread is now stuck in its send */
+	after = mem_available_kib();
+	grown = before - after;
+	TH_LOG("%d manifests of %ld KiB asked, none read: %ld KiB more in use",
+	       NSOCK, mkib, grown);
+	/* A copy per request would be 64 MiB; each socket buffers under 1. */
+	EXPECT_GT(24 << 10, grown);
+
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	for (i = 0; i < NSOCK; i++) {
+		close(c[i]);
+		close(k[i]);
+	}
+	EXPECT_EQ(0, layer_del(self->nl, index));
+}
+
+/*
+ * A peer that says hello on a second socket, then never answers on it.
+ * Requests are spread over a peer's sockets in turn, so without the fix
+ * every second read waited out the whole timeout and failed; the request
+ * that waits a whole timeout on a socket nothing came back on shuts it
+ * down, so at most one read pays for it and the rest go to the socket
+ * that works.
+ */
+TEST_F(serve, a_socket_that_never_answers_is_dropped_after_one_timeout)
+{
+	const uint32_t timeout_ms = 1000;
+	int cache = open_cache(self, "silent.cache", 0), dev, mute_k, mute_t;
+	struct peer_info srv, cli, more, g;
+	int failed = 0, slow = 0;
+	char path[32];
+	uint32_t index;
+	uint64_t i;
+	void *buf;
+
+	ASSERT_EQ(0, posix_memalign(&buf, 4096, 4096));
+	ASSERT_EQ(0, remote_peers_timeout(self, &srv, &cli, timeout_ms));
+	ASSERT_EQ(0, remote_add(self, cli.id, cache, &index)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	/* The mute socket joins the live peer once the layer is attached. */
+	ASSERT_EQ(0, tcp_pair(&mute_t, &mute_k));
+	ASSERT_EQ(0, send_hello(mute_t));
+	ASSERT_EQ(0, peer_add_socks_to(self->nl, cli.id, HBX_PEER_ROLE_CLIENT,
+				       &mute_k, 1, 1, timeout_ms, &more));
+	ASSERT_EQ(0, peer_get(self->nl, cli.id, &g));
+	ASSERT_EQ(2, g.socks_up);
+	usleep(300 * 1000);	/* its reader takes our hello: it is ready */
+
+	snprintf(path, sizeof(path), "/dev/hbx%u", index);
+	dev = open(path, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, dev);
+	/* One block of every chunk, each chunk's first read: a fetch each. */
+	for (i = 0; i < NCHUNKS; i++) {
+		struct timespec a, b;
+		long ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (pread(dev, buf, 4096, i << CHUNK_SHIFT) != 4096)
+			failed++;
+		else
+			EXPECT_EQ(0, memcmp(buf, self->data + (i << CHUNK_SHIFT), 4096));
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+		if (ms >= timeout_ms / 2)
+			slow++;
+	}
+	TH_LOG("%d of %d reads failed, %d waited on the mute socket",
+	       failed, (int)NCHUNKS, slow);
+	/* Requests take the sockets in turn: one of them met the mute one. */
+	EXPECT_EQ(1, slow);
+	EXPECT_GE(1, failed);
+	ASSERT_EQ(0, peer_get(self->nl, cli.id, &g));
+	EXPECT_EQ(1, g.socks_up);
+	EXPECT_NE(NULL, strstr(g.last_error, "no reply in a whole timeout")) {
+		TH_LOG("last error \"%s\"", g.last_error);
+	}
+	close(dev);
+	EXPECT_EQ(0, layer_del(self->nl, index));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	EXPECT_EQ(0, peer_del(self->nl, srv.id));
+	close(mute_t);
+	close(mute_k);
+	close(cache);
+	free(buf);
 }
 
 TEST_HARNESS_MAIN
