@@ -248,7 +248,7 @@ int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len)
  * LAYER_ADD starts a fetch and fails with -EINPROGRESS; asked again, it
  * finds the result here.  Keyed by digest alone: whoever fetched it, a
  * manifest that hashes to its digest is that manifest.  A result nobody
- * collects goes after HBX_MANIFEST_FETCH_KEEP.
+ * collects goes after HBX_MANIFEST_FETCH_KEEP (the reaper's delayed work).
  */
 #define HBX_MANIFEST_FETCH_KEEP	(60 * HZ)
 #define HBX_MANIFEST_FETCHES_MAX	64
@@ -269,6 +269,11 @@ struct hbx_manifest_fetch {
 static LIST_HEAD(hbx_manifest_fetches);
 static DEFINE_MUTEX(hbx_manifest_fetches_lock);
 static unsigned int hbx_manifest_fetches_nr;
+static bool hbx_manifest_fetches_closing;	/* module unload */
+
+/* Results nobody came back for go in time, not at the next LAYER_ADD. */
+static void hbx_manifest_fetches_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(hbx_manifest_reaper, hbx_manifest_fetches_reap);
 
 struct hbx_manifest_ask {
 	const u8		*digest;
@@ -319,6 +324,9 @@ static void hbx_manifest_fetch_work(struct work_struct *work)
 	f->len = err ? 0 : a.len;
 	f->done_at = jiffies;
 	f->done = true;
+	if (!hbx_manifest_fetches_closing)
+		queue_delayed_work(system_unbound_wq, &hbx_manifest_reaper,
+				   HBX_MANIFEST_FETCH_KEEP + 1);
 	mutex_unlock(&hbx_manifest_fetches_lock);
 }
 
@@ -341,6 +349,23 @@ static void hbx_manifest_fetches_expire(void)
 			hbx_manifest_fetch_free(f);
 		}
 	}
+}
+
+static void hbx_manifest_fetches_reap(struct work_struct *work)
+{
+	struct hbx_manifest_fetch *f;
+	unsigned long next = 0;
+
+	mutex_lock(&hbx_manifest_fetches_lock);
+	hbx_manifest_fetches_expire();
+	/* Done later than the one that woke us: come back for those. */
+	list_for_each_entry(f, &hbx_manifest_fetches, node)
+		if (f->done && (!next || time_before(f->done_at, next)))
+			next = f->done_at;
+	if (next && !hbx_manifest_fetches_closing)
+		queue_delayed_work(system_unbound_wq, &hbx_manifest_reaper,
+				   max_t(long, next + HBX_MANIFEST_FETCH_KEEP + 1 - jiffies, 1));
+	mutex_unlock(&hbx_manifest_fetches_lock);
 }
 
 static const char *hbx_fetch_why(int err, unsigned int nr_peers)
@@ -424,6 +449,10 @@ void hbx_fetch_exit(void)
 {
 	struct hbx_manifest_fetch *f, *next;
 
+	mutex_lock(&hbx_manifest_fetches_lock);
+	hbx_manifest_fetches_closing = true;	/* no fetch re-arms the reaper */
+	mutex_unlock(&hbx_manifest_fetches_lock);
+	cancel_delayed_work_sync(&hbx_manifest_reaper);
 	list_for_each_entry(f, &hbx_manifest_fetches, node)
 		WRITE_ONCE(f->cancelled, true);
 	list_for_each_entry_safe(f, next, &hbx_manifest_fetches, node) {
