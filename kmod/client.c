@@ -332,7 +332,7 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 	if (err) {
 		/* Half a frame may have gone out: that socket is done. */
 		if (err != -EPIPE || READ_ONCE(ps->ready))
-			hbx_peer_sock_abort(ps, req->gen, "request not sent whole");
+			hbx_peer_sock_abort(ps, req->gen, "a request could not be sent");
 		hbx_client_give_up(peer, req);
 		return err == -ETIMEDOUT ? err : -EPIPE;
 	}

@@ -237,21 +237,35 @@ static void hbx_notify(u8 cmd, hbx_fill_fn fill, void *obj, u64 extra,
 }
 
 /* The reply to a do request: one object, same command. */
-static int hbx_reply(struct genl_info *info, hbx_fill_fn fill, void *obj)
+/*
+ * A reply's buffer.  A command that creates something takes it first: an
+ * allocation that failed after the creation would report an error for a
+ * layer or peer that stays (found by fault injection, faults_debug.sh).
+ */
+static struct sk_buff *hbx_reply_new(void)
 {
-	struct sk_buff *msg;
-	void *hdr;
+	return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+}
 
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
+/* Fill msg (from hbx_reply_new(), consumed) with obj and send it. */
+static int hbx_reply_send(struct sk_buff *msg, struct genl_info *info,
+			  hbx_fill_fn fill, void *obj)
+{
+	void *hdr = genlmsg_put_reply(msg, info, &hbx_family, 0, info->genlhdr->cmd);
+
 	if (!hdr || fill(msg, obj, 0)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
+}
+
+static int hbx_reply(struct genl_info *info, hbx_fill_fn fill, void *obj)
+{
+	struct sk_buff *msg = hbx_reply_new();
+
+	return msg ? hbx_reply_send(msg, info, fill, obj) : -ENOMEM;
 }
 
 static int hbx_layer_fill_msg(struct sk_buff *skb, void *layer, u64 unused)
@@ -390,6 +404,7 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct hbx_layer_params p = { .verify = HBX_VERIFY_ALWAYS, .hashes_fd = -1 };
 	struct hbx_layer *layer;
+	struct sk_buff *msg;
 	int err;
 
 	if (!hbx_may_manage_layers(skb, info))
@@ -435,12 +450,17 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	if (info->attrs[HBX_A_LAYER_VERIFY])
 		p.verify = nla_get_u32(info->attrs[HBX_A_LAYER_VERIFY]);
 
+	msg = hbx_reply_new();
+	if (!msg)
+		return -ENOMEM;
 	layer = hbx_layer_add(&p, info);
-	if (IS_ERR(layer))
+	if (IS_ERR(layer)) {
+		nlmsg_free(msg);
 		return PTR_ERR(layer);
+	}
 	/* Still under the registry lock: nobody can delete it yet. */
 	hbx_notify_layer(layer, HBX_CMD_LAYER_ADD_NTF);
-	err = hbx_reply(info, hbx_layer_fill_msg, layer);
+	err = hbx_reply_send(msg, info, hbx_layer_fill_msg, layer);
 	hbx_layers_unlock();
 	return err;
 }
@@ -520,6 +540,7 @@ static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct hbx_peer_params p = { .timeout_ms = HBX_PEER_TIMEOUT_MS_DEFAULT };
 	struct hbx_peer *peer;
+	struct sk_buff *msg;
 	int err;
 
 	if (!hbx_may_add_peers(skb, info))
@@ -544,14 +565,19 @@ static int hbx_peer_add_doit(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		return err;
 
+	msg = hbx_reply_new();
+	if (!msg)
+		return -ENOMEM;
 	if (info->attrs[HBX_A_PEER_ID])
 		peer = hbx_peer_add_sockets(nla_get_u32(info->attrs[HBX_A_PEER_ID]),
 					    &p, info);
 	else
 		peer = hbx_peer_add(&p, info);
-	if (IS_ERR(peer))
+	if (IS_ERR(peer)) {
+		nlmsg_free(msg);
 		return PTR_ERR(peer);
-	err = hbx_reply(info, hbx_peer_fill_msg, peer);
+	}
+	err = hbx_reply_send(msg, info, hbx_peer_fill_msg, peer);
 	hbx_peers_unlock();
 	return err;
 }
