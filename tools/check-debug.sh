@@ -9,7 +9,8 @@
 # the run (tools/vm/run's check); each is copied to build/check-debug/splats.txt
 # (symbolized: splats.decoded.txt), and a kmemleak report that involves
 # hyperbox fails it too (all of them: build/check-debug/kmemleak.txt).
-#   usage: tools/check-debug.sh [TEST...]     (default: every selftest)
+#   usage: tools/check-debug.sh [TEST...]
+#          (default: every selftest, then selftests/faults_debug.sh)
 # Environment: HBX_DEBUG_TIMEOUT (VM seconds, default 10800), HBX_DEBUG_MEM
 # (MiB, default 4096), and tools/vm/run's HBX_VM_* variables.
 #
@@ -31,6 +32,8 @@ if [ "${1:-}" = --guest ]; then
 	done >/tmp/hbx-loads 2>/dev/null &
 	poller=$!
 	start=$(date +%s)
+	# Every selftest, then fault injection, which only this kernel can do.
+	[ $# -gt 0 ] || set -- $(ls selftests/*_test selftests/*_test.sh) selftests/faults_debug.sh
 	selftests/run_vm.sh "$ko" "$@"
 	echo "# selftests took $(($(date +%s) - start)) s in the guest"
 	kill "$poller" 2>/dev/null
