@@ -59,6 +59,8 @@
 
 /* Cases the client side answered when it stopped at its bound, or 0. */
 static unsigned long client_short;
+/* When the client side began: its readers end a round at the bound too. */
+static double client_t0;
 #define SLOTS		32
 #define SERVER_PEERS	SLOTS	/* one per slot: its last error is the case's */
 #define READERS		16
@@ -1476,8 +1478,10 @@ static void *reader(void *arg)
 			LOG("FAIL client side: a read of chunk %llu of %s: %zd, %s",
 			    (unsigned long long)c, path, got, got < 0 ? strerror(err) : "short");
 		}
+		/* A round whose chunks never come (every read EIO) ends at the bound. */
 		if (l->ncached >= lb.chunks * 3 / 4 || __atomic_load_n(&fk.stop, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&fk.cases, __ATOMIC_RELAXED) >= fk.target)
+		    __atomic_load_n(&fk.cases, __ATOMIC_RELAXED) >= fk.target ||
+		    fz_now() - client_t0 >= CLIENT_MAX_S)
 			rd.round_over = 1;
 		pthread_mutex_unlock(&rd.lock);
 	}
@@ -1493,6 +1497,8 @@ static int client_side(struct hbx_nl *nl, unsigned long count)
 	double t0 = fz_now();
 	int rounds = 0, attach_failures = 0, manifest_errors = 0, err = 0, i, k;
 	uint32_t peer;
+
+	client_t0 = t0;
 
 	if (hbx_nl_open(&fnl))
 		return -1;
@@ -1545,6 +1551,15 @@ static int client_side(struct hbx_nl *nl, unsigned long count)
 		rounds++;
 		if (verbose)
 			LOG("client: round %d, %lu cases, %.1f s", rounds, fk.cases, fz_now() - t0);
+	}
+	if (fz_now() - t0 >= CLIENT_MAX_S) {
+		/* What the kernel's peer looked like when time ran out. */
+		LOG("client side at its bound: %lu cases, %lu hellos, %lu manifests, "
+		    "%lu sockets handed in, %lu reads (%lu EIO), sockets %d %d",
+		    fk.cases, fk.hellos, fk.manifests, fk.reconnects, rd.reads, rd.eio,
+		    fk.s[0].fd, fk.s[1].fd);
+		hbx_nl_request(nl, hbx_nl_msg(nl, HBX_CMD_PEER_GET, NLM_F_DUMP),
+			       HBX_A_PEER_MAX, peer_show_cb, NULL);
 	}
 	__atomic_store_n(&fk.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(srv, NULL);
