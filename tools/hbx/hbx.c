@@ -67,8 +67,13 @@ int hbx_usage(const char *usage)
 {
 	/* Callers treat any return as "stop", but help must not go on: exit. */
 	if (help_mode) {
-		printf("usage: hbx %s\n\n%s.\nSee %s(8).\n", usage,
-		       help_summary ? help_summary : "", help_page);
+		printf("usage: hbx %s\n\n%s.\n", usage, help_summary ? help_summary : "");
+		/* What the placeholders with units take (hbx(8), NUMBERS). */
+		if (strstr(usage, "DURATION"))
+			printf("DURATION: 500ms, 30s, 2m, 1h or 1.5s; a bare number is seconds.\n");
+		if (strstr(usage, "SIZE"))
+			printf("SIZE: bytes, or 64K, 1M, 1G (K, M, G, T are powers of 1024).\n");
+		printf("See %s(8).\n", help_page);
 		exit(0);
 	}
 	fprintf(stderr, "usage: hbx %s\n", usage);
@@ -93,6 +98,8 @@ static int help_main(int argc, char **argv)
 	printf("usage: hbx COMMAND [ARGS...]\n\ncommands:\n");
 	print_table(stdout, subcommands, "");
 	printf("\nhbx help COMMAND... or hbx COMMAND... --help shows a command's usage.\n"
+	       "Numbers are strict: sizes take K, M, G, T (64K), durations ms, s, m, h\n"
+	       "(500ms, 30s; a bare number is seconds); a bad one exits 2 with a sentence.\n"
 	       "Exit status: 0 success, 1 failure, 2 bad usage.  See hbx(8).\n");
 	return 0;
 }
