@@ -57,6 +57,20 @@
  */
 #define CLIENT_MAX_S	300.0
 
+/*
+ * poll() until wake (fz_now()'s clock) at the latest.  Never a negative
+ * timeout: that is "forever" to poll(), and with no socket open nothing
+ * would wake it; a loaded host can make wake pass before the call.  (It
+ * did: the client side's fake server slept with both sockets closed, the
+ * kernel had none, and every read got EIO, round after round.)
+ */
+static void poll_until(struct pollfd *pfd, int n, double wake)
+{
+	double left = wake - fz_now();
+
+	poll(pfd, n, left > 0 ? (int)(left * 1000) + 1 : 0);
+}
+
 /* Cases the client side answered when it stopped at its bound, or 0. */
 static unsigned long client_short;
 /* When the client side began: its readers end a round at the bound too. */
@@ -847,7 +861,7 @@ static unsigned long run_cases(struct hbx_nl *nl, const uint64_t *list, uint64_t
 		}
 		if (!np)
 			continue;
-		poll(pfd, np, (int)((wake - fz_now()) * 1000) + 1);
+		poll_until(pfd, np, wake);
 		for (i = 0; i < np; i++) {
 			struct scase *c = &cs[map[i]];
 
@@ -957,7 +971,44 @@ static struct {
 	unsigned long	kernel_bad;	/* the kernel sent something wrong */
 	struct pending	pend[64];
 	int		npend;
+	pid_t		tid;		/* the fake server's thread */
 } fk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Where a thread of ours sits in the kernel: its wchan and stack. */
+static void show_kernel_stack(pid_t tid)
+{
+	static const char *const files[] = { "wchan", "stat", "stack" };
+	char path[64], line[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, files[i]);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			LOG("  %s: %s", files[i], strtok(line, "\n") ?: "");
+		if (f)
+			fclose(f);
+	}
+}
+
+/*
+ * Join the fake server within secs; if it does not stop, say where it sits
+ * (a thread stuck in the kernel is a finding, and must not hang the run).
+ */
+static int join_fake_server(pthread_t srv, int secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	if (!pthread_timedjoin_np(srv, NULL, &ts))
+		return 0;
+	LOG("FAIL client side: the fake server did not stop within %d s; it sits in:", secs);
+	show_kernel_stack(fk.tid);
+	return -1;
+}
 
 /*
  * Several remote layers of B at once, each with its own cache and two
@@ -1353,6 +1404,8 @@ static void *fake_server(void *arg)
 	uint8_t rb[65536];
 	int fails = 0;
 
+	fk.tid = gettid();
+
 	double report = fz_now() + 5;
 
 	while (!__atomic_load_n(&fk.stop, __ATOMIC_ACQUIRE)) {
@@ -1390,7 +1443,7 @@ static void *fake_server(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&fk.lock);
-		poll(pfd, n, (int)((wake - fz_now()) * 1000) + 1);
+		poll_until(pfd, n, wake);
 		pthread_mutex_lock(&fk.lock);
 		for (i = 0; i < n; i++) {
 			struct fsock *s = fk.s[0].fd == pfd[i].fd ? &fk.s[0] : &fk.s[1];
@@ -1495,7 +1548,7 @@ static int client_side(struct hbx_nl *nl, unsigned long count)
 	struct hbx_nl *fnl;
 	pthread_t srv, th[READERS];
 	double t0 = fz_now();
-	int rounds = 0, attach_failures = 0, manifest_errors = 0, err = 0, i, k;
+	int rounds = 0, attach_failures = 0, manifest_errors = 0, err = 0, stuck, i, k;
 	uint32_t peer;
 
 	client_t0 = t0;
@@ -1562,10 +1615,17 @@ static int client_side(struct hbx_nl *nl, unsigned long count)
 			       HBX_A_PEER_MAX, peer_show_cb, NULL);
 	}
 	__atomic_store_n(&fk.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(srv, NULL);
+	stuck = join_fake_server(srv, 30);
+	if (stuck) {
+		fk.kernel_bad++;
+		err = -1;
+	}
 	if (fz_peer_del(nl, peer))
 		LOG("client peer %u: delete: %s", peer, hbx_nl_error(nl));
-	hbx_nl_close(fnl);
+	if (stuck && !join_fake_server(srv, 10))
+		stuck = 0;	/* the delete let it go */
+	if (!stuck)		/* a stuck thread may still use its socket */
+		hbx_nl_close(fnl);
 
 	LOG("client side: %lu cases (chunk requests answered) in %.1f s, %d rounds of %d layers; "
 	    "%lu reads: %lu right, %lu EIO, %lu wrong bytes, %lu other, %lu too slow (longest %.2f s)",
