@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include "fuzz_common.h"
 #include "hbx_test.h"
 #include "manifest.h"
 
@@ -64,25 +65,6 @@ static int count_cb(uint8_t cmd, struct nlattr **tb, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
-}
-
-/* A connected loopback TCP pair; *ours stays here, *theirs goes to PEER_ADD. */
-static int tcp_pair(int *ours, int *theirs)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		return -1;
-	*ours = socket(AF_INET, SOCK_STREAM, 0);
-	if (*ours < 0 || connect(*ours, (void *)&a, sizeof(a)))
-		return -1;
-	*theirs = accept(l, NULL, NULL);
-	close(l);
-	return *theirs < 0 ? -1 : 0;
 }
 
 /*
@@ -282,7 +264,7 @@ int main(int argc, char **argv)
 		int ours, theirs;
 		uint32_t id = 0;
 
-		if (tcp_pair(&ours, &theirs)) {
+		if (fz_tcp_pair(&ours, &theirs)) {
 			perror("faults_ctl: loopback pair");
 			return 2;
 		}
@@ -300,7 +282,7 @@ int main(int argc, char **argv)
 		int ours, theirs;
 		uint32_t id = 0;
 
-		if (tcp_pair(&ours, &theirs) ||
+		if (fz_tcp_pair(&ours, &theirs) ||
 		    hbx_nl_request(nl, peer_add_msg(nl, theirs), HBX_A_PEER_MAX, index_cb, &id)) {
 			printf("# PEER_ADD without faults: %s\n", hbx_nl_error(nl));
 			return 1;

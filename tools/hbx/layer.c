@@ -735,8 +735,11 @@ static int layer_mount_main(int argc, char **argv)
 			   true);
 }
 
-/* Unmount dir and detach the layer mounted there. */
-int hbx_layer_umount(struct hbx_nl *nl, const char *dir)
+/*
+ * Unmount dir and detach the layer mounted there; with keep_held, a layer
+ * an export or a pull still holds stays attached.
+ */
+int hbx_layer_umount_keep(struct hbx_nl *nl, const char *dir, bool keep_held)
 {
 	struct hbx_layer_info *v = NULL;
 	struct stat st;
@@ -761,10 +764,16 @@ int hbx_layer_umount(struct hbx_nl *nl, const char *dir)
 		hbx_err("cannot unmount %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	ret = hbx_layer_detach(nl, v[i].index, false);
+	ret = keep_held && (v[i].exported || v[i].nr_peers) ? 0 :
+	      hbx_layer_detach(nl, v[i].index, false);
 out:
 	free(v);
 	return ret;
+}
+
+int hbx_layer_umount(struct hbx_nl *nl, const char *dir)
+{
+	return hbx_layer_umount_keep(nl, dir, false);
 }
 
 static int layer_umount_main(int argc, char **argv)

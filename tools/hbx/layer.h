@@ -89,6 +89,8 @@ int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
 		    const char *digest, const char *dir,
 		    struct hbx_layer_info *l);
 int hbx_layer_umount(struct hbx_nl *nl, const char *dir);
+/* The same, but a layer an export or a pull holds stays attached. */
+int hbx_layer_umount_keep(struct hbx_nl *nl, const char *dir, bool keep_held);
 
 /* hbx layer build's core: a reproducible EROFS image and its manifest. */
 struct hbx_build_opts {

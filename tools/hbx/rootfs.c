@@ -89,32 +89,7 @@ static int mounts_of(const char *dir)
 
 int hbx_rootfs_put_layer(struct hbx_nl *nl, const char *dir)
 {
-	struct hbx_layer_info *v = NULL;
-	struct stat st;
-	ssize_t n, i;
-	int ret = -1;
-
-	if (stat(dir, &st)) {
-		hbx_err("cannot stat %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	n = hbx_layer_dump(nl, &v);
-	if (n < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (v[i].dev == st.st_dev)
-			break;
-	if (i == n) {
-		hbx_err("%s is not a mounted hyperbox layer", dir);
-	} else if (umount2(dir, 0)) {
-		hbx_err("cannot unmount %s: %s", dir, strerror(errno));
-	} else if (v[i].exported || v[i].nr_peers) {
-		ret = 0;	/* an export or a pull holds it */
-	} else {
-		ret = hbx_layer_detach(nl, v[i].index, false);
-	}
-	free(v);
-	return ret;
+	return hbx_layer_umount_keep(nl, dir, true);
 }
 
 /* Unmount a lower layer, and let it go unless another root still has it. */
