@@ -2,10 +2,11 @@
 /*
  * The in-kernel STOQ server: answers a peer's requests for the manifests
  * and chunks of layers exported in the socket's network namespace.  Only
- * verified chunks leave: a chunk not yet verified is hashed first.  A layer
- * is pinned only while a request is decided, never while we wait on the
- * network to send (a chunk's file is referenced instead), so a slow reader
- * cannot hold up a delete.
+ * verified chunks leave: a chunk not yet verified is hashed first, and with
+ * verify always its blocks are checked again as they are read to be sent.
+ * A layer is pinned only while a request is decided, never while we wait
+ * on the network to send (a chunk's file or copy is referenced instead),
+ * so a slow reader cannot hold up a delete.
  *
  * A layer this node is still pulling is served too: a chunk it does not
  * have yet is fetched from its own peers first (the pin then lasts that
@@ -22,6 +23,7 @@
 #include <linux/slab.h>
 #include <net/sock.h>
 #include "layer.h"
+#include "netlink.h"
 #include "peer.h"
 #include "server.h"
 #include "stoq.h"
@@ -54,16 +56,43 @@ struct hbx_server_answer {
 };
 
 /*
- * A verified chunk: spliced from the image's page cache when its filesystem
- * can and the socket blocks (splice honours O_NONBLOCK; the file is
- * referenced, so the pin can go before the send), copied otherwise.
+ * Verify always: the chunk as it is on storage now, every block checked
+ * against its leaf before a byte of it leaves, as a read of the device
+ * would be.  Its leaves may have come from the hash file without its data
+ * ever being read, and the storage may have changed since: bytes that no
+ * longer match are answered FAILED (counted, notified), never sent.
+ */
+static void hbx_server_check(struct hbx_layer *layer, u64 chunk,
+			     struct hbx_server_answer *a)
+{
+	u64 start = ktime_get_ns(), first, bad;
+	int err;
+
+	first = chunk << (layer->manifest.chunk_shift - HBX_BLOCK_SHIFT);
+	err = hbx_chunk_check_blocks(&layer->chunks, chunk, a->data, &bad);
+	trace_hbx_blocks_verify(layer->index, first, err ? bad - first : a->len >> HBX_BLOCK_SHIFT,
+				err ? bad : -1ULL, ktime_get_ns() - start);
+	if (err == -EBADMSG)
+		hbx_notify_verify_fail(layer, chunk, bad);
+	if (err)
+		a->status = HBX_STOQ_FAILED;
+}
+
+/*
+ * A verified chunk.  Verify once trusts its storage: spliced from the
+ * image's page cache when its filesystem can and the socket blocks (splice
+ * honours O_NONBLOCK; the file is referenced, so the pin can go before the
+ * send).  Otherwise copied, and with verify always checked block by block
+ * first (hbx_server_check()).
  */
 static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
-			    loff_t pos, struct hbx_server_answer *a)
+			    u64 chunk, struct hbx_server_answer *a)
 {
+	loff_t pos = chunk << layer->manifest.chunk_shift;
 	ssize_t n;
 
-	if (layer->image->f_op->splice_read && !(sock->file->f_flags & O_NONBLOCK)) {
+	if (!layer->chunks.always && layer->image->f_op->splice_read &&
+	    !(sock->file->f_flags & O_NONBLOCK)) {
 		a->file = get_file(layer->image);
 		a->pos = pos;
 		return 0;
@@ -74,6 +103,8 @@ static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 	n = kernel_read(layer->image, a->data, a->len, &pos);
 	if (n != a->len)
 		a->status = HBX_STOQ_FAILED;
+	else if (layer->chunks.always)
+		hbx_server_check(layer, chunk, a);
 	return 0;
 }
 
@@ -105,7 +136,7 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 		return 0;
 	}
 	a->len = hbx_manifest_chunk_len(m, chunk);
-	err = hbx_server_chunk(layer, sock, chunk << m->chunk_shift, a);
+	err = hbx_server_chunk(layer, sock, chunk, a);
 	if (!err && a->status == HBX_STOQ_OK)
 		atomic64_inc(&layer->chunks_served);
 	return err;

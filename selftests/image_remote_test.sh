@@ -280,13 +280,12 @@ test "$(img a export other)" = "$oref"
 tap_result $? "bad.a_exports_the_tampered_meta_layer"
 tap_check "bad.b_refuses_the_tampered_meta_layer" \
 	fails_with "did not match" img b pull --remote "$pa" "$oref" --name other
-# B's module checked what came and refused it.  (A sends it: with verify
-# always and a hash file, a chunk's leaves come from the file, and the
-# server sends the chunk from storage without checking its blocks; B's
-# check is what stops the bytes.)
-tap_check "bad.b_counted_the_corrupt_chunks" test "$(on b "$hbx" peer list -j | python3 -c '
+# A never sent the tampered bytes: with verify always it checks every
+# block it reads to send against its leaves (which came from the good hash
+# file) and answered FAILED, so B counted no corrupt chunk from it.
+tap_check "bad.a_sent_no_wrong_bytes" test "$(on b "$hbx" peer list -j | python3 -c '
 import json, sys
-print([p for p in json.load(sys.stdin) if p["id"] == int(sys.argv[1])][0]["corrupt-chunks"])' "$pa")" -gt 0
+print([p for p in json.load(sys.stdin) if p["id"] == int(sys.argv[1])][0]["corrupt-chunks"])' "$pa")" = 0
 tap_check "bad.nothing_half_pulled_after_the_tampered_meta_layer" \
 	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
 # A's link down: its sockets stay, but nothing answers within the timeout.

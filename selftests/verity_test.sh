@@ -8,6 +8,8 @@
 #                  verify once serves the changed bytes (the documented
 #                  difference), other blocks still read right
 #   tamper-cache   the same for a remote layer's cache file
+#   tamper-serve   a served layer's storage changed: the server checks the
+#                  blocks it reads to send and answers FAILED, never the bytes
 #   hashes         a hash file that is short or another layer's is refused
 #                  at attach with a sentence
 #   one-cache      reading a layer through EROFS grows the page cache by
@@ -43,6 +45,12 @@ trap cleanup EXIT
 
 lf() { hbx_layer_field "$hbx" "$@"; }
 index_of() { sed -n 's/.*"index":\([0-9]*\).*/\1/p'; }
+# pf ID KEY: one field of a peer (hbx peer list -j).
+pf() {
+	"$hbx" peer list -j | python3 -c '
+import json, sys
+print([p for p in json.load(sys.stdin) if p["id"] == int(sys.argv[1])][0][sys.argv[2]])' "$1" "$2"
+}
 
 # block_of FILE N: the device block (4 KiB) holding FILE's N-th block.
 block_of() {
@@ -145,6 +153,30 @@ echo 3 > /proc/sys/vm/drop_caches
 ! read_block "/dev/hbx$r" "$n" > /dev/null 2>&1
 tap_result $? "tamper_cache.changed_cache_gets_eio"
 "$hbx" layer del "$r"
+
+# --- tamper-serve: a node never sends what no longer matches.  The served
+# layer's leaves come from its hash file, so the chunk's data was never
+# read when it was established; then its storage changes.  The server
+# must check the blocks as it reads them to send (before: it sent them,
+# and only the receiver's check stopped the bytes).
+e=$("$hbx" layer add "$work/fs/layer.erofs" -j | index_of) && "$hbx" layer export "$e"
+tap_result $? "tamper_serve.local_layer_exported"
+phys=$(block_of "$work/fs/layer.erofs" "$n")
+dd if="$work/evil" of="$loop" bs=4096 seek="$phys" count=1 oflag=direct conv=notrunc status=none
+echo 3 > /proc/sys/vm/drop_caches
+efails=$(lf "$e" verify-failures) corrupt=$(pf "$p" corrupt-chunks)
+r=$("$hbx" layer add --remote "$p" --digest "$digest" --cache "$work/serve.cache" -j | index_of)
+tap_check "tamper_serve.remote_attached" test -n "$r"
+! read_block "/dev/hbx$r" "$n" > /dev/null 2>&1
+tap_result $? "tamper_serve.changed_block_gets_eio"
+echo "# server: verify-failures $efails -> $(lf "$e" verify-failures); receiver: corrupt chunks $corrupt -> $(pf "$p" corrupt-chunks)"
+tap_check "tamper_serve.the_server_caught_it" test "$(lf "$e" verify-failures)" -gt "$efails"
+tap_check "tamper_serve.nothing_wrong_was_sent" test "$(pf "$p" corrupt-chunks)" = "$corrupt"
+read_block "/dev/hbx$r" $((n - 64)) | cmp -s - <(dd if="$work/src.copy" bs=4096 skip=$((n - 64)) count=1 status=none)
+tap_result $? "tamper_serve.other_chunks_still_served"
+"$hbx" layer del "$r" && "$hbx" layer del "$e"
+dd if="$work/good" of="$loop" bs=4096 seek="$phys" count=1 oflag=direct conv=notrunc status=none
+echo 3 > /proc/sys/vm/drop_caches
 
 # --- cache-enospc: the cache's filesystem fills up.
 mkdir -p "$work/tiny" && mount -t tmpfs -o size=1m tmpfs "$work/tiny"
