@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The in-kernel STOQ client.  A requester sends a frame and sleeps on its
- * request; the socket's reader thread hands each reply to the request with
- * its id.  Requests are reference counted: one reference is the
+ * request; the socket's receiver (peer.c) hands each reply to the request
+ * with its id.  Requests are reference counted: one reference is the
  * requester's, one the pending table's, inherited by whoever takes the
  * request out of the table (the reader, a dying socket, the requester
  * giving up).  A reply lands in a buffer the request owns, so a requester
@@ -17,7 +17,6 @@
 #include <linux/completion.h>
 #include <linux/file.h>
 #include <linux/kref.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/sched/signal.h>
@@ -78,60 +77,140 @@ static void hbx_client_complete(struct hbx_client_req *req, int err)
 	hbx_client_req_put(req);
 }
 
-static const char *hbx_client_rx_why(int err)
-{
-	switch (err) {
-	case -ETIMEDOUT:	return "reply not received in time";
-	case -EPROTO:		return "truncated reply";
-	default:		return "socket receive failed";
-	}
-}
-
-/* Deliver one reply; a non-zero return ends the socket. */
-static int hbx_client_deliver(struct hbx_peer_sock *ps, struct hbx_stoq_rx *rx,
-			      const struct hbx_stoq_hdr *hdr, const char **why)
+/*
+ * A reply's header is in: the request with its id (if any) takes it now,
+ * out of the table, and its payload goes to a buffer the request owns.
+ * Anything else is read and dropped, to keep the stream in step.
+ */
+static int hbx_client_reply(struct hbx_peer_sock *ps, const char **why)
 {
 	struct hbx_peer *peer = ps->peer;
-	u32 len = be32_to_cpu(hdr->len);
-	u64 id = be64_to_cpu(hdr->id);
+	u32 len = be32_to_cpu(ps->hdr.len);
+	u64 id = be64_to_cpu(ps->hdr.id);
 	struct hbx_client_req *req;
-	void *buf = NULL;
-	int err;
 
 	/* Ids are ours and 32-bit: anything else is no request of ours. */
 	req = id > U32_MAX ? NULL : xa_erase(&peer->pending, id);
-	if (req) {
-		req->status = be16_to_cpu(hdr->status);
-		if (req->status == HBX_STOQ_OK && len > req->max) {
-			*why = "reply larger than the request allows";
-			hbx_client_complete(req, -EPROTO);
+	ps->skip = len;
+	ps->step = HBX_RX_DISCARD;
+	if (!req)
+		return 0;
+	req->status = be16_to_cpu(ps->hdr.status);
+	if (req->status == HBX_STOQ_OK && len > req->max) {
+		*why = "reply larger than the request allows";
+		hbx_client_complete(req, -EPROTO);
+		return -EPROTO;
+	}
+	if (req->status == HBX_STOQ_OK && len) {
+		req->buf = kvmalloc(len, GFP_NOIO);
+		req->len = len;
+	}
+	if (!req->buf) {
+		/* A refusal, or no memory: its bytes are dropped. */
+		hbx_client_complete(req, req->status == HBX_STOQ_OK && len ? -ENOMEM : 0);
+		return 0;
+	}
+	ps->req = req;
+	ps->step = HBX_RX_PAYLOAD;
+	return 0;
+}
+
+/* The peer's hello: its version, then whatever else it sent, dropped. */
+static int hbx_client_hello(struct hbx_peer_sock *ps, const char **why)
+{
+	const struct hbx_stoq_hello *hello = (const void *)ps->payload;
+
+	if (be32_to_cpu(hello->version) != HBX_STOQ_VERSION) {
+		*why = "peer speaks another protocol version";
+		return -EPROTO;
+	}
+	WRITE_ONCE(ps->ready, true);
+	ps->skip = be32_to_cpu(ps->hdr.len) - sizeof(*hello);
+	ps->step = HBX_RX_DISCARD;
+	return 0;
+}
+
+static int hbx_client_header(struct hbx_peer_sock *ps, const char **why)
+{
+	WRITE_ONCE(ps->last_rx, jiffies);
+	*why = hbx_stoq_check_reply(&ps->hdr);
+	if (*why)
+		return -EPROTO;
+	if (ps->hdr.type == HBX_STOQ_HELLO) {
+		if (be32_to_cpu(ps->hdr.len) < sizeof(struct hbx_stoq_hello)) {
+			*why = "short hello";
 			return -EPROTO;
 		}
-		if (req->status == HBX_STOQ_OK && len)
-			buf = kvmalloc(len, GFP_NOIO);
+		ps->step = HBX_RX_HELLO;
+		return 0;
 	}
-	if (!buf) {
-		/* Nobody's, a refusal, or no memory: keep the stream in step. */
-		err = hbx_stoq_discard(ps->sock, rx, len);
-		if (req)
-			hbx_client_complete(req, req->status == HBX_STOQ_OK && len ?
-					    -ENOMEM : 0);
-		if (err)
-			*why = hbx_client_rx_why(err);
-		return err;
+	if (!READ_ONCE(ps->ready)) {
+		*why = "reply before the hello";
+		return -EPROTO;
 	}
-	err = hbx_stoq_recv_data(ps->sock, rx, buf, len);
-	if (err) {
-		kvfree(buf);
-		*why = hbx_client_rx_why(err);
-		hbx_client_complete(req, err);
-		return err;
+	return hbx_client_reply(ps, why);
+}
+
+/* Drop what nobody wants of the frame, as far as it has come. */
+static int hbx_client_discard(struct hbx_peer_sock *ps)
+{
+	u8 scratch[256];
+	int err = 0;
+
+	/* A piece's size stays put until it is whole: skip only moves then. */
+	while (ps->skip && !err) {
+		u32 n = min_t(u32, ps->skip, sizeof(scratch));
+
+		err = hbx_stoq_recv_piece(ps->sock, &ps->rx, scratch, n);
+		if (!err)
+			ps->skip -= n;
 	}
-	req->buf = buf;
-	req->len = len;
-	atomic64_add(len, &peer->bytes_rx);
-	hbx_client_complete(req, 0);
-	return 0;
+	return err;
+}
+
+/*
+ * Read one frame, as far as the socket has it: 0 when it is whole and
+ * handled, -EAGAIN when more must come first (the place is kept), or an
+ * error that ends the socket.
+ */
+static int hbx_client_frame(struct hbx_peer_sock *ps, const char **why)
+{
+	struct hbx_client_req *req;
+	int err = 0;
+
+	while (!err) {
+		switch (ps->step) {
+		case HBX_RX_HEADER:
+			err = hbx_stoq_recv_piece(ps->sock, &ps->rx, &ps->hdr,
+						  sizeof(ps->hdr)) ?:
+			      hbx_client_header(ps, why);
+			break;
+		case HBX_RX_HELLO:
+			err = hbx_stoq_recv_piece(ps->sock, &ps->rx, ps->payload,
+						  sizeof(struct hbx_stoq_hello)) ?:
+			      hbx_client_hello(ps, why);
+			break;
+		case HBX_RX_PAYLOAD:
+			req = ps->req;
+			err = hbx_stoq_recv_piece(ps->sock, &ps->rx, req->buf, req->len);
+			if (err)
+				break;
+			ps->req = NULL;
+			atomic64_add(req->len, &ps->peer->bytes_rx);
+			hbx_client_complete(req, 0);
+			ps->step = HBX_RX_HEADER;
+			hbx_stoq_rx_begin(&ps->rx);
+			return 0;
+		case HBX_RX_DISCARD:
+			err = hbx_client_discard(ps);
+			if (err)
+				break;
+			ps->step = HBX_RX_HEADER;
+			hbx_stoq_rx_begin(&ps->rx);
+			return 0;
+		}
+	}
+	return err;
 }
 
 void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
@@ -139,6 +218,11 @@ void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
 	struct hbx_client_req *req;
 	unsigned long id;
 
+	/* The reply being read when the socket ended: no more is coming. */
+	if (ps->req) {
+		hbx_client_complete(ps->req, -EPIPE);
+		ps->req = NULL;
+	}
 	/* Under the table's lock: no request can be freed while we look at it. */
 	xa_lock(&peer->pending);
 	xa_for_each(&peer->pending, id, req) {
@@ -150,67 +234,32 @@ void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
 	xa_unlock(&peer->pending);
 }
 
-/* The peer's hello: its version, then whatever else it sent, dropped. */
-static int hbx_client_hello(struct hbx_peer_sock *ps, struct hbx_stoq_rx *rx,
-			    const struct hbx_stoq_hdr *hdr, const char **why)
-{
-	struct hbx_stoq_hello hello;
-	u32 len = be32_to_cpu(hdr->len);
-	int err;
+/* Frames handled per run before the worker lets other sockets go first. */
+#define HBX_CLIENT_RX_BUDGET	16
 
-	if (len < sizeof(hello)) {
-		*why = "short hello";
-		return -EPROTO;
-	}
-	err = hbx_stoq_recv_data(ps->sock, rx, &hello, sizeof(hello)) ?:
-	      hbx_stoq_discard(ps->sock, rx, len - sizeof(hello));
-	if (err) {
-		*why = hbx_client_rx_why(err);
-		return err;
-	}
-	if (be32_to_cpu(hello.version) != HBX_STOQ_VERSION) {
-		*why = "peer speaks another protocol version";
-		return -EPROTO;
-	}
-	WRITE_ONCE(ps->ready, true);
-	return 0;
-}
-
-void hbx_client_run(struct hbx_peer_sock *ps)
+int hbx_client_receive(struct hbx_peer_sock *ps, const char **why)
 {
 	struct hbx_stoq_hello hello = { .version = cpu_to_be32(HBX_STOQ_VERSION) };
-	long timeout = hbx_peer_timeout(ps->peer);
-	struct hbx_stoq_rx rx = { .idle = timeout, .frame = timeout };
-	const char *why = "socket send failed or timed out";
-	struct hbx_stoq_hdr hdr;
+	unsigned int n;
 	int err;
 
-	mutex_lock(&ps->send_lock);
-	err = hbx_stoq_send(ps->sock, timeout, HBX_STOQ_HELLO, 0, 0, &hello,
-			    sizeof(hello));
-	mutex_unlock(&ps->send_lock);
-
-	while (!err && !kthread_should_stop()) {
-		err = hbx_stoq_recv_reply(ps->sock, &rx, &hdr, &why);
-		if (err == -EAGAIN) {
-			err = 0;	/* idle until a request goes out */
-			continue;
+	if (!ps->hello) {
+		mutex_lock(&ps->send_lock);
+		err = hbx_stoq_send(ps->sock, hbx_peer_timeout(ps->peer), HBX_STOQ_HELLO,
+				    0, 0, &hello, sizeof(hello));
+		mutex_unlock(&ps->send_lock);
+		if (err) {
+			*why = "socket send failed or timed out";
+			return err;
 		}
-		if (err)
-			break;
-		WRITE_ONCE(ps->last_rx, jiffies);
-		if (hdr.type == HBX_STOQ_HELLO)
-			err = hbx_client_hello(ps, &rx, &hdr, &why);
-		else if (!READ_ONCE(ps->ready)) {
-			why = "reply before the hello";
-			err = -EPROTO;
-		} else
-			err = hbx_client_deliver(ps, &rx, &hdr, &why);
+		ps->hello = true;
 	}
-	if (kthread_should_stop())
-		why = "stopped";
-	/* Not ready, then its requests failed: see hbx_peer_sock_failed(). */
-	hbx_peer_sock_failed(ps, why, err == -EPROTO);
+	for (n = 0; n < HBX_CLIENT_RX_BUDGET; n++) {
+		err = hbx_client_frame(ps, why);
+		if (err)
+			return err;
+	}
+	return 1;
 }
 
 /*

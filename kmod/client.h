@@ -23,8 +23,14 @@ struct hbx_cancel {
 	unsigned long	deadline;
 };
 
-/* Say hello, then read replies on a client-role socket until it fails. */
-void hbx_client_run(struct hbx_peer_sock *ps);
+/*
+ * The receiver of a client socket (peer.c's work): sends the hello first,
+ * then reads replies as far as the socket has them and hands each to its
+ * request.  -EAGAIN when it needs more data, 1 when its share of frames is
+ * done with more perhaps there, or an error (*why says it) that ends the
+ * socket.
+ */
+int hbx_client_receive(struct hbx_peer_sock *ps, const char **why);
 
 /* Fail the requests waiting for a reply on ps (it is dying). */
 void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps);

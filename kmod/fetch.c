@@ -9,7 +9,6 @@
  */
 #include <crypto/hash.h>
 #include <linux/jiffies.h>
-#include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
@@ -96,14 +95,13 @@ static bool hbx_source_dead(const struct hbx_source *src)
 }
 
 /*
- * Who is waiting may go: the layer is deleted, or the thread asking (a
- * server answering for a peer, with fetch-first) is told to stop.  User
- * processes are not kthreads; they can be killed instead.
+ * Who is waiting may go: the layer is deleted, or the one asking is a
+ * server's receiver answering for a peer with fetch-first, told to stop.
+ * User processes can be killed instead.
  */
 static bool hbx_fetch_cancelled(void *ctx)
 {
-	return hbx_source_dead(ctx) ||
-	       ((current->flags & PF_KTHREAD) && kthread_should_stop());
+	return hbx_source_dead(ctx) || hbx_peer_current_stopping();
 }
 
 static void hbx_fetch_cancel_init(struct hbx_cancel *c, struct hbx_source *src,
@@ -160,7 +158,7 @@ typedef int (*hbx_ask_fn)(struct hbx_source *src, struct hbx_peer *peer,
  * answers; between rounds in which all failed, back off and go again until
  * the longest of their timeouts has passed.  Gives up at once when the
  * asker is gone, every peer is deleted, the task is killed or the
- * thread told to stop (hbx_fetch_cancelled()), and, if
+ * receiver told to stop (hbx_fetch_cancelled()), and, if
  * absent_is_final, when every peer said it does not have the thing (a
  * chunk a peer lacks may come to it later; a layer it does not export
  * will not).

@@ -35,9 +35,12 @@ static int __init hbx_init(void)
 	err = hbx_pull_init();
 	if (err)
 		return err;
-	err = hbx_layer_init();
+	err = hbx_peer_init();
 	if (err)
 		goto err_pull;
+	err = hbx_layer_init();
+	if (err)
+		goto err_peer;
 	err = register_pernet_subsys(&hbx_net_ops);
 	if (err)
 		goto err_layer;
@@ -52,6 +55,8 @@ err_pernet:
 	unregister_pernet_subsys(&hbx_net_ops);
 err_layer:
 	hbx_layer_exit();
+err_peer:
+	hbx_peer_exit();
 err_pull:
 	hbx_pull_exit();
 	return err;

@@ -292,7 +292,7 @@ static int hbx_peer_fill_msg(struct sk_buff *skb, void *peer, u64 unused)
 	return hbx_peer_fill(skb, peer);
 }
 
-/* From the peer's socket thread: tell the peer's own namespace. */
+/* From the peer's socket receiver: tell the peer's own namespace. */
 void hbx_notify_peer_down(struct hbx_peer *peer)
 {
 	hbx_notify(HBX_CMD_PEER_DOWN_NTF, hbx_peer_fill_msg, peer, 0, peer->net,
@@ -339,7 +339,9 @@ static int hbx_get_info_doit(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, HBX_A_INFO_CHUNK_SIZE_MIN, 1U << HBX_CHUNK_SHIFT_MIN) ||
 	    nla_put_u32(msg, HBX_A_INFO_CHUNK_SIZE_MAX, 1U << HBX_CHUNK_SHIFT_MAX) ||
 	    nla_put_u32(msg, HBX_A_INFO_MANIFEST_SIZE_MAX, HBX_MANIFEST_MAX) ||
-	    nla_put_u32(msg, HBX_A_INFO_LAYERS, layers))
+	    nla_put_u32(msg, HBX_A_INFO_LAYERS, layers) ||
+	    nla_put_u32(msg, HBX_A_INFO_PEER_SOCKETS, hbx_peer_socks_held()) ||
+	    nla_put_u32(msg, HBX_A_INFO_PEER_SOCKETS_MAX, hbx_peer_socks_max()))
 		goto err_cancel;
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -500,9 +502,9 @@ static int hbx_layer_pull_doit(struct sk_buff *skb, struct genl_info *info)
 }
 
 /*
- * Peers cost kernel threads and memory outside any cgroup's limits, so only
- * the host's network admin (CAP_NET_ADMIN in the initial user namespace)
- * may add them; the family lets a namespace's admin in so the refusal can
+ * Peers hold sockets, kernel memory and workers' time that no cgroup's
+ * limits see, so only the host's network admin (CAP_NET_ADMIN in the
+ * initial user namespace) may add them; the family lets a namespace's admin in so the refusal can
  * say why.  Deleting and listing stay with the namespace's own admin.
  */
 static bool hbx_may_add_peers(struct sk_buff *skb, struct genl_info *info)

@@ -1,21 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Peers: TCP sockets that user space connected, secured with kTLS and handed
- * in (as nbd-client hands sockets to nbd).  Each socket gets a kernel thread;
- * after the handoff no user-space process sits in the data path.  Every
- * socket is checked for what it is before anything is created.
+ * in (as nbd-client hands sockets to nbd); after the handoff no user-space
+ * process sits in the data path.  Every socket is checked for what it is
+ * before anything is created.
+ *
+ * No thread per socket: an entry on each socket's wait queue (hooked with
+ * the socket's own poll, so it works under kTLS, whose records are only
+ * announced once decrypted) queues the slot's receiver on one workqueue
+ * when data, an error or a hang-up comes.  The receiver reads without
+ * blocking as far as the data goes and keeps its place in the frame for
+ * the next run; a frame begun but not finished brings it back at the
+ * frame's deadline.  An idle socket holds no thread, and how many workers
+ * run at once is the workqueue's bound, not the peers'.
  *
  * Bounds: only the host's network admin adds peers (netlink.c), the sockets
- * (and so threads) of all peers together are capped by max_peer_sockets,
- * a socket that fails is released and its thread exits at once, and a
- * network namespace that goes takes its peers with it.
+ * of all peers together are capped by max_peer_sockets, a socket that fails
+ * is released at once, and a network namespace that goes takes its peers
+ * with it.
  */
 #include <linux/file.h>
 #include <linux/idr.h>
-#include <linux/kthread.h>
 #include <linux/moduleparam.h>
 #include <linux/net.h>
-#include <linux/sched/task.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/net_namespace.h>
@@ -36,8 +44,21 @@ static unsigned int hbx_peers_generation;
 static unsigned int max_peer_sockets = 256;
 module_param(max_peer_sockets, uint, 0644);
 MODULE_PARM_DESC(max_peer_sockets,
-		 "Sockets (each with a kernel thread) all peers may hold together");
-static atomic_t hbx_peer_socks_held = ATOMIC_INIT(0);
+		 "Sockets all peers may hold together");
+static atomic_t hbx_peer_socks_in_use = ATOMIC_INIT(0);
+
+/* Every peer socket's receiver; WQ_MEM_RECLAIM: clients fetch for block I/O. */
+static struct workqueue_struct *hbx_peer_wq;
+
+unsigned int hbx_peer_socks_held(void)
+{
+	return atomic_read(&hbx_peer_socks_in_use);
+}
+
+unsigned int hbx_peer_socks_max(void)
+{
+	return READ_ONCE(max_peer_sockets);
+}
 
 long hbx_peer_timeout(const struct hbx_peer *peer)
 {
@@ -48,7 +69,7 @@ long hbx_peer_timeout(const struct hbx_peer *peer)
 static void hbx_peer_release_sock(struct socket *sock)
 {
 	sockfd_put(sock);
-	atomic_dec(&hbx_peer_socks_held);
+	atomic_dec(&hbx_peer_socks_in_use);
 }
 
 /* kTLS must be on in both directions: we never carry plaintext unasked. */
@@ -111,7 +132,7 @@ static struct socket *hbx_peer_get_sock(int fd, const struct hbx_peer_params *p,
 		sockfd_put(sock);
 		return ERR_PTR(-EINVAL);
 	}
-	if (atomic_inc_return(&hbx_peer_socks_held) > READ_ONCE(max_peer_sockets)) {
+	if (atomic_inc_return(&hbx_peer_socks_in_use) > READ_ONCE(max_peer_sockets)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,
 				    "too many peer sockets on this host (see max_peer_sockets)");
 		hbx_peer_release_sock(sock);
@@ -174,6 +195,8 @@ static void hbx_peer_setup_sock(struct hbx_peer *peer, struct socket *sock)
 	}
 }
 
+static void hbx_peer_sock_unlisten(struct hbx_peer_sock *ps);
+
 void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 			  bool protocol_error)
 {
@@ -194,8 +217,11 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 		why = ps->abort_why;
 	spin_unlock(&ps->sock_lock);
 	mutex_unlock(&ps->send_lock);
+	/* Nothing queues the receiver again; this is its last run. */
+	hbx_peer_sock_unlisten(ps);
 	/* Those it carried fail now, not at their deadline. */
-	hbx_client_fail_pending(peer, ps);
+	if (peer->role == HBX_PEER_ROLE_CLIENT)
+		hbx_client_fail_pending(peer, ps);
 	kernel_sock_shutdown(sock, SHUT_RDWR);
 	hbx_peer_release_sock(sock);
 
@@ -228,40 +254,127 @@ void hbx_peer_sock_abort(struct hbx_peer_sock *ps, s64 gen, const char *why)
 	}
 }
 
-/* Runs until its socket fails, releases it (hbx_peer_sock_failed()), ends. */
-static int hbx_peer_sock_thread(void *arg)
+/* Data, an error or a hang-up on the socket: run its receiver now. */
+static int hbx_peer_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
+			      int sync, void *key)
 {
-	struct hbx_peer_sock *ps = arg;
+	struct hbx_peer_sock *ps = container_of(wait, struct hbx_peer_sock, wait);
+	__poll_t events = key_to_poll(key);
 
-	if (ps->peer->role == HBX_PEER_ROLE_CLIENT)
-		hbx_client_run(ps);
-	else
-		hbx_server_run(ps);
+	/* Room to send is no news: senders wait on their own, with deadlines. */
+	if (events && !(events & (EPOLLIN | EPOLLRDNORM | EPOLLERR | EPOLLHUP |
+				  EPOLLRDHUP)))
+		return 0;
+	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
 	return 0;
 }
 
-static int hbx_peer_sock_create_thread(struct hbx_peer_sock *ps,
-				       struct task_struct **t)
-{
-	struct hbx_peer *peer = ps->peer;
+struct hbx_peer_poll {
+	poll_table		pt;
+	struct hbx_peer_sock	*ps;
+};
 
-	*t = kthread_create(hbx_peer_sock_thread, ps, "hbx-peer%u/%u",
-			    peer->id, (unsigned int)(ps - peer->socks));
-	if (IS_ERR(*t))
-		return PTR_ERR(*t);
-	/* Kept so kthread_stop() may reap a thread that already ended. */
-	get_task_struct(*t);
-	return 0;
-}
-
-/* Wait for a slot's thread to end (shut its socket down first). */
-static void hbx_peer_sock_reap(struct hbx_peer_sock *ps)
+static void hbx_peer_sock_queue_proc(struct file *file, wait_queue_head_t *whead,
+				     poll_table *pt)
 {
-	if (!ps->thread)
+	struct hbx_peer_sock *ps = container_of(pt, struct hbx_peer_poll, pt)->ps;
+
+	if (ps->whead)
 		return;
-	kthread_stop(ps->thread);
-	put_task_struct(ps->thread);
-	ps->thread = NULL;
+	ps->whead = whead;
+	add_wait_queue(whead, &ps->wait);
+}
+
+/* Start receiving on the slot's new socket, from the start of a frame. */
+static void hbx_peer_sock_listen(struct hbx_peer_sock *ps)
+{
+	struct hbx_peer_poll poll = { .ps = ps };
+
+	ps->rx.frame = hbx_peer_timeout(ps->peer);
+	hbx_stoq_rx_begin(&ps->rx);
+	ps->step = HBX_RX_HEADER;
+	ps->hello = false;
+	ps->req = NULL;
+	WRITE_ONCE(ps->stopping, false);
+	init_waitqueue_func_entry(&ps->wait, hbx_peer_sock_wake);
+	init_poll_funcptr(&poll.pt, hbx_peer_sock_queue_proc);
+	vfs_poll(ps->sock->file, &poll.pt);
+	/* What came before the hook woke nobody: look once now. */
+	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
+}
+
+static void hbx_peer_sock_unlisten(struct hbx_peer_sock *ps)
+{
+	if (!ps->whead)
+		return;
+	remove_wait_queue(ps->whead, &ps->wait);
+	ps->whead = NULL;
+}
+
+/*
+ * The receiver: reads what the socket has, never waiting for more.  A
+ * frame left unfinished brings it back at the frame's deadline (data that
+ * comes sooner brings it back sooner); then the frame has failed.
+ */
+static void hbx_peer_sock_work(struct work_struct *work)
+{
+	struct hbx_peer_sock *ps = container_of(to_delayed_work(work),
+						struct hbx_peer_sock, work);
+	const char *why = NULL;
+	long left;
+	int err;
+
+	/* A run queued before the socket ended: nothing to do. */
+	if (!ps->sock)
+		return;
+	if (READ_ONCE(ps->stopping)) {
+		hbx_peer_sock_failed(ps, "stopped", false);
+		return;
+	}
+	err = ps->peer->role == HBX_PEER_ROLE_CLIENT ?
+	      hbx_client_receive(ps, &why) : hbx_server_receive(ps, &why);
+	if (err > 0) {
+		/* Its share done with data still there: others go first. */
+		queue_delayed_work(hbx_peer_wq, &ps->work, 0);
+		return;
+	}
+	if (err == -EAGAIN) {
+		left = hbx_stoq_rx_left(&ps->rx);
+		if (left == MAX_SCHEDULE_TIMEOUT)
+			return;		/* between frames: wait for data */
+		if (left > 0) {
+			queue_delayed_work(hbx_peer_wq, &ps->work, left);
+			return;
+		}
+		err = -ETIMEDOUT;
+		why = NULL;
+	}
+	hbx_peer_sock_failed(ps, why ?: hbx_stoq_recv_why(err, &ps->rx),
+			     err == -EPROTO);
+}
+
+bool hbx_peer_current_stopping(void)
+{
+	struct work_struct *work = current_work();
+	struct hbx_peer_sock *ps;
+
+	if (!work || work->func != hbx_peer_sock_work)
+		return false;
+	ps = container_of(to_delayed_work(work), struct hbx_peer_sock, work);
+	return READ_ONCE(ps->stopping);
+}
+
+/*
+ * Stop a slot: its socket shut down, its receiver run to its end (which
+ * releases the socket).  Bounded: a receiver sending or fetching gives up
+ * at once on a shut-down socket or a stopped fetch (hbx_fetch_cancelled()).
+ */
+static void hbx_peer_sock_stop(struct hbx_peer_sock *ps)
+{
+	WRITE_ONCE(ps->stopping, true);
+	hbx_peer_sock_abort(ps, HBX_PEER_SOCK_ANY, "stopped");
+	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
+	flush_delayed_work(&ps->work);
 }
 
 static void hbx_peer_stop(struct hbx_peer *peer)
@@ -269,10 +382,8 @@ static void hbx_peer_stop(struct hbx_peer *peer)
 	unsigned int i;
 
 	WRITE_ONCE(peer->stopping, true);
-	for (i = 0; i < peer->nr_socks; i++) {
-		hbx_peer_sock_abort(&peer->socks[i], HBX_PEER_SOCK_ANY, "stopped");
-		hbx_peer_sock_reap(&peer->socks[i]);
-	}
+	for (i = 0; i < peer->nr_socks; i++)
+		hbx_peer_sock_stop(&peer->socks[i]);
 }
 
 static void hbx_peer_free(struct hbx_peer *peer)
@@ -311,25 +422,18 @@ struct hbx_peer *hbx_peer_get_client(struct net *net, u32 id)
 	return peer;
 }
 
-static int hbx_peer_start(struct hbx_peer *peer)
+static void hbx_peer_start(struct hbx_peer *peer)
 {
 	unsigned int i;
 
 	for (i = 0; i < peer->nr_socks; i++) {
 		struct hbx_peer_sock *ps = &peer->socks[i];
-		int err = hbx_peer_sock_create_thread(ps, &ps->thread);
 
-		if (err) {
-			ps->thread = NULL;
-			return err;
-		}
 		ps->up = true;
 		ps->last_rx = jiffies;	/* silence is counted from here */
 		trace_hbx_peer_up(peer, i, "added");
+		hbx_peer_sock_listen(ps);
 	}
-	for (i = 0; i < peer->nr_socks; i++)
-		wake_up_process(peer->socks[i].thread);
-	return 0;
 }
 
 struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
@@ -351,6 +455,7 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++) {
 		mutex_init(&peer->socks[i].send_lock);
 		spin_lock_init(&peer->socks[i].sock_lock);
+		INIT_DELAYED_WORK(&peer->socks[i].work, hbx_peer_sock_work);
 	}
 	peer->role = p->role;
 	peer->insecure = p->insecure;
@@ -392,13 +497,7 @@ struct hbx_peer *hbx_peer_add(const struct hbx_peer_params *p,
 	hbx_peers_generation++;
 	for (i = 0; i < peer->nr_socks; i++)
 		hbx_peer_setup_sock(peer, peer->socks[i].sock);
-	err = hbx_peer_start(peer);
-	if (err) {
-		idr_remove(&hbx_peers, id);
-		mutex_unlock(&hbx_peers_mutex);
-		hbx_peer_stop(peer);	/* threads never woken end unrun */
-		goto err_put_socks;
-	}
+	hbx_peer_start(peer);
 	return peer;	/* registry still locked, for the reply */
 
 err_put_socks:
@@ -406,13 +505,11 @@ err_put_socks:
 	return ERR_PTR(err);
 }
 
-/* Caller holds hbx_peers_mutex: a dead slot's thread has ended or is ending. */
+/* Caller holds hbx_peers_mutex: a dead slot's receiver has ended or is ending. */
 static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 {
 	struct hbx_peer_sock *ps = NULL;
-	struct task_struct *t;
 	unsigned int i;
-	int err;
 
 	for (i = 0; i < peer->nr_socks && !ps; i++)
 		if (!READ_ONCE(peer->socks[i].up))
@@ -423,10 +520,8 @@ static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 		ps = &peer->socks[peer->nr_socks];
 		ps->peer = peer;
 	}
-	err = hbx_peer_sock_create_thread(ps, &t);
-	if (err)
-		return err;
-	hbx_peer_sock_reap(ps);
+	/* The last run for the old socket is over before the slot takes another. */
+	cancel_delayed_work_sync(&ps->work);
 
 	/* Requesters check ready under send_lock: none is mid-send here. */
 	mutex_lock(&ps->send_lock);
@@ -435,7 +530,6 @@ static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 	ps->gen++;
 	ps->abort_why = NULL;
 	spin_unlock(&ps->sock_lock);
-	ps->thread = t;
 	ps->ready = false;
 	ps->up = true;
 	ps->last_rx = jiffies;	/* silence is counted from here */
@@ -444,7 +538,7 @@ static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 		WRITE_ONCE(peer->nr_socks, peer->nr_socks + 1);
 	mutex_unlock(&ps->send_lock);
 	hbx_peer_setup_sock(peer, sock);
-	wake_up_process(t);
+	hbx_peer_sock_listen(ps);
 	return 0;
 }
 
@@ -600,4 +694,11 @@ void hbx_peer_exit(void)
 {
 	hbx_peers_net_exit(NULL);
 	idr_destroy(&hbx_peers);
+	destroy_workqueue(hbx_peer_wq);
+}
+
+int hbx_peer_init(void)
+{
+	hbx_peer_wq = alloc_workqueue("hyperbox_peers", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return hbx_peer_wq ? 0 : -ENOMEM;
 }

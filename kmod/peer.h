@@ -8,27 +8,41 @@
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/hyperbox.h>
+#include "stoq.h"
 
 struct genl_info;
 struct net;
 struct socket;
-struct task_struct;
 
 #define HBX_PEER_TIMEOUT_MS_DEFAULT	30000
 #define HBX_PEER_TIMEOUT_MS_MAX		(3600 * 1000)
 
 struct hbx_peer;
 
+struct hbx_client_req;
+
+/* Where a socket's receiver is within the frame it reads. */
+enum hbx_rx_step {
+	HBX_RX_HEADER,
+	HBX_RX_PAYLOAD,		/* server: a request's; client: a reply's */
+	HBX_RX_HELLO,		/* client: the peer's hello */
+	HBX_RX_DISCARD,		/* client: bytes nobody wants */
+};
+
 /*
- * One handed-in socket and the kernel thread that services it.  When the
- * socket fails, its thread releases it and exits: a dead slot holds neither
- * a socket nor a thread, only the task reference kthread_stop() needs.
+ * One handed-in socket.  No thread of its own: a wait-queue entry on the
+ * socket queues the slot's work on a shared workqueue when data comes
+ * (peer.c), and the work reads what is there without blocking, frame by
+ * frame, keeping its place here between runs.  An idle socket costs no
+ * thread.  When the socket fails, the work releases it (a dead slot holds
+ * no socket) and nothing queues the work again.
  */
 struct hbx_peer_sock {
 	struct hbx_peer		*peer;
 	struct socket		*sock;		/* NULL once released */
-	struct task_struct	*thread;	/* referenced */
 	bool			up;
 	bool			ready;		/* client: hello answered */
 	struct mutex		send_lock;	/* client: one frame at a time; ready, sock */
@@ -36,6 +50,19 @@ struct hbx_peer_sock {
 	u32			gen;		/* bumped when the slot takes a new socket */
 	const char		*abort_why;	/* why it was shut down from outside */
 	unsigned long		last_rx;	/* client: jiffies of the last reply begun */
+
+	/* The receiver (peer.c), and where it is, kept between its runs. */
+	struct delayed_work	work;		/* now on data, or at the frame's deadline */
+	struct wait_queue_entry	wait;		/* on the socket's wait queue */
+	wait_queue_head_t	*whead;		/* which, while registered */
+	bool			stopping;	/* told to stop: ends at once */
+	struct hbx_stoq_rx	rx;
+	struct hbx_stoq_hdr	hdr;
+	enum hbx_rx_step	step;
+	bool			hello;		/* server: received; client: sent */
+	u32			skip;		/* client: bytes left to discard */
+	struct hbx_client_req	*req;		/* client: whose reply is being read */
+	u8			payload[HBX_STOQ_REQUEST_MAX] __aligned(8);
 };
 
 struct hbx_peer {
@@ -114,19 +141,30 @@ unsigned int hbx_peer_socks_up(struct hbx_peer *peer);
 enum hbx_peer_state hbx_peer_state(struct hbx_peer *peer);
 
 /*
- * The socket's thread ends it: no request goes out on it any more, those
+ * The socket's receiver ends it: no request goes out on it any more, those
  * it carried fail, it is released; count why, and tell user space if it
  * was the peer's last.
  */
 void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 			  bool protocol_error);
 /*
- * Shut a slot's socket down from outside its thread, which then ends it:
+ * Shut a slot's socket down from outside its receiver, which then ends it:
  * only the socket of generation gen (a requester's, which a reconnect may
  * have replaced since), or whichever it holds with HBX_PEER_SOCK_ANY.
  */
 #define HBX_PEER_SOCK_ANY	(-1LL)
 void hbx_peer_sock_abort(struct hbx_peer_sock *ps, s64 gen, const char *why);
+/*
+ * Whether the work running now is a peer socket's receiver told to stop
+ * (a server answering with fetch-first then gives up its fetch).
+ */
+bool hbx_peer_current_stopping(void);
+
+/* Sockets all peers hold now, and how many they may (max_peer_sockets). */
+unsigned int hbx_peer_socks_held(void);
+unsigned int hbx_peer_socks_max(void);
+
+int hbx_peer_init(void);
 
 /* The peer's timeout in jiffies; MAX_SCHEDULE_TIMEOUT for none. */
 long hbx_peer_timeout(const struct hbx_peer *peer);

@@ -18,7 +18,6 @@
  * that does not parse, or does not arrive in time, ends the socket.
  */
 #include <linux/fs.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <net/sock.h>
@@ -192,37 +191,55 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 	return 0;
 }
 
-void hbx_server_run(struct hbx_peer_sock *ps)
+/* Handle a whole request: the first must be a hello. */
+static int hbx_server_request(struct hbx_peer_sock *ps, const char **why)
 {
-	/* Wait for a request as long as it takes; receive it within the timeout. */
-	struct hbx_stoq_rx rx = {
-		.idle = MAX_SCHEDULE_TIMEOUT,
-		.frame = hbx_peer_timeout(ps->peer),
-	};
-	u8 payload[HBX_STOQ_REQUEST_MAX] __aligned(8);
-	struct hbx_stoq_hdr hdr;
-	const char *why = NULL;
-	bool hello = false;
+	const struct hbx_stoq_hdr *hdr = &ps->hdr;
 	int err;
 
-	for (;;) {
-		err = hbx_stoq_recv_request(ps->sock, &rx, &hdr, payload, &why);
-		if (err)
-			break;
-		if (!hello && hdr.type != HBX_STOQ_HELLO) {
-			why = "first frame is not a hello";
-			err = -EPROTO;
-			break;
-		}
-		if (hdr.type == HBX_STOQ_HELLO) {
-			err = hbx_server_hello(ps, &hdr, (void *)payload, &why);
-			hello = true;
-		} else {
-			err = hbx_server_get(ps, &hdr, (void *)payload, &why);
-		}
-		if (err)
-			break;
-		atomic64_inc(&ps->peer->requests);
+	if (!ps->hello && hdr->type != HBX_STOQ_HELLO) {
+		*why = "first frame is not a hello";
+		return -EPROTO;
 	}
-	hbx_peer_sock_failed(ps, why ? why : "socket error", err == -EPROTO);
+	if (hdr->type == HBX_STOQ_HELLO) {
+		err = hbx_server_hello(ps, hdr, (void *)ps->payload, why);
+		ps->hello = true;
+	} else {
+		err = hbx_server_get(ps, hdr, (void *)ps->payload, why);
+	}
+	if (!err)
+		atomic64_inc(&ps->peer->requests);
+	return err;
+}
+
+/* Requests handled per run before the worker lets other sockets go first. */
+#define HBX_SERVER_RX_BUDGET	16
+
+int hbx_server_receive(struct hbx_peer_sock *ps, const char **why)
+{
+	unsigned int n = 0;
+	int err = 0;
+
+	while (!err && n < HBX_SERVER_RX_BUDGET) {
+		if (ps->step == HBX_RX_HEADER) {
+			err = hbx_stoq_recv_piece(ps->sock, &ps->rx, &ps->hdr,
+						  sizeof(ps->hdr));
+			if (err)
+				break;
+			*why = hbx_stoq_check_request(&ps->hdr);
+			if (*why)
+				return -EPROTO;
+			ps->step = HBX_RX_PAYLOAD;
+		}
+		err = hbx_stoq_recv_piece(ps->sock, &ps->rx, ps->payload,
+					  be32_to_cpu(ps->hdr.len));
+		if (err)
+			break;
+		/* The frame is in: its answer is not bounded by its deadline. */
+		ps->step = HBX_RX_HEADER;
+		hbx_stoq_rx_begin(&ps->rx);
+		err = hbx_server_request(ps, why);
+		n++;
+	}
+	return err ?: 1;
 }

@@ -4,7 +4,13 @@
 
 struct hbx_peer_sock;
 
-/* Serve STOQ requests on a server-role socket until it fails or is stopped. */
-void hbx_server_run(struct hbx_peer_sock *ps);
+/*
+ * The receiver of a server socket (peer.c's work): reads requests as far
+ * as the socket has them and answers each (the answer is sent with the
+ * peer's timeout).  -EAGAIN when it needs more data, 1 when its share of
+ * requests is done with more perhaps there, or an error (*why says it)
+ * that ends the socket.
+ */
+int hbx_server_receive(struct hbx_peer_sock *ps, const char **why);
 
 #endif

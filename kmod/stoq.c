@@ -12,54 +12,46 @@
 #include <net/sock.h>
 #include "stoq.h"
 
-/* Jiffies the next receive may wait: idle, or what is left of the frame's. */
-static long hbx_rx_left(const struct hbx_stoq_rx *rx)
+long hbx_stoq_rx_left(const struct hbx_stoq_rx *rx)
 {
 	if (!rx->started || rx->frame == MAX_SCHEDULE_TIMEOUT)
-		return rx->started ? MAX_SCHEDULE_TIMEOUT : rx->idle;
+		return MAX_SCHEDULE_TIMEOUT;
 	return (long)(rx->deadline - jiffies);
 }
 
-static void hbx_rx_begin(struct hbx_stoq_rx *rx)
+void hbx_stoq_rx_begin(struct hbx_stoq_rx *rx)
 {
 	rx->started = false;
+	rx->got = 0;
 }
 
 /*
- * Read exactly len bytes of the current frame.  The receive timeout is set
- * afresh before every call to what is left, so it never re-arms: a peer
- * sending one byte per timeout still ends at the frame's deadline.  Until
- * the frame starts, any byte ends the wait (no MSG_WAITALL), and starts the
- * frame's clock.
+ * Never blocks: the receiver runs when the socket has data (peer.c), so a
+ * peer that sends nothing, or drips a byte at a time, holds no thread; the
+ * frame's deadline, set by its first byte, is checked when the data stops
+ * (hbx_stoq_rx_left()), so nothing the peer sends pushes it back.
  */
-static int hbx_recv_full(struct socket *sock, struct hbx_stoq_rx *rx,
-			 void *buf, size_t len, size_t *got)
+int hbx_stoq_recv_piece(struct socket *sock, struct hbx_stoq_rx *rx,
+			void *buf, u32 len)
 {
-	*got = 0;
-	while (*got < len) {
-		struct kvec iov = { buf + *got, len - *got };
-		struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
-		long left = hbx_rx_left(rx);
-		int n;
+	while (rx->got < len) {
+		struct kvec iov = { buf + rx->got, len - rx->got };
+		struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+		int n = kernel_recvmsg(sock, &msg, &iov, 1, iov.iov_len,
+				       MSG_DONTWAIT | MSG_NOSIGNAL);
 
-		if (left <= 0)
-			return -ETIMEDOUT;
-		WRITE_ONCE(sock->sk->sk_rcvtimeo, left);
-		n = kernel_recvmsg(sock, &msg, &iov, 1, iov.iov_len,
-				   (rx->started ? MSG_WAITALL : 0) | MSG_NOSIGNAL);
-		if (n == -EAGAIN)
-			return rx->started ? -ETIMEDOUT : -EAGAIN;
 		if (n < 0)
 			return n;
 		if (n == 0)
-			return -EPIPE;
+			return rx->started ? -EPROTO : -EPIPE;
 		if (!rx->started) {
 			rx->started = true;
 			rx->deadline = jiffies + (rx->frame == MAX_SCHEDULE_TIMEOUT ?
 						  0 : rx->frame);
 		}
-		*got += n;
+		rx->got += n;
 	}
+	rx->got = 0;
 	return 0;
 }
 
@@ -73,105 +65,44 @@ static u32 hbx_stoq_request_len(u8 type)
 	}
 }
 
-static const char *hbx_recv_why(int err, bool partial)
+const char *hbx_stoq_check_request(const struct hbx_stoq_hdr *hdr)
+{
+	u32 len = be32_to_cpu(hdr->len);
+
+	if (be32_to_cpu(hdr->magic) != HBX_STOQ_MAGIC)
+		return "bad magic";
+	if (hdr->version != HBX_STOQ_VERSION)
+		return "unsupported protocol version";
+	if (!hbx_stoq_request_len(hdr->type))
+		return "unknown frame type";
+	if (len > HBX_STOQ_REQUEST_MAX)
+		return "frame too long";
+	if (len != hbx_stoq_request_len(hdr->type) || hdr->reserved || hdr->status)
+		return "malformed frame";
+	return NULL;
+}
+
+const char *hbx_stoq_check_reply(const struct hbx_stoq_hdr *hdr)
+{
+	if (be32_to_cpu(hdr->magic) != HBX_STOQ_MAGIC)
+		return "bad magic";
+	if (hdr->version != HBX_STOQ_VERSION)
+		return "unsupported protocol version";
+	if (hdr->type != HBX_STOQ_REPLY && hdr->type != HBX_STOQ_HELLO)
+		return "unexpected frame type";
+	if (be32_to_cpu(hdr->len) > HBX_MANIFEST_MAX)
+		return "frame too long";
+	return NULL;
+}
+
+const char *hbx_stoq_recv_why(int err, const struct hbx_stoq_rx *rx)
 {
 	switch (err) {
-	case -EPIPE:	return partial ? "truncated frame" : "peer closed the connection";
+	case -EPIPE:	 return "peer closed the connection";
+	case -EPROTO:	 return "truncated frame";
 	case -ETIMEDOUT: return "frame not received in time";
-	default:	return "socket receive failed";
+	default:	 return "socket receive failed";
 	}
-}
-
-int hbx_stoq_recv_request(struct socket *sock, struct hbx_stoq_rx *rx,
-			  struct hbx_stoq_hdr *hdr, void *payload,
-			  const char **why)
-{
-	size_t got;
-	u32 len;
-	int err;
-
-	hbx_rx_begin(rx);
-	err = hbx_recv_full(sock, rx, hdr, sizeof(*hdr), &got);
-	if (err == -EPIPE && got) {
-		*why = "truncated frame header";
-		return -EPROTO;
-	}
-	if (err) {
-		*why = hbx_recv_why(err, false);
-		return err;
-	}
-	len = be32_to_cpu(hdr->len);
-	if (be32_to_cpu(hdr->magic) != HBX_STOQ_MAGIC)
-		*why = "bad magic";
-	else if (hdr->version != HBX_STOQ_VERSION)
-		*why = "unsupported protocol version";
-	else if (!hbx_stoq_request_len(hdr->type))
-		*why = "unknown frame type";
-	else if (len > HBX_STOQ_REQUEST_MAX)
-		*why = "frame too long";
-	else if (len != hbx_stoq_request_len(hdr->type) || hdr->reserved ||
-		 hdr->status)
-		*why = "malformed frame";
-	else
-		*why = NULL;
-	if (*why)
-		return -EPROTO;
-
-	err = hbx_recv_full(sock, rx, payload, len, &got);
-	if (err)
-		*why = hbx_recv_why(err, true);
-	return err == -EPIPE ? -EPROTO : err;
-}
-
-int hbx_stoq_recv_reply(struct socket *sock, struct hbx_stoq_rx *rx,
-			struct hbx_stoq_hdr *hdr, const char **why)
-{
-	size_t got;
-	int err;
-
-	hbx_rx_begin(rx);
-	err = hbx_recv_full(sock, rx, hdr, sizeof(*hdr), &got);
-	if (err == -EAGAIN)
-		return -EAGAIN;		/* idle: nothing came */
-	if (err) {
-		*why = err == -EPIPE && got ? "truncated frame header" :
-					      hbx_recv_why(err, false);
-		return err == -EPIPE && got ? -EPROTO : err;
-	}
-	if (be32_to_cpu(hdr->magic) != HBX_STOQ_MAGIC)
-		*why = "bad magic";
-	else if (hdr->version != HBX_STOQ_VERSION)
-		*why = "unsupported protocol version";
-	else if (hdr->type != HBX_STOQ_REPLY && hdr->type != HBX_STOQ_HELLO)
-		*why = "unexpected frame type";
-	else if (be32_to_cpu(hdr->len) > HBX_MANIFEST_MAX)
-		*why = "frame too long";
-	else
-		return 0;
-	return -EPROTO;
-}
-
-int hbx_stoq_recv_data(struct socket *sock, struct hbx_stoq_rx *rx,
-		       void *buf, size_t len)
-{
-	size_t got;
-	int err = hbx_recv_full(sock, rx, buf, len, &got);
-
-	return err == -EPIPE ? -EPROTO : err;
-}
-
-int hbx_stoq_discard(struct socket *sock, struct hbx_stoq_rx *rx, u32 len)
-{
-	u8 scratch[256];
-	int err = 0;
-
-	while (len && !err) {
-		u32 n = min_t(u32, len, sizeof(scratch));
-
-		err = hbx_stoq_recv_data(sock, rx, scratch, n);
-		len -= n;
-	}
-	return err;
 }
 
 static void hbx_stoq_hdr_init(struct hbx_stoq_hdr *hdr, u8 type, u16 status,

@@ -10,45 +10,41 @@ struct file;
 struct socket;
 
 /*
- * How long receiving a frame may take.  Waiting for a frame to begin may
- * last idle jiffies; once its first byte is in, the rest (header and
- * payload) must arrive before a deadline that nothing the peer sends can
- * push back, so a peer that drips a byte at a time never holds a reader
- * past it.  MAX_SCHEDULE_TIMEOUT means no bound.  One reader per socket.
+ * Receiving frames a piece at a time, without blocking, as data arrives.
+ * Waiting for a frame to begin costs nothing and has no bound; once its
+ * first byte is in, the rest (header and payload) must arrive before a
+ * deadline that nothing the peer sends can push back.  One receiver per
+ * socket.
  */
 struct hbx_stoq_rx {
-	long		idle;
-	long		frame;
+	long		frame;		/* MAX_SCHEDULE_TIMEOUT: no bound */
 	unsigned long	deadline;	/* set by the frame's first byte */
 	bool		started;
+	u32		got;		/* bytes of the current piece in */
 };
 
+/* A new frame: its clock starts at its first byte. */
+void hbx_stoq_rx_begin(struct hbx_stoq_rx *rx);
 /*
- * Read one request frame: header and payload (at most HBX_STOQ_REQUEST_MAX
- * bytes).  Returns 0; -EPIPE when the peer closed cleanly between frames;
- * -EPROTO for a bad frame, with *why saying what was wrong; -ETIMEDOUT for
- * a frame that did not complete in time; or another error from the socket
- * (*why says so too).
+ * What is left of the frame's time, in jiffies (<= 0: it is over), or
+ * MAX_SCHEDULE_TIMEOUT when no frame is under way or it has no bound.
  */
-int hbx_stoq_recv_request(struct socket *sock, struct hbx_stoq_rx *rx,
-			  struct hbx_stoq_hdr *hdr, void *payload,
-			  const char **why);
-
+long hbx_stoq_rx_left(const struct hbx_stoq_rx *rx);
 /*
- * Read a reply (or hello) header: 0; -EAGAIN when the idle time passed with
- * nothing at all received; -EPROTO for a bad header (*why says what);
- * -ETIMEDOUT, or a socket error.
+ * Take what has arrived of a len-byte piece of the frame into buf, after
+ * the rx->got bytes already there: 0 once the piece is whole (the next
+ * piece starts at 0); -EAGAIN when the socket has nothing more yet (call
+ * again when it has); -EPIPE when the peer closed between frames, -EPROTO
+ * within one; or a socket error.
  */
-int hbx_stoq_recv_reply(struct socket *sock, struct hbx_stoq_rx *rx,
-			struct hbx_stoq_hdr *hdr, const char **why);
-/*
- * Read exactly len payload bytes of the frame being received, within its
- * deadline: 0, -EPROTO if the peer stops short, -ETIMEDOUT, or an error.
- */
-int hbx_stoq_recv_data(struct socket *sock, struct hbx_stoq_rx *rx,
-		       void *buf, size_t len);
-/* Read and drop len payload bytes of the frame being received. */
-int hbx_stoq_discard(struct socket *sock, struct hbx_stoq_rx *rx, u32 len);
+int hbx_stoq_recv_piece(struct socket *sock, struct hbx_stoq_rx *rx,
+			void *buf, u32 len);
+/* What is wrong with a request's header (at most HBX_STOQ_REQUEST_MAX
+ * bytes of payload), or with a reply's or hello's; NULL if nothing. */
+const char *hbx_stoq_check_request(const struct hbx_stoq_hdr *hdr);
+const char *hbx_stoq_check_reply(const struct hbx_stoq_hdr *hdr);
+/* Why receiving failed with err, in a sentence for the peer's last error. */
+const char *hbx_stoq_recv_why(int err, const struct hbx_stoq_rx *rx);
 
 /*
  * Send a frame of type with data, all of it within timeout jiffies

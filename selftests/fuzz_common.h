@@ -355,29 +355,22 @@ static inline int fz_cleanup(struct hbx_nl *nl, const struct fz_ids *layers_befo
 	return failed;
 }
 
-/* Kernel threads of peer sockets ("hbx-peer..."). */
-static inline int fz_peer_threads(void)
+static inline int fz_peer_sockets_cb(uint8_t cmd, struct nlattr **tb, void *arg)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
+	(void)cmd;
+	if (tb[HBX_A_INFO_PEER_SOCKETS])
+		*(int *)arg = (int)nla_get_u32(tb[HBX_A_INFO_PEER_SOCKETS]);
+	return 0;
+}
 
-	while (d && (e = readdir(d))) {
-		char path[300], comm[64] = "";
-		FILE *f;
+/* Sockets all peers on the host hold (GET_INFO), or -1. */
+static inline int fz_peer_sockets(struct hbx_nl *nl)
+{
+	int n = -1;
 
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "hbx-peer", 8))
-			n++;
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
+	if (hbx_nl_request(nl, hbx_nl_msg(nl, HBX_CMD_GET_INFO, 0), HBX_A_INFO_MAX,
+			   fz_peer_sockets_cb, &n))
+		return -1;
 	return n;
 }
 

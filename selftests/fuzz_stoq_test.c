@@ -30,7 +30,7 @@
  *
  * After each side, a good layer is served by the kernel to the kernel (a
  * client peer and a server peer on the two ends of one connection) and
- * reads back right; at the end no peer thread is left and the kernel log
+ * reads back right; at the end no peer socket is held and the kernel log
  * has nothing that says the kernel is hurt.
  *
  *   fuzz_stoq_test [-n CASES] [-s SEED] [-o FIRST] [-S|-C] [-v]
@@ -1657,7 +1657,7 @@ int main(int argc, char **argv)
 {
 	unsigned long count = 10000;
 	uint64_t first = 0;
-	int do_server = 1, do_client = 1, c, kmsg, threads0;
+	int do_server = 1, do_client = 1, c, kmsg, socks0;
 	struct fz_ids layers0, peers0;
 	struct hbx_nl *nl;
 	char cmd[128];
@@ -1695,7 +1695,6 @@ int main(int argc, char **argv)
 	fz_diag("stoq fuzz: seed %llu, %lu cases per side (reproduce: %s -s %llu -n %lu)",
 		(unsigned long long)seed, count, argv[0], (unsigned long long)seed, count);
 	kmsg = fz_kmsg_open();
-	threads0 = fz_peer_threads();
 	strcpy(workdir, "/tmp/hbx-stoq-fuzz.XXXXXX");
 	if (!mkdtemp(workdir) || hbx_nl_open(&nl) ||
 	    fz_layer_make(&la, workdir, "a", 12 * 8192, 13, seed) ||
@@ -1706,6 +1705,7 @@ int main(int argc, char **argv)
 	}
 	fz_dump(nl, HBX_CMD_LAYER_GET, &layers0);
 	fz_dump(nl, HBX_CMD_PEER_GET, &peers0);
+	socks0 = fz_peer_sockets(nl);
 	alarm(1500);
 	{
 		pthread_t t;
@@ -1730,10 +1730,10 @@ int main(int argc, char **argv)
 
 	c = fz_cleanup(nl, &layers0, &peers0);
 	fz_tap(!c, "stoq_fuzz.nothing_left_to_clean_up");
-	for (c = 0; c < 100 && fz_peer_threads() > threads0; c++)
+	for (c = 0; c < 100 && fz_peer_sockets(nl) > socks0; c++)
 		usleep(50 * 1000);
-	if (!fz_tap(fz_peer_threads() <= threads0, "stoq_fuzz.no_peer_thread_left"))
-		fz_diag("%d hbx-peer threads, %d before", fz_peer_threads(), threads0);
+	if (!fz_tap(fz_peer_sockets(nl) == socks0, "stoq_fuzz.no_peer_socket_left"))
+		fz_diag("%d peer sockets held, %d before", fz_peer_sockets(nl), socks0);
 	fz_tap(!fz_layer_del(nl, la_index, 0), "stoq_fuzz.served_layer_detaches");
 	fz_tap(!fz_kmsg_bad(kmsg), "stoq_fuzz.kernel_log_has_no_warning_bug_or_oops");
 	if (fz_tap_failed)

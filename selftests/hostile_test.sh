@@ -12,12 +12,14 @@
 #   force-del     a force-delete while reads wait on a silent peer returns
 #                 at once, the reads end with EIO
 #   netns         a namespace whose last process exits takes its peers,
-#                 their threads and its exports with it
+#                 their sockets and its exports with it
 #   genl-lock     a remote attach whose peer never sends the manifest does
 #                 not hold genetlink's lock: another family registers at once
 #   deadline      three silent peers for one layer: a read ends at the
 #                 layer's deadline (the longest peer timeout), not one
 #                 timeout per peer
+#   idle          128 idle peer sockets (four peers of 16 each way) hold no
+#                 thread each: the host has fewer than 16 more tasks
 # Runs inside the VM with hyperbox.ko loaded.  HBX_ONLY="drip netns ..."
 # runs only those parts (to show each failing on an older module alone).
 set -u
@@ -54,9 +56,9 @@ remote() {
 # ended PID: the process is gone.
 ended() { ! kill -0 "$1" 2>/dev/null; }
 
-# threads: how many hyperbox peer threads exist.
-threads() {
-	grep -l '^hbx-peer' /proc/[0-9]*/comm 2>/dev/null | wc -l
+# sockets: how many sockets all peers on the host hold (hbx info).
+sockets() {
+	"$hbx" info -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["peer-sockets"])'
 }
 
 # part NAME: whether to run that part.
@@ -83,7 +85,7 @@ rc=$?
 echo "# $(cat "$work/unpriv.err")"
 tap_check "unprivileged.peer_add_is_refused" test "$rc" -ne 0
 tap_check "unprivileged.refusal_says_why" grep -q "initial user namespace" "$work/unpriv.err"
-tap_check "unprivileged.no_thread_left" test "$(threads)" -eq 0
+tap_check "unprivileged.no_socket_held" test "$(sockets)" -eq 0
 fi
 
 # --- drip: a reply that never ends is cut at the frame's deadline.
@@ -151,7 +153,7 @@ fi
 
 # --- netns: nothing of a namespace outlives it.
 if part netns; then
-before=$(threads)
+before=$(sockets)
 unshare -n sh -c "
 	ip link set lo up
 	$liar 127.0.0.1:7605 $work/layer.erofs $work/layer.manifest > $work/ns-liar.log 2>&1 &
@@ -163,11 +165,11 @@ unshare -n sh -c "
 	exit 0"
 tap_result $? "netns.peer_and_export_made_inside"
 exported() { [ "$(lf "$local_idx" exported)" = "True" ] || [ "$(lf "$local_idx" exported)" = "true" ]; }
-gone() { ! exported && [ "$(threads)" -le "$before" ]; }
+gone() { ! exported && [ "$(sockets)" -le "$before" ]; }
 hbx_wait_until 30 gone
 rc=$?
-echo "# after the namespace: exported $(lf "$local_idx" exported), peer threads $(threads) (before: $before)"
-tap_check "netns.export_and_threads_gone_with_it" test "$rc" -eq 0
+echo "# after the namespace: exported $(lf "$local_idx" exported), peer sockets $(sockets) (before: $before)"
+tap_check "netns.export_and_sockets_gone_with_it" test "$rc" -eq 0
 fi
 
 # --- genl-lock: the manifest's wait is not netlink's.
@@ -215,4 +217,27 @@ for q in $q1 $q2 $q3; do "$hbx" peer del "$q"; done
 fi
 
 "$hbx" layer del "$local_idx"
+# --- idle: a socket has no thread of its own (receivers run on a shared
+# workqueue when data comes); before, each held a kernel thread.
+if part idle; then
+"$hbx" serve --listen 127.0.0.1:7608 --insecure --per-source 64 --max-handshakes 64 \
+	> "$work/idle-serve.log" 2>&1 &
+pids="$pids $!"
+hbx_wait_until 10 grep -q "serving on" "$work/idle-serve.log"
+tasks() { ls -d /proc/[0-9]* | wc -l; }
+t0=$(tasks) s0=$(sockets) ids=
+for i in 1 2 3 4; do
+	ids="$ids $("$hbx" peer connect 127.0.0.1:7608 --insecure --connections 16)"
+done
+hbx_wait_until 10 test "$(sockets)" -ge $((s0 + 128))
+tap_result $? "idle.128_peer_sockets_held"
+sleep 2		# time for any per-socket thread to show up
+t1=$(tasks)
+echo "# 128 idle peer sockets (64 each way): $((t1 - t0)) more tasks"
+tap_check "idle.no_thread_per_socket" test $((t1 - t0)) -lt 16
+for id in $ids; do "$hbx" peer del "$id"; done
+hbx_wait_until 10 test "$(sockets)" -eq "$s0"
+tap_result $? "idle.both_ends_release_their_sockets"
+fi
+
 tap_end

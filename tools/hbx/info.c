@@ -11,7 +11,7 @@
 struct module_info {
 	char		version[64];
 	uint32_t	protocol, max_layers, chunk_min, chunk_max, manifest_max;
-	uint32_t	layers;
+	uint32_t	layers, peer_sockets, peer_sockets_max;
 	uint64_t	features;
 };
 
@@ -32,6 +32,8 @@ static int info_parse(uint8_t cmd, struct nlattr **tb, void *arg)
 	U32(HBX_A_INFO_CHUNK_SIZE_MAX, chunk_max);
 	U32(HBX_A_INFO_MANIFEST_SIZE_MAX, manifest_max);
 	U32(HBX_A_INFO_LAYERS, layers);
+	U32(HBX_A_INFO_PEER_SOCKETS, peer_sockets);
+	U32(HBX_A_INFO_PEER_SOCKETS_MAX, peer_sockets_max);
 #undef U32
 	if (tb[HBX_A_INFO_FEATURES])
 		mi->features = nla_get_u64(tb[HBX_A_INFO_FEATURES]);
@@ -69,6 +71,7 @@ static void print_text(const struct module_info *mi)
 	printf("\nlayers attached:   %u of %u\n", mi->layers, mi->max_layers);
 	printf("chunk sizes:       %u to %u bytes\n", mi->chunk_min, mi->chunk_max);
 	printf("manifest size max: %u bytes\n", mi->manifest_max);
+	printf("peer sockets:      %u of %u\n", mi->peer_sockets, mi->peer_sockets_max);
 }
 
 static void print_json(const struct module_info *mi)
@@ -85,6 +88,8 @@ static void print_json(const struct module_info *mi)
 	hbx_json_u64(&j, "chunk-size-max", mi->chunk_max);
 	hbx_json_u64(&j, "manifest-size-max", mi->manifest_max);
 	hbx_json_u64(&j, "layers", mi->layers);
+	hbx_json_u64(&j, "peer-sockets", mi->peer_sockets);
+	hbx_json_u64(&j, "peer-sockets-max", mi->peer_sockets_max);
 	hbx_json_object_end(&j);
 	hbx_json_finish(&j);
 }

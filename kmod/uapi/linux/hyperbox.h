@@ -97,6 +97,8 @@ enum hbx_info_attr {
 	HBX_A_INFO_MANIFEST_SIZE_MAX,	/* u32 */
 	HBX_A_INFO_LAYERS,		/* u32, layers attached now */
 	HBX_A_INFO_PAD,
+	HBX_A_INFO_PEER_SOCKETS,	/* u32, sockets all peers on the host hold now */
+	HBX_A_INFO_PEER_SOCKETS_MAX,	/* u32, how many they may (max_peer_sockets) */
 
 	__HBX_A_INFO_MAX,
 	HBX_A_INFO_MAX = __HBX_A_INFO_MAX - 1
