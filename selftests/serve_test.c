@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
 #include <linux/tls.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -689,6 +691,65 @@ TEST_F(serve, a_deleted_peers_id_is_not_reused_at_once)
 	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &q));
 	EXPECT_NE(p.id, q.id);
 	EXPECT_EQ(0, peer_del(self->nl, q.id));
+}
+
+/*
+ * A dump of peers that spans several messages while a peer is deleted
+ * says so (NLM_F_DUMP_INTR on what follows), so a lister knows to ask
+ * again instead of trusting a list that was never true at any one time.
+ */
+TEST_F(serve, a_peer_dump_that_peers_change_under_is_flagged)
+{
+	enum { N = 100 };
+	struct nl_msg *m = hbx_nl_msg(self->nl, HBX_CMD_PEER_GET, 0);
+	struct {
+		struct nlmsghdr		n;
+		struct genlmsghdr	g;
+	} req = {
+		.n = { .nlmsg_len = sizeof(req), .nlmsg_type = nlmsg_hdr(m)->nlmsg_type,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.g = { .cmd = HBX_CMD_PEER_GET, .version = HBX_GENL_VERSION },
+	};
+	struct timeval tv = { .tv_sec = 10 };
+	int clients[N], servers[N], i, fd, parts = 0, intr = 0, done = 0;
+	static char buf[65536];
+	uint32_t ids[N];
+	struct peer_info p;
+
+	nlmsg_free(m);
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, tcp_pair(&clients[i], &servers[i]));
+		ASSERT_EQ(0, peer_add(self->nl, servers[i], 1, &p));
+		ids[i] = p.id;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	ASSERT_LE(0, fd);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ASSERT_EQ(sizeof(req), send(fd, &req, sizeof(req), 0));
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		ASSERT_LT(0, n);
+		for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			intr |= !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
+			done |= h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR;
+		}
+		/* The rest of the dump is made as this part is read. */
+		if (!parts++)
+			ASSERT_EQ(0, peer_del(self->nl, ids[0]));
+	}
+	close(fd);
+	TH_LOG("%d peers dumped in %d parts, interrupted flag %s", N, parts,
+	       intr ? "set" : "not set");
+	EXPECT_LT(1, parts);
+	EXPECT_TRUE(intr);
+	for (i = 0; i < N; i++) {
+		if (i)
+			EXPECT_EQ(0, peer_del(self->nl, ids[i]));
+		close(clients[i]);
+		close(servers[i]);
+	}
 }
 
 struct down_event {
