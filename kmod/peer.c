@@ -375,6 +375,12 @@ static void hbx_peer_sock_stop(struct hbx_peer_sock *ps)
 	hbx_peer_sock_abort(ps, HBX_PEER_SOCK_ANY, "stopped");
 	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
 	flush_delayed_work(&ps->work);
+	/*
+	 * That run ended the socket and unhooked it, but a wake that came
+	 * while it ran may have queued one more, behind the flush: that one
+	 * must not outlive the peer (it would run on freed memory).
+	 */
+	cancel_delayed_work_sync(&ps->work);
 }
 
 static void hbx_peer_stop(struct hbx_peer *peer)
