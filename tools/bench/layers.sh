@@ -146,8 +146,12 @@ start() {
 		mount -t erofs -o ro "$dev" "$work/mnt" ;;
 	verity)	mount -t erofs -o ro /dev/mapper/hbxbenchpy "$work/mnt" ;;
 	loop)	mount -t erofs -o ro "$pyloop" "$work/mnt" ;;
-	file)	mount -t erofs -o ro "$work/pyfs/py.erofs" "$work/mnt" 2>/dev/null || { echo -; return; }
-		# Not a loop device that mount(8) set up by itself: EROFS's own.
+	# mount(2) itself: mount(8) would put a loop device under a file.
+	file)	python3 -c 'import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(libc.mount(sys.argv[1].encode(), sys.argv[2].encode(), b"erofs", 1, None) != 0)' \
+			"$work/pyfs/py.erofs" "$work/mnt" 2>/dev/null || { echo -; return; }
+		# Not a loop device: EROFS's own file-backed mount.
 		case $(findmnt -n -o SOURCE "$work/mnt") in
 		/dev/loop*) umount "$work/mnt"; echo -; return ;;
 		esac ;;
