@@ -504,8 +504,8 @@ static int hbx_layer_pull_doit(struct sk_buff *skb, struct genl_info *info)
 /*
  * Peers hold sockets, kernel memory and workers' time that no cgroup's
  * limits see, so only the host's network admin (CAP_NET_ADMIN in the
- * initial user namespace) may add them; the family lets a namespace's admin in so the refusal can
- * say why.  Deleting and listing stay with the namespace's own admin.
+ * initial user namespace) may add them; the family lets a namespace's
+ * admin in so the refusal can say why.  Deleting and listing stay with the namespace's own admin.
  */
 static bool hbx_may_add_peers(struct sk_buff *skb, struct genl_info *info)
 {
