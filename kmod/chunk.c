@@ -430,19 +430,6 @@ int hbx_block_check(struct hbx_chunks *c, u64 block, const void *data)
 	return -EBADMSG;
 }
 
-int hbx_chunk_check_blocks(struct hbx_chunks *c, u64 index, const void *data,
-			   u64 *bad)
-{
-	u64 block = hbx_chunk_first_block(c->manifest, index);
-	u32 i, n = hbx_chunk_blocks(c->manifest, index);
-	int err = 0;
-
-	for (i = 0; i < n && !err; i++)
-		err = hbx_block_check(c, block + i, data + ((size_t)i << HBX_BLOCK_SHIFT));
-	*bad = block + i - 1;
-	return err;
-}
-
 int hbx_chunk_verify_serving(struct hbx_chunks *c, u64 index, bool may_fetch)
 {
 	void *buf = NULL;

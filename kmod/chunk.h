@@ -87,14 +87,6 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad);
 int hbx_block_check(struct hbx_chunks *c, u64 block, const void *data);
 
 /*
- * Verify always: every block of chunk index, just read from storage into
- * data, against its leaf hash: 0, or -EBADMSG with *bad the first block
- * that did not match (counted), or another error.  Its chunk is verified.
- */
-int hbx_chunk_check_blocks(struct hbx_chunks *c, u64 index, const void *data,
-			   u64 *bad);
-
-/*
  * For the server: as hbx_chunks_verify() for one chunk, but it never waits
  * for another task working on the same chunk (-EBUSY), so two nodes that
  * fetch from each other cannot wait on each other; and with may_fetch

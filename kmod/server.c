@@ -3,7 +3,8 @@
  * The in-kernel STOQ server: answers a peer's requests for the manifests
  * and chunks of layers exported in the socket's network namespace.  Only
  * verified chunks leave: a chunk not yet verified is hashed first, and with
- * verify always its blocks are checked again as they are read to be sent.
+ * verify always it is read through the device, whose request path checks
+ * every block it reads from storage.
  * A layer is pinned only while a request is decided, never while we wait
  * on the network to send (a chunk's file or copy is referenced instead),
  * so a slow reader cannot hold up a delete.
@@ -17,12 +18,14 @@
  * and the socket carries on: it may carry other layers' requests.  A frame
  * that does not parse, or does not arrive in time, ends the socket.
  */
+#include <linux/blkdev.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <net/sock.h>
 #include "layer.h"
-#include "netlink.h"
 #include "peer.h"
 #include "server.h"
 #include "stoq.h"
@@ -54,35 +57,63 @@ struct hbx_server_answer {
 	loff_t		pos;
 };
 
-/*
- * Verify always: the chunk as it is on storage now, every block checked
- * against its leaf before a byte of it leaves, as a read of the device
- * would be.  Its leaves may have come from the hash file without its data
- * ever being read, and the storage may have changed since: bytes that no
- * longer match are answered FAILED (counted, notified), never sent.
- */
-static void hbx_server_check(struct hbx_layer *layer, u64 chunk,
-			     struct hbx_server_answer *a)
+/* The device's own page cache: what its readers (and mounts) read through. */
+static struct address_space *hbx_server_device_cache(struct hbx_layer *layer)
 {
-	u64 start = ktime_get_ns(), first, bad;
-	int err;
+#ifdef HBX_HAVE_BD_MAPPING
+	return layer->disk->part0->bd_mapping;
+#else
+	return layer->disk->part0->bd_inode->i_mapping;
+#endif
+}
 
-	first = chunk << (layer->manifest.chunk_shift - HBX_BLOCK_SHIFT);
-	err = hbx_chunk_check_blocks(&layer->chunks, chunk, a->data, &bad);
-	trace_hbx_blocks_verify(layer->index, first, err ? bad - first : a->len >> HBX_BLOCK_SHIFT,
-				err ? bad : -1ULL, ktime_get_ns() - start);
-	if (err == -EBADMSG)
-		hbx_notify_verify_fail(layer, chunk, bad);
-	if (err)
-		a->status = HBX_STOQ_FAILED;
+/*
+ * Verify always: the chunk as a read of the device gets it, through the
+ * device's page cache.  A page enters that cache only through the request
+ * path, which checks every block it brings from storage against its leaf
+ * (and counts, notifies and traces one that does not match); so storage
+ * changed after attach fails here and is answered FAILED, never sent.  A
+ * chunk sent again to the next peer costs no second hash while its pages
+ * stay cached, as for local readers, and the image's page cache is not
+ * filled beside the device's: one cache.  The pin keeps the disk: a layer
+ * dying meanwhile fails the read with EIO.
+ */
+static void hbx_server_read_device(struct hbx_layer *layer, u64 chunk,
+				   struct hbx_server_answer *a)
+{
+	struct address_space *cache = hbx_server_device_cache(layer);
+	pgoff_t first = (chunk << layer->manifest.chunk_shift) >> PAGE_SHIFT;
+	unsigned long i, pages = DIV_ROUND_UP(a->len, PAGE_SIZE);
+	struct file_ra_state ra;
+
+	/*
+	 * One request for the chunk's missing pages, not one per page, and
+	 * not a page past it: the next chunk of a layer still being pulled
+	 * may not be here, and serving must not fetch it (export NOT_HERE).
+	 */
+	file_ra_state_init(&ra, cache);
+	ra.ra_pages = pages;
+	page_cache_sync_readahead(cache, &ra, NULL, first, pages);
+	for (i = 0; i < pages; i++) {
+		size_t off = i << PAGE_SHIFT;
+		struct page *page = read_mapping_page(cache, first + i, NULL);
+
+		if (IS_ERR(page)) {
+			a->status = HBX_STOQ_FAILED;
+			return;
+		}
+		memcpy_from_page(a->data + off, page, 0,
+				 min_t(size_t, PAGE_SIZE, a->len - off));
+		put_page(page);
+	}
 }
 
 /*
  * A verified chunk.  Verify once trusts its storage: spliced from the
  * image's page cache when its filesystem can and the socket blocks (splice
  * honours O_NONBLOCK; the file is referenced, so the pin can go before the
- * send).  Otherwise copied, and with verify always checked block by block
- * first (hbx_server_check()).
+ * send), else copied from the image.  Verify always: copied from the
+ * device (hbx_server_read_device()).
  */
 static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 			    u64 chunk, struct hbx_server_answer *a)
@@ -99,11 +130,13 @@ static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 	a->data = kvmalloc(a->len, GFP_KERNEL);
 	if (!a->data)
 		return -ENOMEM;
+	if (layer->chunks.always) {
+		hbx_server_read_device(layer, chunk, a);
+		return 0;
+	}
 	n = kernel_read(layer->image, a->data, a->len, &pos);
 	if (n != a->len)
 		a->status = HBX_STOQ_FAILED;
-	else if (layer->chunks.always)
-		hbx_server_check(layer, chunk, a);
 	return 0;
 }
 

@@ -24,4 +24,9 @@
 #define HBX_HAVE_QUEUE_LIMITS_ALLOC 1
 #endif
 
+/* 6.10: a block device's page cache is bdev->bd_mapping (bd_inode went). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define HBX_HAVE_BD_MAPPING 1
+#endif
+
 #endif /* HBX_COMPAT_H */
