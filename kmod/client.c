@@ -253,6 +253,8 @@ int hbx_client_receive(struct hbx_peer_sock *ps, const char **why)
 			return err;
 		}
 		ps->hello = true;
+		/* A server that never answers must not hold the slot. */
+		hbx_stoq_rx_expect(&ps->rx);
 	}
 	for (n = 0; n < HBX_CLIENT_RX_BUDGET; n++) {
 		err = hbx_client_frame(ps, why);
@@ -356,6 +358,7 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 			  struct hbx_client_req **out)
 {
 	struct hbx_client_req *req = hbx_client_req_new(ps, max);
+	bool sending;
 	long left;
 	int err;
 
@@ -370,17 +373,34 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 		return err;
 	}
 
-	/* A dying or replaced socket is not ready; its slot's lock orders that. */
-	mutex_lock(&ps->send_lock);
-	req->gen = ps->gen;
+	/*
+	 * A dying or replaced socket is not ready; its slot's lock orders
+	 * that.  The lock's holder sends within its own deadline; waiting
+	 * for it can be killed.
+	 */
 	req->sent = jiffies;
-	err = READ_ONCE(ps->ready) ?
+	if (mutex_lock_killable(&ps->send_lock)) {
+		hbx_client_give_up(peer, req);
+		return -EINTR;
+	}
+	req->gen = ps->gen;
+	sending = READ_ONCE(ps->ready);
+	err = sending ?
 	      hbx_stoq_send(ps->sock, timeout, type, 0, req->id, get, sizeof(*get)) :
 	      -EPIPE;
 	mutex_unlock(&ps->send_lock);
+	if (err == -ERESTARTSYS || err == -EINTR) {
+		/* A signal before the first byte: the socket is as it was. */
+		hbx_client_give_up(peer, req);
+		return -EINTR;
+	}
 	if (err) {
-		/* Half a frame may have gone out: that socket is done. */
-		if (err != -EPIPE || READ_ONCE(ps->ready))
+		/*
+		 * Half a frame may have gone out: that socket is done.  Only
+		 * if we sent on it: a socket not ready when we looked may be a
+		 * new one in the slot by now, and none of ours.
+		 */
+		if (sending)
 			hbx_peer_sock_abort(ps, req->gen, "a request could not be sent");
 		hbx_client_give_up(peer, req);
 		return err == -ETIMEDOUT ? err : -EPIPE;

@@ -24,6 +24,7 @@
 #include <linux/moduleparam.h>
 #include <linux/net.h>
 #include <linux/poll.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/net_namespace.h>
@@ -206,6 +207,12 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 
 	if (protocol_error)
 		atomic64_inc(&peer->protocol_errors);
+	/*
+	 * Shut down first: a sender blocked on a full socket holds send_lock
+	 * until its deadline, and the requests this socket carries should
+	 * not wait that long to fail.  Only this receiver clears ps->sock.
+	 */
+	kernel_sock_shutdown(ps->sock, SHUT_RDWR);
 	/* Requesters check ready under send_lock: none sends on it after this. */
 	mutex_lock(&ps->send_lock);
 	WRITE_ONCE(ps->ready, false);
@@ -316,10 +323,8 @@ static void hbx_peer_sock_unlisten(struct hbx_peer_sock *ps)
  * frame left unfinished brings it back at the frame's deadline (data that
  * comes sooner brings it back sooner); then the frame has failed.
  */
-static void hbx_peer_sock_work(struct work_struct *work)
+static void hbx_peer_sock_run(struct hbx_peer_sock *ps)
 {
-	struct hbx_peer_sock *ps = container_of(to_delayed_work(work),
-						struct hbx_peer_sock, work);
 	const char *why = NULL;
 	long left;
 	int err;
@@ -351,6 +356,22 @@ static void hbx_peer_sock_work(struct work_struct *work)
 	}
 	hbx_peer_sock_failed(ps, why ?: hbx_stoq_recv_why(err, &ps->rx),
 			     err == -EPROTO);
+}
+
+static void hbx_peer_sock_work(struct work_struct *work)
+{
+	struct hbx_peer_sock *ps = container_of(to_delayed_work(work),
+						struct hbx_peer_sock, work);
+	unsigned int noio;
+
+	if (ps->peer->role != HBX_PEER_ROLE_CLIENT) {
+		hbx_peer_sock_run(ps);
+		return;
+	}
+	/* A client's replies complete block I/O: reclaim must not wait on it. */
+	noio = memalloc_noio_save();
+	hbx_peer_sock_run(ps);
+	memalloc_noio_restore(noio);
 }
 
 bool hbx_peer_current_stopping(void)
@@ -511,6 +532,16 @@ err_put_socks:
 	return ERR_PTR(err);
 }
 
+/* Slots free for new sockets: never used, or their socket is down. */
+static unsigned int hbx_peer_free_slots(struct hbx_peer *peer)
+{
+	unsigned int i, n = HBX_PEER_SOCKETS_MAX - peer->nr_socks;
+
+	for (i = 0; i < peer->nr_socks; i++)
+		n += !READ_ONCE(peer->socks[i].up);
+	return n;
+}
+
 /* Caller holds hbx_peers_mutex: a dead slot's receiver has ended or is ending. */
 static int hbx_peer_replace_sock(struct hbx_peer *peer, struct socket *sock)
 {
@@ -578,6 +609,11 @@ struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
 			NL_SET_ERR_MSG_ATTR(info->extack, attr, "socket is already handed to a peer");
 			err = -EBUSY;
 		}
+	}
+	/* All or none: a caller told "no room" must not find some taken. */
+	if (!err && hbx_peer_free_slots(peer) < n) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "the peer has no room for that many more sockets");
+		err = -E2BIG;
 	}
 	while (!err && handed < n) {
 		err = hbx_peer_replace_sock(peer, socks[handed]);

@@ -25,6 +25,18 @@ void hbx_stoq_rx_begin(struct hbx_stoq_rx *rx)
 	rx->got = 0;
 }
 
+static void hbx_stoq_rx_start(struct hbx_stoq_rx *rx)
+{
+	rx->started = true;
+	rx->deadline = jiffies + (rx->frame == MAX_SCHEDULE_TIMEOUT ? 0 : rx->frame);
+}
+
+void hbx_stoq_rx_expect(struct hbx_stoq_rx *rx)
+{
+	hbx_stoq_rx_begin(rx);
+	hbx_stoq_rx_start(rx);
+}
+
 /*
  * Never blocks: the receiver runs when the socket has data (peer.c), so a
  * peer that sends nothing, or drips a byte at a time, holds no thread; the
@@ -44,11 +56,8 @@ int hbx_stoq_recv_piece(struct socket *sock, struct hbx_stoq_rx *rx,
 			return n;
 		if (n == 0)
 			return rx->started ? -EPROTO : -EPIPE;
-		if (!rx->started) {
-			rx->started = true;
-			rx->deadline = jiffies + (rx->frame == MAX_SCHEDULE_TIMEOUT ?
-						  0 : rx->frame);
-		}
+		if (!rx->started)
+			hbx_stoq_rx_start(rx);
 		rx->got += n;
 	}
 	rx->got = 0;
@@ -178,7 +187,14 @@ int hbx_stoq_send_file(struct socket *sock, long timeout, u64 id,
 		long n = do_splice_direct(file, &pos, sock->file, &out,
 					  min(len, HBX_SPLICE_PIECE), 0);
 
-		if (n <= 0)
+		/*
+		 * Nothing sent before the send timeout is -EAGAIN here (and at
+		 * once on a socket someone made non-blocking): not "try again"
+		 * to the receiver that called us, but a reply late mid-frame.
+		 */
+		if (n == -EAGAIN)
+			err = -ETIMEDOUT;
+		else if (n <= 0)
 			err = n ? n : -EIO;	/* the file ended early */
 		else
 			len -= n;

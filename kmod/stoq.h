@@ -25,6 +25,8 @@ struct hbx_stoq_rx {
 
 /* A new frame: its clock starts at its first byte. */
 void hbx_stoq_rx_begin(struct hbx_stoq_rx *rx);
+/* A frame owed now (the answer to our hello): its clock starts at once. */
+void hbx_stoq_rx_expect(struct hbx_stoq_rx *rx);
 /*
  * What is left of the frame's time, in jiffies (<= 0: it is over), or
  * MAX_SCHEDULE_TIMEOUT when no frame is under way or it has no bound.

@@ -1111,4 +1111,164 @@ TEST_F(serve, a_socket_that_never_answers_is_dropped_after_one_timeout)
 	free(buf);
 }
 
+/* Export (1) or withdraw (0) a layer. */
+static int layer_export(struct hbx_nl *nl, uint32_t index, int on)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, index);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, on);
+	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
+}
+
+/*
+ * How a reader that took its time finds the stream: every frame whole and
+ * right until the end (-1: a header out of step, or a reply with the wrong
+ * bytes; else the number of whole replies before the end).
+ */
+static int replies_in_step(struct _test_data_serve *self, int fd)
+{
+	struct hbx_stoq_hdr h;
+	int whole = 0;
+
+	for (;;) {
+		uint64_t chunk;
+		uint32_t len;
+		char *data;
+
+		if (recv_all(fd, &h, sizeof(h)))
+			return whole;		/* the end, maybe mid-header */
+		len = be32toh(h.len);
+		chunk = be64toh(h.id) - 100;
+		if (be32toh(h.magic) != HBX_STOQ_MAGIC || chunk >= NCHUNKS ||
+		    len != 1U << CHUNK_SHIFT)
+			return -1;
+		data = malloc(len);
+		if (recv_all(fd, data, len)) {
+			free(data);
+			return whole;		/* the end, mid-reply */
+		}
+		if (memcmp(data, self->data + (chunk << CHUNK_SHIFT), len)) {
+			free(data);
+			return -1;
+		}
+		free(data);
+		whole++;
+	}
+}
+
+/*
+ * A reply the peer does not take in time ends the socket, and nothing goes
+ * out behind the half frame (spliced replies, verify once): the replies
+ * that came are whole and right, then the stream ends.
+ */
+TEST_F(serve, a_reply_not_taken_in_time_ends_the_socket)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	int small = 4096, ifd, mfd, whole;
+	struct hbx_stoq_hdr h;
+	struct peer_info p, g;
+	struct nl_msg *msg;
+	uint32_t once;
+	uint64_t i;
+	void *data;
+
+	ASSERT_EQ(0, layer_export(self->nl, self->layer, 0));
+	ifd = open(self->image, O_RDONLY);
+	mfd = open(self->manifest, O_RDONLY);
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+	nla_put_u32(msg, HBX_A_LAYER_VERIFY, HBX_VERIFY_ONCE);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, &once));
+	close(ifd);
+	close(mfd);
+	ASSERT_EQ(0, layer_export(self->nl, once, 1));
+
+	/* Small buffers both ways: a reply or two fill them. */
+	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(0, peer_add_socks_to(self->nl, 0, HBX_PEER_ROLE_SERVER, &self->server,
+				       1, 1, 1000, &p));
+	ASSERT_EQ(0, send_hello(self->client));
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	free(data);
+	for (i = 0; i < NCHUNKS; i++)
+		ASSERT_EQ(0, send_get(self->client, HBX_STOQ_GET_CHUNK, self->digest, i, 100 + i));
+	sleep(3);	/* the peer timeout is 1 s: a reply is late mid-frame */
+	/* A socket still up would answer this behind the half frame. */
+	send_get(self->client, HBX_STOQ_GET_CHUNK, self->digest, 0, 100);
+	whole = replies_in_step(self, self->client);
+	TH_LOG("%d whole replies, then the end", whole);
+	EXPECT_LE(0, whole);
+	EXPECT_GT((int)NCHUNKS, whole);
+	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_DOWN, g.state);
+	EXPECT_NE(NULL, strstr(g.last_error, "in time")) {
+		TH_LOG("last error \"%s\"", g.last_error);
+	}
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	EXPECT_EQ(0, layer_del(self->nl, once));
+}
+
+/* A server that takes our hello and says nothing does not hold the slot. */
+TEST_F(serve, a_server_that_never_answers_our_hello_is_dropped_in_time)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	struct peer_info cli, g;
+	struct hbx_stoq_hdr h;
+	void *data;
+	int i;
+
+	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(0, peer_add_socks_to(self->nl, 0, HBX_PEER_ROLE_CLIENT, &self->client,
+				       1, 1, 1000, &cli));
+	ASSERT_EQ(0, recv_frame(self->server, &h, &data));	/* its hello */
+	free(data);
+	EXPECT_EQ(HBX_STOQ_HELLO, h.type);
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, peer_get(self->nl, cli.id, &g));
+		if (g.state == HBX_PEER_STATE_DOWN)
+			break;
+		usleep(100 * 1000);
+	}
+	TH_LOG("down after %d ms: \"%s\"", i * 100, g.last_error);
+	EXPECT_EQ(HBX_PEER_STATE_DOWN, g.state);
+	EXPECT_GT(50, i);	/* the peer timeout is 1 s */
+	EXPECT_NE(NULL, strstr(g.last_error, "in time"));
+	EXPECT_TRUE(closed_by_peer(self->server));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+}
+
+/* Sockets a peer has no room for are refused all together. */
+TEST_F(serve, a_peer_without_room_for_all_new_sockets_takes_none)
+{
+	int ends[HBX_PEER_SOCKETS_MAX + 1][2], first[HBX_PEER_SOCKETS_MAX - 1], i;
+	struct peer_info p, more, g;
+	int fds[2];
+
+	for (i = 0; i <= HBX_PEER_SOCKETS_MAX; i++)
+		ASSERT_EQ(0, tcp_pair(&ends[i][0], &ends[i][1]));
+	for (i = 0; i < HBX_PEER_SOCKETS_MAX - 1; i++)
+		first[i] = ends[i][1];
+	ASSERT_EQ(0, peer_add_socks(self->nl, HBX_PEER_ROLE_SERVER, first,
+				    HBX_PEER_SOCKETS_MAX - 1, 1, &p));
+	fds[0] = ends[HBX_PEER_SOCKETS_MAX - 1][1];
+	fds[1] = ends[HBX_PEER_SOCKETS_MAX][1];
+	EXPECT_EQ(-E2BIG, peer_add_socks_to(self->nl, p.id, HBX_PEER_ROLE_SERVER, fds, 2,
+					    1, 5000, &more));
+	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+	EXPECT_EQ(HBX_PEER_SOCKETS_MAX - 1, g.socks_up);
+	/* The one that fits still goes in. */
+	EXPECT_EQ(0, peer_add_socks_to(self->nl, p.id, HBX_PEER_ROLE_SERVER, fds, 1,
+				       1, 5000, &more));
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	for (i = 0; i <= HBX_PEER_SOCKETS_MAX; i++) {
+		close(ends[i][0]);
+		close(ends[i][1]);
+	}
+}
+
 TEST_HARNESS_MAIN
