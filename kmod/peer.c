@@ -48,8 +48,19 @@ MODULE_PARM_DESC(max_peer_sockets,
 		 "Sockets all peers may hold together");
 static atomic_t hbx_peer_socks_in_use = ATOMIC_INIT(0);
 
-/* Every peer socket's receiver; WQ_MEM_RECLAIM: clients fetch for block I/O. */
-static struct workqueue_struct *hbx_peer_wq;
+/*
+ * The sockets' receivers.  A client's completes block I/O, so its queue can
+ * make progress under memory pressure (WQ_MEM_RECLAIM); a server's may wait
+ * on storage or on a fetch of its own, whose replies a client's receiver
+ * brings: apart, that wait never sits in front of the reply on the
+ * client queue's one rescuer.
+ */
+static struct workqueue_struct *hbx_client_wq, *hbx_server_wq;
+
+static struct workqueue_struct *hbx_peer_sock_wq(const struct hbx_peer_sock *ps)
+{
+	return ps->peer->role == HBX_PEER_ROLE_CLIENT ? hbx_client_wq : hbx_server_wq;
+}
 
 unsigned int hbx_peer_socks_held(void)
 {
@@ -205,8 +216,6 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 	struct socket *sock;
 	bool last;
 
-	if (protocol_error)
-		atomic64_inc(&peer->protocol_errors);
 	/*
 	 * Shut down first: a sender blocked on a full socket holds send_lock
 	 * until its deadline, and the requests this socket carries should
@@ -219,9 +228,14 @@ void hbx_peer_sock_failed(struct hbx_peer_sock *ps, const char *why,
 	spin_lock(&ps->sock_lock);
 	sock = ps->sock;
 	WRITE_ONCE(ps->sock, NULL);
-	/* Its reader saw only a shut-down socket; the one who shut it knows why. */
+	/*
+	 * Its reader saw only a shut-down socket (a frame cut short is no
+	 * fault of the peer's then); the one who shut it knows why.
+	 */
 	if (ps->abort_why)
 		why = ps->abort_why;
+	else if (protocol_error)
+		atomic64_inc(&peer->protocol_errors);
 	spin_unlock(&ps->sock_lock);
 	mutex_unlock(&ps->send_lock);
 	/* Nothing queues the receiver again; this is its last run. */
@@ -272,7 +286,7 @@ static int hbx_peer_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 	if (events && !(events & (EPOLLIN | EPOLLRDNORM | EPOLLERR | EPOLLHUP |
 				  EPOLLRDHUP)))
 		return 0;
-	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
+	mod_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);
 	return 0;
 }
 
@@ -307,7 +321,7 @@ static void hbx_peer_sock_listen(struct hbx_peer_sock *ps)
 	init_poll_funcptr(&poll.pt, hbx_peer_sock_queue_proc);
 	vfs_poll(ps->sock->file, &poll.pt);
 	/* What came before the hook woke nobody: look once now. */
-	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
+	mod_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);
 }
 
 static void hbx_peer_sock_unlisten(struct hbx_peer_sock *ps)
@@ -340,7 +354,7 @@ static void hbx_peer_sock_run(struct hbx_peer_sock *ps)
 	      hbx_client_receive(ps, &why) : hbx_server_receive(ps, &why);
 	if (err > 0) {
 		/* Its share done with data still there: others go first. */
-		queue_delayed_work(hbx_peer_wq, &ps->work, 0);
+		queue_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);
 		return;
 	}
 	if (err == -EAGAIN) {
@@ -348,7 +362,7 @@ static void hbx_peer_sock_run(struct hbx_peer_sock *ps)
 		if (left == MAX_SCHEDULE_TIMEOUT)
 			return;		/* between frames: wait for data */
 		if (left > 0) {
-			queue_delayed_work(hbx_peer_wq, &ps->work, left);
+			queue_delayed_work(hbx_peer_sock_wq(ps), &ps->work, left);
 			return;
 		}
 		err = -ETIMEDOUT;
@@ -394,7 +408,7 @@ static void hbx_peer_sock_stop(struct hbx_peer_sock *ps)
 {
 	WRITE_ONCE(ps->stopping, true);
 	hbx_peer_sock_abort(ps, HBX_PEER_SOCK_ANY, "stopped");
-	mod_delayed_work(hbx_peer_wq, &ps->work, 0);
+	mod_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);
 	flush_delayed_work(&ps->work);
 	/*
 	 * That run ended the socket and unhooked it, but a wake that came
@@ -736,11 +750,19 @@ void hbx_peer_exit(void)
 {
 	hbx_peers_net_exit(NULL);
 	idr_destroy(&hbx_peers);
-	destroy_workqueue(hbx_peer_wq);
+	destroy_workqueue(hbx_server_wq);
+	destroy_workqueue(hbx_client_wq);
 }
 
 int hbx_peer_init(void)
 {
-	hbx_peer_wq = alloc_workqueue("hyperbox_peers", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
-	return hbx_peer_wq ? 0 : -ENOMEM;
+	hbx_client_wq = alloc_workqueue("hyperbox_clients", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!hbx_client_wq)
+		return -ENOMEM;
+	hbx_server_wq = alloc_workqueue("hyperbox_servers", WQ_UNBOUND, 0);
+	if (!hbx_server_wq) {
+		destroy_workqueue(hbx_client_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }

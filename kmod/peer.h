@@ -74,8 +74,9 @@ struct hbx_peer {
 	bool			insecure;	/* plaintext allowed: benchmarks */
 	u32			timeout_ms;
 	/*
-	 * Where it was added.  Not counted: the namespace's pre_exit deletes
-	 * its peers (hbx_peers_net_exit()), so a peer never keeps it alive.
+	 * Where it was added.  Not counted by the peer: its sockets hold the
+	 * namespace, so pre_exit (hbx_peers_net_exit()) only finds peers
+	 * whose sockets are all gone, and deletes them.
 	 */
 	struct net		*net;
 	bool			stopping;	/* PEER_DEL or unload under way */

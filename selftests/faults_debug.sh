@@ -58,7 +58,7 @@ faults_off() {
 # this is a test VM.
 workers_fail() {
 	local f
-	for f in $(grep -l '^kworker/u\|^hyperbox_peers' /proc/[0-9]*/comm 2>/dev/null); do
+	for f in $(grep -l '^kworker/u\|^hyperbox_clients' /proc/[0-9]*/comm 2>/dev/null); do
 		echo 1 > "${f%/comm}/make-it-fail" 2>/dev/null
 	done
 }
@@ -150,7 +150,7 @@ wait "$marker" 2>/dev/null
 
 # --- after: faults off, everything whole and gone.
 faults_off
-for f in $(grep -l '^kworker/u\|^hyperbox_peers' /proc/[0-9]*/comm 2>/dev/null); do
+for f in $(grep -l '^kworker/u\|^hyperbox_clients' /proc/[0-9]*/comm 2>/dev/null); do
 	echo 0 > "${f%/comm}/make-it-fail" 2>/dev/null
 done
 hbx_wait_until 60 "$hbx" layer pull "$ridx" -q > /dev/null 2>&1
