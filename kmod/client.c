@@ -234,13 +234,9 @@ void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps)
 	xa_unlock(&peer->pending);
 }
 
-/* Frames handled per run before the worker lets other sockets go first. */
-#define HBX_CLIENT_RX_BUDGET	16
-
 int hbx_client_receive(struct hbx_peer_sock *ps, const char **why)
 {
 	struct hbx_stoq_hello hello = { .version = cpu_to_be32(HBX_STOQ_VERSION) };
-	unsigned int n;
 	int err;
 
 	if (!ps->hello) {
@@ -256,12 +252,7 @@ int hbx_client_receive(struct hbx_peer_sock *ps, const char **why)
 		/* A server that never answers must not hold the slot. */
 		hbx_stoq_rx_expect(&ps->rx);
 	}
-	for (n = 0; n < HBX_CLIENT_RX_BUDGET; n++) {
-		err = hbx_client_frame(ps, why);
-		if (err)
-			return err;
-	}
-	return 1;
+	return hbx_client_frame(ps, why);
 }
 
 /*

@@ -24,11 +24,10 @@ struct hbx_cancel {
 };
 
 /*
- * The receiver of a client socket (peer.c's work): sends the hello first,
- * then reads replies as far as the socket has them and hands each to its
- * request.  -EAGAIN when it needs more data, 1 when its share of frames is
- * done with more perhaps there, or an error (*why says it) that ends the
- * socket.
+ * One frame for a client socket's receiver (peer.c's work): sends the
+ * hello first, then reads a reply as far as the socket has it and hands it
+ * to its request.  0 when the frame is done, -EAGAIN when it needs more
+ * data (its place is kept), or an error (*why says it) that ends the socket.
  */
 int hbx_client_receive(struct hbx_peer_sock *ps, const char **why);
 

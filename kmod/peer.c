@@ -337,6 +337,28 @@ static void hbx_peer_sock_unlisten(struct hbx_peer_sock *ps)
  * frame left unfinished brings it back at the frame's deadline (data that
  * comes sooner brings it back sooner); then the frame has failed.
  */
+/* Frames handled per run before the worker lets other sockets go first. */
+#define HBX_PEER_RX_BUDGET	16
+
+/*
+ * As many frames as the socket has, up to the budget: 1 when the budget is
+ * spent (more may be there), -EAGAIN when the socket needs more data, or
+ * an error that ends it.
+ */
+static int hbx_peer_sock_receive(struct hbx_peer_sock *ps, const char **why)
+{
+	bool client = ps->peer->role == HBX_PEER_ROLE_CLIENT;
+	unsigned int n;
+	int err;
+
+	for (n = 0; n < HBX_PEER_RX_BUDGET; n++) {
+		err = client ? hbx_client_receive(ps, why) : hbx_server_receive(ps, why);
+		if (err)
+			return err;
+	}
+	return 1;
+}
+
 static void hbx_peer_sock_run(struct hbx_peer_sock *ps)
 {
 	const char *why = NULL;
@@ -350,8 +372,7 @@ static void hbx_peer_sock_run(struct hbx_peer_sock *ps)
 		hbx_peer_sock_failed(ps, "stopped", false);
 		return;
 	}
-	err = ps->peer->role == HBX_PEER_ROLE_CLIENT ?
-	      hbx_client_receive(ps, &why) : hbx_server_receive(ps, &why);
+	err = hbx_peer_sock_receive(ps, &why);
 	if (err > 0) {
 		/* Its share done with data still there: others go first. */
 		queue_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);

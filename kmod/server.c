@@ -245,34 +245,25 @@ static int hbx_server_request(struct hbx_peer_sock *ps, const char **why)
 	return err;
 }
 
-/* Requests handled per run before the worker lets other sockets go first. */
-#define HBX_SERVER_RX_BUDGET	16
-
 int hbx_server_receive(struct hbx_peer_sock *ps, const char **why)
 {
-	unsigned int n = 0;
-	int err = 0;
+	int err;
 
-	while (!err && n < HBX_SERVER_RX_BUDGET) {
-		if (ps->step == HBX_RX_HEADER) {
-			err = hbx_stoq_recv_piece(ps->sock, &ps->rx, &ps->hdr,
-						  sizeof(ps->hdr));
-			if (err)
-				break;
-			*why = hbx_stoq_check_request(&ps->hdr);
-			if (*why)
-				return -EPROTO;
-			ps->step = HBX_RX_PAYLOAD;
-		}
-		err = hbx_stoq_recv_piece(ps->sock, &ps->rx, ps->payload,
-					  be32_to_cpu(ps->hdr.len));
+	if (ps->step == HBX_RX_HEADER) {
+		err = hbx_stoq_recv_piece(ps->sock, &ps->rx, &ps->hdr, sizeof(ps->hdr));
 		if (err)
-			break;
-		/* The frame is in: its answer is not bounded by its deadline. */
-		ps->step = HBX_RX_HEADER;
-		hbx_stoq_rx_begin(&ps->rx);
-		err = hbx_server_request(ps, why);
-		n++;
+			return err;
+		*why = hbx_stoq_check_request(&ps->hdr);
+		if (*why)
+			return -EPROTO;
+		ps->step = HBX_RX_PAYLOAD;
 	}
-	return err ?: 1;
+	err = hbx_stoq_recv_piece(ps->sock, &ps->rx, ps->payload,
+				  be32_to_cpu(ps->hdr.len));
+	if (err)
+		return err;
+	/* The frame is in: its answer is not bounded by its deadline. */
+	ps->step = HBX_RX_HEADER;
+	hbx_stoq_rx_begin(&ps->rx);
+	return hbx_server_request(ps, why);
 }

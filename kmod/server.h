@@ -5,11 +5,10 @@
 struct hbx_peer_sock;
 
 /*
- * The receiver of a server socket (peer.c's work): reads requests as far
- * as the socket has them and answers each (the answer is sent with the
- * peer's timeout).  -EAGAIN when it needs more data, 1 when its share of
- * requests is done with more perhaps there, or an error (*why says it)
- * that ends the socket.
+ * One frame for a server socket's receiver (peer.c's work): reads a request
+ * as far as the socket has it and answers it (the answer is sent with the
+ * peer's timeout).  0 when the request is done, -EAGAIN when it needs more
+ * data (its place is kept), or an error (*why says it) that ends the socket.
  */
 int hbx_server_receive(struct hbx_peer_sock *ps, const char **why);
 
