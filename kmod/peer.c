@@ -332,11 +332,6 @@ static void hbx_peer_sock_unlisten(struct hbx_peer_sock *ps)
 	ps->whead = NULL;
 }
 
-/*
- * The receiver: reads what the socket has, never waiting for more.  A
- * frame left unfinished brings it back at the frame's deadline (data that
- * comes sooner brings it back sooner); then the frame has failed.
- */
 /* Frames handled per run before the worker lets other sockets go first. */
 #define HBX_PEER_RX_BUDGET	16
 
@@ -359,6 +354,11 @@ static int hbx_peer_sock_receive(struct hbx_peer_sock *ps, const char **why)
 	return 1;
 }
 
+/*
+ * The receiver: reads what the socket has, never waiting for more.  A
+ * frame left unfinished brings it back at the frame's deadline (data that
+ * comes sooner brings it back sooner); then the frame has failed.
+ */
 static void hbx_peer_sock_run(struct hbx_peer_sock *ps)
 {
 	const char *why = NULL;
@@ -650,12 +650,10 @@ struct hbx_peer *hbx_peer_add_sockets(u32 id, const struct hbx_peer_params *p,
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "the peer has no room for that many more sockets");
 		err = -E2BIG;
 	}
+	/* Cannot run out of slots: counted above, under the same lock. */
 	while (!err && handed < n) {
 		err = hbx_peer_replace_sock(peer, socks[handed]);
-		if (err)
-			NL_SET_ERR_MSG_ATTR(info->extack, attr,
-					    "the peer has no room for more sockets");
-		else
+		if (!WARN_ON_ONCE(err))
 			handed++;
 	}
 	if (err) {
