@@ -45,7 +45,7 @@ tracer() {
 	"$@" > "$out" 2> "$err" &
 	tracer_pid=$!
 	pids="$pids $tracer_pid"
-	hbx_wait_until 30 grep -q "tracing hyperbox" "$err"
+	hbx_wait_until "$(hbx_scaled 30)" grep -q "tracing hyperbox" "$err"
 }
 # stop_tracer: Ctrl-C, and wait for it to print its last interval.
 stop_tracer() {

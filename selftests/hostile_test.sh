@@ -111,7 +111,7 @@ fi
 # --- isolation: two layers stuck on a silent peer do not stop a third.
 if part isolation; then
 serve stall 7604
-ps_=$("$hbx" peer connect 127.0.0.1:7604 --insecure --timeout-ms 40000)
+ps_=$("$hbx" peer connect 127.0.0.1:7604 --insecure --timeout-ms "$(hbx_scaled 40000)")
 tap_result $? "isolation.peer_connected"
 s1=$(remote "$ps_" "$work/stall1.cache")
 s2=$(remote "$ps_" "$work/stall2.cache")
@@ -127,7 +127,7 @@ pids="$pids $stall_pid"
 # inflight: reads in flight on the two stuck devices (what the queue holds).
 inflight() { cat "/sys/block/hbx$s1/inflight" "/sys/block/hbx$s2/inflight" | awk '{ n += $1 } END { print n }'; }
 full() { [ "$(inflight)" -ge 256 ]; }
-hbx_wait_until 30 full
+hbx_wait_until "$(hbx_scaled 30)" full
 echo "# reads in flight on the stuck layers: $(inflight)"
 echo 3 > /proc/sys/vm/drop_caches
 start=$(date +%s%N)
@@ -136,7 +136,7 @@ rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "# local read while 280 reads wait on a silent peer: status $rc, $ms ms"
 tap_check "isolation.local_layer_reads" test "$rc" -eq 0
-tap_check "isolation.local_read_is_not_held_up" test "$ms" -lt 5000
+tap_check "isolation.local_read_is_not_held_up" test "$ms" -lt "$(hbx_scaled 5000)"
 
 # --- force-del: deleting a layer whose reads wait on the network is prompt.
 start=$(date +%s%N)
@@ -145,8 +145,8 @@ rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "# force-delete of the stuck layers: status $rc, $ms ms"
 tap_check "force_del.returns" test "$rc" -eq 0
-tap_check "force_del.is_prompt" test "$ms" -lt 10000
-hbx_wait_until 20 ended "$stall_pid"
+tap_check "force_del.is_prompt" test "$ms" -lt "$(hbx_scaled 10000)"
+hbx_wait_until "$(hbx_scaled 20)" ended "$stall_pid"
 tap_result $? "force_del.stuck_reads_end"
 "$hbx" peer del "$ps_"
 fi
@@ -175,7 +175,7 @@ fi
 # --- genl-lock: the manifest's wait is not netlink's.
 if part genl_lock; then
 serve mute 7606
-pm=$("$hbx" peer connect 127.0.0.1:7606 --insecure --timeout-ms 15000)
+pm=$("$hbx" peer connect 127.0.0.1:7606 --insecure --timeout-ms "$(hbx_scaled 15000)")
 tap_result $? "genl_lock.peer_connected"
 "$hbx" layer add --remote "$pm" --digest "$digest" --cache "$work/mute.cache" \
 	> "$work/mute.out" 2>&1 &
@@ -187,7 +187,7 @@ timeout 60 modprobe wireguard
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "# another genetlink family registers while the manifest is awaited: status $rc, $ms ms"
-tap_check "genl_lock.another_family_registers_at_once" test "$rc" -eq 0 -a "$ms" -lt 5000
+tap_check "genl_lock.another_family_registers_at_once" test "$rc" -eq 0 -a "$ms" -lt "$(hbx_scaled 5000)"
 wait "$addpid"
 rc=$?
 echo "# $(cat "$work/mute.out")"

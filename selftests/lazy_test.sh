@@ -144,7 +144,8 @@ tc -n hbxa qdisc add dev vhbxb root tbf rate 2mbit burst 32kb latency 2s
 tap_result $? "seed_dies.throttle_a_to_b"
 on b "$hbx" peer del "$pa"
 ip netns exec hbxb "$hbx" peer connect 10.78.0.1:7431 --cert "$work/b.crt" --key "$work/b.key" \
-	--ca "$ca" --name node-a --timeout-ms 3000 --persist > "$work/persist.out" 2> "$work/persist.err" &
+	--ca "$ca" --name node-a --timeout-ms "$(hbx_scaled 3000)" --persist \
+	> "$work/persist.out" 2> "$work/persist.err" &
 persist=$!
 pids="$pids $persist"
 hbx_wait_until 10 test -s "$work/persist.out"
@@ -175,13 +176,13 @@ wait "$serve_a" 2>/dev/null
 for id in $(on a "$hbx" peer list -j | grep -o '"id":[0-9]*' | cut -d: -f2); do
 	on a "$hbx" peer del "$id"
 done
-hbx_wait_until 30 pull_is "$b2" failed
+hbx_wait_until "$(hbx_scaled 30)" pull_is "$b2" failed
 tap_result $? "seed_dies.b_pull_fails"
 took=$(($(date +%s) - killed))
-echo "# B's pull failed ${took}s after A died (peer timeout 3 s)"
+echo "# B's pull failed ${took}s after A died (peer timeout $(hbx_scaled 3) s)"
 # One chunk in flight times out, then the next finds no answer either.
-tap_check "seed_dies.b_fails_within_a_few_timeouts" test "$took" -le 15
-hbx_wait_until 120 sh -c "! kill -0 $reader"
+tap_check "seed_dies.b_fails_within_a_few_timeouts" test "$took" -le "$(hbx_scaled 15)"
+hbx_wait_until "$(hbx_scaled 120)" sh -c "! kill -0 $reader"
 tap_result $? "seed_dies.c_reader_ends"
 echo "# C's reads: $(sort "$work/reads.log" | uniq -c | tr '\n' ' ')"
 tap_check "seed_dies.no_reader_saw_wrong_bytes" sh -c "! grep -q WRONG '$work/reads.log'"

@@ -12,7 +12,8 @@
 #   usage: tools/check-debug.sh [TEST...]
 #          (default: every selftest, then selftests/faults_debug.sh)
 # Environment: HBX_DEBUG_TIMEOUT (VM seconds, default 10800), HBX_DEBUG_MEM
-# (MiB, default 4096), and tools/vm/run's HBX_VM_* variables.
+# (MiB, default 4096), HBX_TIME_SCALE (the tests' time limits, default 4:
+# see selftests/lib.sh), and tools/vm/run's HBX_VM_* variables.
 #
 # Inside the VM it runs itself as: tools/check-debug.sh --guest KO [TEST...]
 set -u
@@ -106,6 +107,9 @@ result $? "build.$kver.no_warnings_with_W=1"
 # lockup thresholds above what a starved vCPU reaches (the hung-task timeout
 # stays 30 s, as in make check).
 export HBX_VM_BOOT_TIMEOUT=${HBX_VM_BOOT_TIMEOUT:-900}
+# The tests' own time limits scale, with the timeouts they are measured
+# against, by HBX_TIME_SCALE (selftests/lib.sh; passed into the VM).
+export HBX_TIME_SCALE=${HBX_TIME_SCALE:-4}
 export HBX_VM_APPEND="rcupdate.rcu_cpu_stall_timeout=60 watchdog_thresh=30${HBX_VM_APPEND:+ $HBX_VM_APPEND}"
 log=$out/vm.log console=$out/console.log
 start=$(date +%s)
