@@ -107,11 +107,12 @@ tap_result $? "lazy.a_and_b_serve"
 # --- chain: B pulls from A and re-serves; C reads from B before B is done.
 # A's link to B is slowed (8 Mbit/s: the layer takes seconds, a chunk C asks
 # for still comes well within the timeouts) so B's prefetch is still running
-# when C reads, and B must fetch first what C asks and it lacks.
-tc -n hbxa qdisc add dev vhbxb root tbf rate 8mbit burst 32kb latency 2s
+# when C reads, and B must fetch first what C asks and it lacks.  A slower
+# kernel (HBX_TIME_SCALE) gets a slower link and longer timeouts alike.
+tc -n hbxa qdisc add dev vhbxb root tbf rate "$((8000 / HBX_TIME_SCALE))kbit" burst 32kb latency 2s
 tap_result $? "chain.slow_link_a_to_b"
-pa=$(connect b 10.78.0.1 node-a --connections 2 --timeout-ms 5000) &&
-	pb=$(connect c 10.78.1.2 node-b --connections 2 --timeout-ms 5000)
+pa=$(connect b 10.78.0.1 node-a --connections 2 --timeout-ms "$(hbx_scaled 5000)") &&
+	pb=$(connect c 10.78.1.2 node-b --connections 2 --timeout-ms "$(hbx_scaled 5000)")
 tap_result $? "chain.b_connects_to_a_and_c_to_b"
 b1=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b1.cache" --prefetch)
 on b "$hbx" layer export "$b1"
