@@ -72,10 +72,11 @@ for n in a:10.81.0.1 b:10.81.1.2; do
 done
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-# A's layer into its device's cache, checked on the way in, before a pull:
-# a server in verify always sends from there, as the stream sends the image
-# from memory (other cases drop the caches).  Outside the pull's time and CPU.
+# The serving layer's pages into its device's cache, checked on the way in.
+# A block device's page cache goes with its last close: fd 8 holds it open,
+# as a serving node's mount of its layer would.
 prime_seed() { drop_caches; dd if="/dev/hbx$seed" of=/dev/null bs=1M 2>/dev/null; }
+exec 8< "/dev/hbx$seed"
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }

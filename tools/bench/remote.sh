@@ -83,8 +83,11 @@ nbd-server -C "$work/nbd.conf" && nbd-server -C "$work/nbd-tls.conf" || exit 1
 sleep 1
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-# The serving layer's pages into its device's cache (checked on the way in).
+# The serving layer's pages into its device's cache, checked on the way in.
+# A block device's page cache goes with its last close: fd 8 holds it open,
+# as a serving node's mount of its layer would.
 prime_seed() { drop_caches; dd if="/dev/hbx$seed" of=/dev/null bs=1M 2>/dev/null; }
+exec 8< "/dev/hbx$seed"
 mbps() { sed -n 's/.*"mb_per_s":\([0-9.]*\).*/\1/p'; }
 
 server_peers() {
