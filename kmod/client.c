@@ -327,7 +327,8 @@ static bool hbx_client_silent(struct hbx_peer *peer,
  */
 static void hbx_client_give_up(struct hbx_peer *peer, struct hbx_client_req *req)
 {
-	if (xa_erase(&peer->pending, req->id) == req) {
+	/* Only this request: its id may be another's once the reader took it. */
+	if (xa_cmpxchg(&peer->pending, req->id, req, NULL, GFP_NOIO) == req) {
 		hbx_client_req_put(req);
 		if (hbx_client_silent(peer, req))
 			hbx_peer_sock_abort(req->ps, req->gen,

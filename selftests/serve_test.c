@@ -16,9 +16,11 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/tls.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include "kselftest_harness.h"
 #include "hbx_test.h"
@@ -1240,6 +1242,130 @@ TEST_F(serve, a_server_that_never_answers_our_hello_is_dropped_in_time)
 	EXPECT_NE(NULL, strstr(g.last_error, "in time"));
 	EXPECT_TRUE(closed_by_peer(self->server));
 	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+}
+
+/*
+ * A server's hello may be longer than ours (a later version may add fields
+ * after the version): the client takes the version, drops the rest, and
+ * reads the next frame from its first byte.  Before, it read only the bytes
+ * it knew and took the rest for the next header: "bad magic", socket gone.
+ */
+TEST_F(serve, a_servers_longer_hello_keeps_the_stream_in_step)
+{
+	struct {
+		struct hbx_stoq_hello hello;
+		uint8_t more[12];
+	} hello = { .hello.version = htobe32(HBX_STOQ_VERSION) };
+	struct peer_info cli, g;
+	struct hbx_stoq_hdr h;
+	void *data;
+
+	ASSERT_EQ(0, peer_add_socks_to(self->nl, 0, HBX_PEER_ROLE_CLIENT, &self->client,
+				       1, 1, 5000, &cli));
+	ASSERT_EQ(0, recv_frame(self->server, &h, &data));	/* its hello */
+	free(data);
+	memset(hello.more, 0x5a, sizeof(hello.more));
+	ASSERT_EQ(0, send_frame(self->server, HBX_STOQ_HELLO, 1, &hello, sizeof(hello)));
+	/* A reply to nothing: read and dropped, if read from its start. */
+	ASSERT_EQ(0, send_frame(self->server, HBX_STOQ_REPLY, 77, NULL, 0));
+	usleep(500 * 1000);
+	ASSERT_EQ(0, peer_get(self->nl, cli.id, &g));
+	TH_LOG("state %u, %u sockets up, last error \"%s\"", g.state, g.socks_up,
+	       g.last_error);
+	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
+	EXPECT_EQ(1, g.socks_up);
+	EXPECT_EQ(0, g.protocol_errors);
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+}
+
+/* CPU time the whole machine spent busy so far, in clock ticks (/proc/stat). */
+static long long cpu_busy_ticks(void)
+{
+	long long user, nice, sys, idle, iowait, irq, softirq, steal = 0;
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &user, &nice,
+		   &sys, &idle, &iowait, &irq, &softirq, &steal);
+	fclose(f);
+	return n >= 7 ? user + nice + sys + irq + softirq + steal : -1;
+}
+
+/*
+ * A socket whose sending side is shut under the module (whoever handed it
+ * in still has the fd): every request on it fails to send at once.  That
+ * socket is ended by its first failed send, and the fetch waits for another
+ * without burning a CPU.  Before, the socket stayed "ready" and the fetch
+ * tried it again and again, a CPU spinning for the whole timeout.
+ */
+TEST_F(serve, a_socket_that_cannot_send_is_ended_not_retried_in_a_spin)
+{
+	const uint32_t timeout_ms = 3000;
+	int cache = open_cache(self, "noshut.cache", 0), dev;
+	long long busy, ticks = sysconf(_SC_CLK_TCK);
+	struct timespec a, b;
+	struct peer_info cli, g;
+	char path[32];
+	uint32_t index;
+	void *buf;
+	pid_t server;
+	long ms;
+
+	ASSERT_EQ(0, posix_memalign(&buf, 4096, 4096));
+	/*
+	 * The server, in a child (an attach may wait for the manifest in
+	 * its request): hello, the manifest, then it keeps its end open and
+	 * reads nothing more.
+	 */
+	server = fork();
+	ASSERT_LE(0, server);
+	if (!server) {
+		struct hbx_stoq_hdr h;
+		void *data;
+
+		if (recv_frame(self->server, &h, &data) < 0 || send_hello(self->server) ||
+		    recv_frame(self->server, &h, &data) < 0 ||
+		    h.type != HBX_STOQ_GET_MANIFEST ||
+		    send_frame(self->server, HBX_STOQ_REPLY, be64toh(h.id),
+			       self->mbuf, self->mlen))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(0, peer_add_socks_to(self->nl, 0, HBX_PEER_ROLE_CLIENT, &self->client,
+				       1, 1, timeout_ms, &cli));
+	ASSERT_EQ(0, remote_add(self, cli.id, cache, &index)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+
+	ASSERT_EQ(0, shutdown(self->client, SHUT_WR));
+	snprintf(path, sizeof(path), "/dev/hbx%u", index);
+	dev = open(path, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, dev);
+	busy = cpu_busy_ticks();
+	ASSERT_LE(0, busy);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	EXPECT_GT(0, pread(dev, buf, 4096, 0));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	busy = cpu_busy_ticks() - busy;
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	ASSERT_EQ(0, peer_get(self->nl, cli.id, &g));
+	TH_LOG("the read failed after %ld ms, the machine busy %lld ms of it; "
+	       "%u sockets up, last error \"%s\"", ms, busy * 1000 / ticks,
+	       g.socks_up, g.last_error);
+	/* A spin keeps a CPU busy the whole wait; idle waiting, a little. */
+	EXPECT_GT(ms / 3, busy * 1000 / ticks);
+	EXPECT_EQ(0, g.socks_up);
+	EXPECT_NE(NULL, strstr(g.last_error, "could not be sent"));
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
+	close(dev);
+	EXPECT_EQ(0, layer_del(self->nl, index));
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	close(cache);
+	free(buf);
 }
 
 /* Sockets a peer has no room for are refused all together. */
