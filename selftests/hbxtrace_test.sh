@@ -281,7 +281,8 @@ tmux new-session -d -s top -x 80 -y 24 "$hbx top -d 0.5 --cgroup /sys/fs/cgroup/
 tap_result $? "top.starts_in_tmux_80x24"
 screen() { tmux capture-pane -p -t top; }
 has() { screen | grep -qE "$1"; }
-hbx_wait_until 30 has "^hbx$l "
+# Its BPF programs load first: slow on the debug kernel, like the tracer's.
+hbx_wait_until "$(hbx_scaled 30)" has "^hbx$l "
 tap_result $? "top.layer_row_appears"
 has "^PSI host +some cpu +[0-9.]+% mem +[0-9.]+% io +[0-9.]+%" &&
 	has "^PSI cgroup +some cpu"
