@@ -50,6 +50,15 @@ hbx_scaled() {	# hbx_scaled N: N times the scale
 	echo $(($1 * HBX_TIME_SCALE))
 }
 
+# hbx_fill_cache DEV: drop the caches, then read DEV whole into its page
+# cache (a layer checks what comes in).  A block device's page cache goes
+# with its last close: the caller holds DEV open for as long as it counts.
+hbx_fill_cache() {
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	dd if="$1" of=/dev/null bs=1M 2>/dev/null
+}
+
 # hbx_wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s until it
 # succeeds, for at most SECONDS of wall time.
 hbx_wait_until() {

@@ -72,10 +72,8 @@ for n in a:10.81.0.1 b:10.81.1.2; do
 done
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-# The serving layer's pages into its device's cache, checked on the way in.
-# A block device's page cache goes with its last close: fd 8 holds it open,
-# as a serving node's mount of its layer would.
-prime_seed() { drop_caches; dd if="/dev/hbx$seed" of=/dev/null bs=1M 2>/dev/null; }
+# The serving layer's device stays open (fd 8), as a serving node's mount
+# of its layer holds it, so what hbx_fill_cache puts in its cache stays.
 exec 8< "/dev/hbx$seed"
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "null" }'; }
@@ -196,9 +194,9 @@ for r in $(seq "$rounds"); do
 	timed verify verify_seconds
 	v=$(download_then_mount); add download_mount "$v"; echo "# round $r download then mount: $v s"
 	v=$(first_file); add first_file "$v"; echo "# round $r lazy first file: $v s"
-	prime_seed
+	hbx_fill_cache "/dev/hbx$seed"
 	timed pull pull_seconds
-	prime_seed
+	hbx_fill_cache "/dev/hbx$seed"
 	v=$(chain_seconds); add chain_b "${v% *}"; add chain_c "${v#* }"
 	echo "# round $r chain: B $(echo "$v" | cut -d' ' -f1) s, C $(echo "$v" | cut -d' ' -f2) s"
 done

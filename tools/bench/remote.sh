@@ -83,10 +83,8 @@ nbd-server -C "$work/nbd.conf" && nbd-server -C "$work/nbd-tls.conf" || exit 1
 sleep 1
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-# The serving layer's pages into its device's cache, checked on the way in.
-# A block device's page cache goes with its last close: fd 8 holds it open,
-# as a serving node's mount of its layer would.
-prime_seed() { drop_caches; dd if="/dev/hbx$seed" of=/dev/null bs=1M 2>/dev/null; }
+# The serving layer's device stays open (fd 8), as a serving node's mount
+# of its layer holds it, so what hbx_fill_cache puts in its cache stays.
 exec 8< "/dev/hbx$seed"
 mbps() { sed -n 's/.*"mb_per_s":\([0-9.]*\).*/\1/p'; }
 
@@ -165,7 +163,7 @@ for r in $(seq "$rounds"); do
 	set -- $cases
 	for _ in $(seq $(( (r - 1) % 4 ))); do set -- "$@" "$1"; shift; done
 	for c in "$@"; do
-		case $c in hbx*) prime_seed ;; esac
+		case $c in hbx*) hbx_fill_cache "/dev/hbx$seed" ;; esac
 		c0=$(hbx_cpu_busy)
 		v=$(measure "$c")
 		t=$(awk -v a="$c0" -v b="$(hbx_cpu_busy)" 'BEGIN { printf "%.2f", b - a }')
