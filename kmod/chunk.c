@@ -17,6 +17,7 @@
 #include <crypto/hash.h>
 #include "chunk.h"
 #include "manifest.h"
+#include "rxbuf.h"
 #include "trace.h"
 
 /* Chunks are hashed through a bounded buffer, whatever their size. */
@@ -313,7 +314,7 @@ static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 		atomic64_add(len, &c->bytes_fetched);
 		hbx_chunk_set_verified(c, index);
 	}
-	kvfree(buf);
+	hbx_rxbuf_free(buf, len);
 	return err;
 }
 

@@ -24,6 +24,7 @@
 #include <net/sock.h>
 #include "client.h"
 #include "peer.h"
+#include "rxbuf.h"
 #include "stoq.h"
 
 #define HBX_CLIENT_CANCEL_POLL	(HZ / 10)
@@ -60,7 +61,7 @@ static void hbx_client_req_release(struct kref *ref)
 {
 	struct hbx_client_req *req = container_of(ref, struct hbx_client_req, ref);
 
-	kvfree(req->buf);
+	hbx_rxbuf_free(req->buf, req->len);
 	kfree(req);
 }
 
@@ -102,7 +103,7 @@ static int hbx_client_reply(struct hbx_peer_sock *ps, const char **why)
 		return -EPROTO;
 	}
 	if (req->status == HBX_STOQ_OK && len) {
-		req->buf = kvmalloc(len, GFP_NOIO);
+		req->buf = hbx_rxbuf_alloc(len, GFP_NOIO);
 		req->len = len;
 	}
 	if (!req->buf) {

@@ -20,6 +20,7 @@
 #include "layer.h"
 #include "netlink.h"
 #include "peer.h"
+#include "rxbuf.h"
 #include "trace.h"
 
 /*
@@ -143,7 +144,7 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 	}
 	trace_hbx_fetch_done(layer, peer, index, got, err, start);
 	if (err)
-		kvfree(data);
+		hbx_rxbuf_free(data, got);
 	else
 		*buf = data;
 	return err;
@@ -297,7 +298,7 @@ static int hbx_ask_manifest(struct hbx_source *src, struct hbx_peer *peer,
 		err = -EBADMSG;
 	}
 	if (err) {
-		kvfree(a->buf);
+		hbx_rxbuf_free(a->buf, a->len);
 		a->buf = NULL;
 	}
 	return err;
@@ -331,7 +332,7 @@ static void hbx_manifest_fetch_work(struct work_struct *work)
 static void hbx_manifest_fetch_free(struct hbx_manifest_fetch *f)
 {
 	hbx_fetch_put_peers(&f->src);
-	kvfree(f->buf);
+	hbx_rxbuf_free(f->buf, f->len);
 	kfree(f);
 }
 

@@ -10,6 +10,7 @@
 #include "netlink.h"
 #include "peer.h"
 #include "pull.h"
+#include "rxbuf.h"
 #include "version.h"
 
 /*
@@ -71,6 +72,7 @@ static void __exit hbx_exit(void)
 	hbx_peer_exit();	/* servers read layers: stop them first */
 	hbx_layer_exit();	/* ends the pulls */
 	hbx_pull_exit();
+	hbx_rxbuf_exit();	/* no reply is held any more */
 	pr_info("hyperbox unloaded\n");
 }
 

@@ -4,11 +4,14 @@
  * the records, we see plaintext.  Nothing a peer sends is trusted: every
  * header field is checked before its length is used.
  */
+#include <linux/bvec.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/splice.h>
 #include <linux/uio.h>
+#include <linux/vmalloc.h>
 #include <net/sock.h>
 #include "stoq.h"
 
@@ -38,6 +41,62 @@ void hbx_stoq_rx_expect(struct hbx_stoq_rx *rx)
 }
 
 /*
+ * A piece of at least a page goes in as pages when its buffer is pages
+ * (kvmalloc's, not slab's): kTLS then decrypts each record that fits
+ * straight into them.  Given a kvec it cannot; it decrypts into clear-text
+ * pages of its own, freshly allocated (and zeroed: Debian's kernels
+ * initialise every allocation), and copies out of those.  That is most of
+ * what a chunk's arrival costs beyond the decryption itself.
+ */
+#define HBX_RX_WINDOW	(64U << 10)
+#define HBX_RX_PAGES	(HBX_RX_WINDOW / PAGE_SIZE + 1)
+
+static bool hbx_stoq_rx_as_pages(const void *buf, u32 len)
+{
+	return len >= PAGE_SIZE &&
+	       (is_vmalloc_addr(buf) || !folio_test_slab(virt_to_folio(buf)));
+}
+
+/* At most HBX_RX_WINDOW bytes of buf as pages: how many pages it took. */
+static unsigned int hbx_stoq_rx_bvec(struct bio_vec *bv, void *buf, u32 len,
+				     u32 *covered)
+{
+	unsigned int n;
+
+	len = min(len, HBX_RX_WINDOW);
+	*covered = 0;
+	for (n = 0; *covered < len; n++) {
+		void *at = buf + *covered;
+		u32 off = offset_in_page(at);
+		u32 seg = min_t(u32, len - *covered, PAGE_SIZE - off);
+
+		bv[n] = (struct bio_vec) {
+			.bv_page = is_vmalloc_addr(at) ? vmalloc_to_page(at) :
+							 virt_to_page(at),
+			.bv_len = seg,
+			.bv_offset = off,
+		};
+		*covered += seg;
+	}
+	return n;
+}
+
+static int hbx_stoq_recv_some(struct socket *sock, void *buf, u32 len)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	struct bio_vec bv[HBX_RX_PAGES];
+	struct kvec iov = { buf, len };
+	unsigned int n;
+	u32 covered;
+
+	if (!hbx_stoq_rx_as_pages(buf, len))
+		return kernel_recvmsg(sock, &msg, &iov, 1, len, msg.msg_flags);
+	n = hbx_stoq_rx_bvec(bv, buf, len, &covered);
+	iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, covered);
+	return sock_recvmsg(sock, &msg, msg.msg_flags);
+}
+
+/*
  * Never blocks: the receiver runs when the socket has data (peer.c), so a
  * peer that sends nothing, or drips a byte at a time, holds no thread; the
  * frame's deadline, set by its first byte, is checked when the data stops
@@ -47,10 +106,7 @@ int hbx_stoq_recv_piece(struct socket *sock, struct hbx_stoq_rx *rx,
 			void *buf, u32 len)
 {
 	while (rx->got < len) {
-		struct kvec iov = { buf + rx->got, len - rx->got };
-		struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
-		int n = kernel_recvmsg(sock, &msg, &iov, 1, iov.iov_len,
-				       MSG_DONTWAIT | MSG_NOSIGNAL);
+		int n = hbx_stoq_recv_some(sock, buf + rx->got, len - rx->got);
 
 		if (n < 0)
 			return n;

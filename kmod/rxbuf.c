@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The buffers replies arrive in, kept for the next reply.  A pull receives
+ * one chunk-sized buffer per chunk and frees it once the chunk is in the
+ * cache; Debian's kernels zero every allocation (init_on_alloc), so a new
+ * buffer per chunk costs a clear of the whole chunk for nothing.  A few
+ * buffers of the usual chunk size are kept instead: at most
+ * HBX_RXBUF_KEEP of them, the module's own (no caller is charged for a
+ * buffer it no longer holds), freed when the module goes.  Any other size
+ * is allocated and freed as before.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include "rxbuf.h"
+
+#define HBX_RXBUF_SIZE	(64U << 10)	/* hbx layer build's chunk size */
+#define HBX_RXBUF_KEEP	16		/* 1 MiB: a pull's window and more */
+
+static DEFINE_SPINLOCK(hbx_rxbufs_lock);
+static void *hbx_rxbufs[HBX_RXBUF_KEEP];
+static unsigned int hbx_rxbufs_nr;
+
+/* Sizes served by a kept buffer: the usual chunk, and the last, shorter one. */
+static bool hbx_rxbuf_kept_size(u32 len)
+{
+	return len > HBX_RXBUF_SIZE / 2 && len <= HBX_RXBUF_SIZE;
+}
+
+void *hbx_rxbuf_alloc(u32 len, gfp_t gfp)
+{
+	void *buf = NULL;
+
+	if (!hbx_rxbuf_kept_size(len))
+		return kvmalloc(len, gfp);
+	spin_lock(&hbx_rxbufs_lock);
+	if (hbx_rxbufs_nr)
+		buf = hbx_rxbufs[--hbx_rxbufs_nr];
+	spin_unlock(&hbx_rxbufs_lock);
+	return buf ?: kvmalloc(HBX_RXBUF_SIZE, gfp);
+}
+
+void hbx_rxbuf_free(void *buf, u32 len)
+{
+	if (!buf)
+		return;
+	if (hbx_rxbuf_kept_size(len)) {
+		spin_lock(&hbx_rxbufs_lock);
+		if (hbx_rxbufs_nr < HBX_RXBUF_KEEP) {
+			hbx_rxbufs[hbx_rxbufs_nr++] = buf;
+			buf = NULL;
+		}
+		spin_unlock(&hbx_rxbufs_lock);
+	}
+	kvfree(buf);
+}
+
+/* Module unload: nobody holds a reply any more. */
+void hbx_rxbuf_exit(void)
+{
+	while (hbx_rxbufs_nr)
+		kvfree(hbx_rxbufs[--hbx_rxbufs_nr]);
+}
