@@ -15,10 +15,13 @@ cd "$(dirname "$0")/../.." || exit 1
 ko=${1:?usage: layers.sh hyperbox.ko}
 rounds=${HBX_BENCH_ROUNDS:-3}		# sequential runs take seconds each
 rand_rounds=${HBX_BENCH_RAND_ROUNDS:-5}	# random runs are cheap: more of them
-start_rounds=${HBX_BENCH_START_ROUNDS:-7}	# a start is seconds of mostly CPU: noisy
+start_rounds=${HBX_BENCH_START_ROUNDS:-11}	# a start is seconds of mostly CPU: noisy
 rand_ios=${HBX_BENCH_RAND_IOS:-5000}
+# Warm sequential reads: each warm-up sets a level (where TCG finds the
+# cached pages) that its samples share, so the median wants many warm-ups.
+warm_rounds=${HBX_BENCH_WARM_ROUNDS:-15}
 warm_passes=${HBX_BENCH_WARM_PASSES:-2}
-warm_samples=${HBX_BENCH_WARM_SAMPLES:-5}
+warm_samples=${HBX_BENCH_WARM_SAMPLES:-3}
 hbx=$PWD/tools/hbx/hbx
 rb=$PWD/tools/bench/readbench
 
@@ -49,6 +52,9 @@ iops() { sed -n 's/.*"iops":\([0-9.]*\).*/\1/p'; }
 layer_add() { $hbx layer add "$img" "$@" -j | sed -n 's/.*"device":"\([^"]*\)".*/\/dev\/\1/p'; }
 layer_del() { $hbx layer del "$1"; }
 
+# Reads the block device completed (its first field in /sys/block/X/stat).
+device_reads() { awk '{ print $1 }' "/sys/block/$(basename "$(readlink -f "$1")")/stat"; }
+
 # measure CASE PATTERN: one run, printed as a number (MB/s or IOPS).
 measure() {
 	local dev out
@@ -73,12 +79,16 @@ measure() {
 		# A warm pass is a fraction of a second, and one process may read
 		# the same cached pages at half the next one's speed (TCG and the
 		# host, whatever the device): several runs of several passes, each
-		# a sample of the median.
+		# a sample of the median.  The reads that reach the device during
+		# them are counted: none should (all are page-cache hits).
+		local reads0
+		reads0=$(device_reads "$dev")
 		out=
 		for _ in $(seq "$warm_samples"); do
 			out="$out $(READBENCH_BUFFERED=1 READBENCH_PASSES=$warm_passes \
 				$rb seq "$dev" $((1 << 20)) | mbps)"
 		done
+		echo "$1 $(( $(device_reads "$dev") - reads0 ))" >> "$work/warm-reads"
 	elif [ "$2" = seq ]; then
 		out=$($rb seq "$dev" $((1 << 20)) | mbps)
 	else
@@ -96,11 +106,14 @@ declare -A runs
 for pattern in seq rand; do
 	n=$rounds
 	[ "$pattern" = rand ] && n=$rand_rounds
+	[ "$pattern" = seq ] && [ "$warm_rounds" -gt "$n" ] && n=$warm_rounds
 	for r in $(seq "$n"); do
 		# Rotate the order each round so no case always runs first.
 		set -- $cases
 		for _ in $(seq $(( (r - 1) % 6 ))); do set -- "$@" "$1"; shift; done
 		for c in "$@"; do
+			# Past the rounds of the others, only the warm cases go on.
+			case $pattern.$c in seq.*-warm) ;; seq.*) [ "$r" -gt "$rounds" ] && continue ;; esac
 			v=$(measure "$c" "$pattern")
 			echo "# round $r $pattern $c: $v"
 			runs[$pattern.$c]="${runs[$pattern.$c]:-} $v"
@@ -127,6 +140,9 @@ printf 'hbx once cold / loop + dm-verity:    seq %s  rand %s\n' \
 printf 'hbx warm / loop warm:                seq %s  rand %s   (target >= 0.95)\n' \
 	"$(ratio "${med[seq.hbx-warm]}" "${med[seq.loop-warm]}")" \
 	"$(ratio "${med[rand.hbx-warm]}" "${med[rand.loop-warm]}")"
+warm_reads() { awk -v c="$1" '$1 == c { n += $2 } END { print n + 0 }' "$work/warm-reads"; }
+printf 'reads that reached the device in the warm sequential samples: loop %s, hbx %s\n' \
+	"$(warm_reads loop-warm)" "$(warm_reads hbx-warm)"
 
 # --- container start: import a Python standard library from a cold layer.
 py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -196,13 +212,15 @@ printf '\ncontainer start (python imports, cold): hbx %s s, loop+dm-verity %s s,
 printf 'hbx / loop + dm-verity: %s   (target <= 1.0)\n' "$(ratio "${med[start.hbx]}" "${med[start.verity]}")"
 
 # One line for tools/bench/run to save under bench/.
-printf 'HBX_BENCH_JSON {"bench":"layers","kernel":"%s","rounds":%s,"image_bytes":%s,' \
-	"$(uname -r)" "$rounds" "$(stat -c %s "$img")"
+printf 'HBX_BENCH_JSON {"bench":"layers","kernel":"%s","rounds":%s,"warm_rounds":%s,"image_bytes":%s,' \
+	"$(uname -r)" "$rounds" "$warm_rounds" "$(stat -c %s "$img")"
 json_cases() {	# json_cases PATTERN: "case":median,... for every case
 	local c sep=
 	for c in $cases; do printf '%s"%s":%s' "$sep" "${c//-/_}" "${med[$1.$c]}"; sep=,; done
 }
 printf '"seq_mb_per_s":{%s},"rand_4k_iops":{%s},' "$(json_cases seq)" "$(json_cases rand)"
+printf '"warm_seq_device_reads":{"loop_warm":%s,"hbx_warm":%s},' \
+	"$(warm_reads loop-warm)" "$(warm_reads hbx-warm)"
 printf '"start_s":{"hbx":%s,"verity":%s,"loop":%s,"erofs_file":%s},' \
 	"${med[start.hbx]}" "${med[start.verity]}" "${med[start.loop]}" "${med[start.file]}"
 printf '"ratios":{"seq_always_cold_vs_verity":%s,"rand_always_cold_vs_verity":%s,"seq_once_cold_vs_verity":%s,"rand_once_cold_vs_verity":%s,"seq_warm_vs_loop_warm":%s,"rand_warm_vs_loop_warm":%s,"start_hbx_vs_verity":%s}}\n' \
