@@ -45,8 +45,7 @@ void hbx_stoq_rx_expect(struct hbx_stoq_rx *rx)
  * (kvmalloc's, not slab's): kTLS then decrypts each record that fits
  * straight into them.  Given a kvec it cannot; it decrypts into clear-text
  * pages of its own, freshly allocated (and zeroed: Debian's kernels
- * initialise every allocation), and copies out of those.  That is most of
- * what a chunk's arrival costs beyond the decryption itself.
+ * initialise every allocation), and copies out of those.
  */
 #define HBX_RX_WINDOW	(64U << 10)
 #define HBX_RX_PAGES	(HBX_RX_WINDOW / PAGE_SIZE + 1)
