@@ -160,7 +160,7 @@ tap_check "export.unknown_image_is_refused" fails_with "no image 'nope'" img a e
 # chunks cat and busybox need come within the peer's timeout.  A slower
 # kernel (HBX_TIME_SCALE) gets a slower link and a longer timeout alike: on
 # the debug kernel crun's first output came 58 s after the pull began.
-tc -n hbxa qdisc add dev vhbxb root tbf rate "$((8000 / HBX_TIME_SCALE))kbit" burst 32kb latency 2s
+tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 8000)" burst 32kb latency 2s
 tap_result $? "pull.slow_link_a_to_b"
 pa=$(connect b 10.79.0.1 node-a --connections 2 --timeout-ms "$(hbx_scaled 10000)")
 tap_result $? "pull.b_connects_to_a"

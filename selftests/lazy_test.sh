@@ -109,7 +109,7 @@ tap_result $? "lazy.a_and_b_serve"
 # for still comes well within the timeouts) so B's prefetch is still running
 # when C reads, and B must fetch first what C asks and it lacks.  A slower
 # kernel (HBX_TIME_SCALE) gets a slower link and longer timeouts alike.
-tc -n hbxa qdisc add dev vhbxb root tbf rate "$((8000 / HBX_TIME_SCALE))kbit" burst 32kb latency 2s
+tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 8000)" burst 32kb latency 2s
 tap_result $? "chain.slow_link_a_to_b"
 pa=$(connect b 10.78.0.1 node-a --connections 2 --timeout-ms "$(hbx_scaled 5000)") &&
 	pb=$(connect c 10.78.1.2 node-b --connections 2 --timeout-ms "$(hbx_scaled 5000)")
@@ -218,7 +218,7 @@ umount "$work/mntc"
 $hbx layer del "$c2" --force && $hbx layer del "$b2"
 
 # --- force-detach mid-pull, re-attach: fetch exactly what is missing.
-tc -n hbxa qdisc add dev vhbxb root tbf rate "$((8000 / HBX_TIME_SCALE))kbit" burst 32kb latency 2s
+tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 8000)" burst 32kb latency 2s
 b3=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b3.cache" --prefetch --window 2)
 hbx_wait_until 60 at_least "$b3" 0.25 && $hbx layer del "$b3" --force
 tap_result $? "detach.force_deleted_mid_pull"

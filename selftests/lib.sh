@@ -50,6 +50,12 @@ hbx_scaled() {	# hbx_scaled N: N times the scale
 	echo $(($1 * HBX_TIME_SCALE))
 }
 
+# hbx_scaled_rate KBIT: a link rate for tc, KBIT kbit/s over the scale (a
+# slower kernel gets a slower link, so a transfer still spans the checks).
+hbx_scaled_rate() {
+	echo "$(($1 / HBX_TIME_SCALE))kbit"
+}
+
 # hbx_fill_cache DEV: drop the caches, then read DEV whole into its page
 # cache (a layer checks what comes in).  A block device's page cache goes
 # with its last close: the caller holds DEV open for as long as it counts.
