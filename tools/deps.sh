@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # make deps: every Debian 12 package HyperBox needs to build, test, demo and
-# benchmark.  Both supported kernels are installed (image + headers) so the
+# benchmark (flex..libssl-dev: the debug kernel of make check-debug).  Both supported kernels are installed (image + headers) so the
 # VM suite runs on each.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -17,4 +17,5 @@ apt-get install -y --no-install-recommends \
 	erofs-utils dkms cryptsetup-bin nbd-server nbd-client iproute2 util-linux libcap2-bin \
 	time fio python3 python3-yaml attr openssl \
 	libarchive-dev zstd crun runc umoci skopeo podman \
-	debhelper dh-dkms lintian linux-source-6.12 python3-jsonschema tmux
+	debhelper dh-dkms lintian linux-source-6.12 python3-jsonschema tmux \
+	flex bison bc dwarves libssl-dev
