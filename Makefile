@@ -102,7 +102,7 @@ check: all ynl
 
 # The VM selftests on a debug build of Debian's 6.1 (KASAN, lockdep, kmemleak,
 # fault injection; built once into build/debug-kernel), then a kmemleak scan.
-check-debug: tools selftests
+check-debug: tools selftests ynl
 	tools/check-debug.sh
 
 # Three nodes under random churn for MINUTES (default 10) in one VM on KVER

@@ -18,8 +18,8 @@
  * detach it, with nothing new in the kernel log that says it is hurt.
  *
  *   fuzz_genl_test [-n COUNT] [-s SEED] [-v]
- * COUNT defaults to 100000, 5 to 20 s under TCG (the debug kernel runs
- * 1000000); the seed is printed, and the same seed and count send the same
+ * COUNT defaults to $HBX_FUZZ_GENL_COUNT, else 100000 (5 to 20 s under TCG;
+ * tools/check-debug.sh sets 1000000 for the debug kernel); the seed is printed, and the same seed and count send the same
  * messages.  Only the "hyperbox" family is addressed: other families are
  * never sent anything.  The TAP stream goes to a high fd and 0-2 become
  * /dev/null, so no random number handed in as an fd is the test's output.
@@ -848,7 +848,8 @@ static void watchdog(int sig)
 
 int main(int argc, char **argv)
 {
-	unsigned long count = 100000, i;
+	const char *env_count = getenv("HBX_FUZZ_GENL_COUNT");
+	unsigned long count = env_count ? strtoul(env_count, NULL, 0) : 100000, i;
 	uint64_t seed = fz_default_seed();
 	struct fz_ids layers0, peers0, layers1, peers1;
 	struct hbx_nl *nl;
