@@ -20,6 +20,10 @@
 #                 timeout per peer
 #   idle          128 idle peer sockets (four peers of 16 each way) hold no
 #                 thread each: the host has fewer than 16 more tasks
+#   half_frame    a peer that stops reading (a tiny window, a small send
+#                 buffer): requests time out mid-frame, and the socket is
+#                 given up then; what the peer reads later is whole frames
+#                 but for a cut last one, never a new frame after half of one
 # Runs inside the VM with hyperbox.ko loaded.  HBX_ONLY="drip netns ..."
 # runs only those parts (to show each failing on an older module alone).
 set -u
@@ -33,6 +37,8 @@ cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	hbx_detach_all "$hbx"
 	hbx_forget_peers "$hbx"
+	ip netns pids hbx-deaf 2>/dev/null | xargs -r kill 2>/dev/null
+	ip netns del hbx-deaf 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -214,6 +220,43 @@ tap_check "deadline.read_fails" test "$rc" -ne 0
 tap_check "deadline.at_the_layers_deadline_not_three_timeouts" test "$ms" -lt 6000
 "$hbx" layer del "$dl" --force
 for q in $q1 $q2 $q3; do "$hbx" peer del "$q"; done
+fi
+
+# --- half_frame: a send cut by its deadline ends its socket.  Before, the
+# socket stayed ready: the next request's frame followed half of one, and the
+# peer read garbage as the stream's next header.  The peer reads nothing for
+# 10 s (scaled): the small send buffer and the peer's window fill in a
+# moment, and every request after that waits out its timeout (1 s).
+if part half_frame; then
+deaf_s=$(hbx_scaled 10)
+ip netns add hbx-deaf
+ip -n hbx-deaf link set lo up mtu 1500	# segments of a real link's size, not 64 KiB
+ip netns exec hbx-deaf sysctl -qw net.ipv4.tcp_wmem="4096 4096 4096"
+mkdir -p "$work/big"
+head -c 32M /dev/urandom > "$work/big/blob"
+bdigest=$("$hbx" layer build "$work/big" -o "$work/big.erofs")
+STOQ_LIAR_DEAF_SECONDS=$deaf_s ip netns exec hbx-deaf "$liar" --mode deaf 127.0.0.1:7609 \
+	"$work/big.erofs" "$work/big.manifest" > "$work/deaf.log" 2>&1 &
+pids="$pids $!"
+hbx_wait_until 10 grep -q "lying on" "$work/deaf.log"
+pf=$(ip netns exec hbx-deaf "$hbx" peer connect 127.0.0.1:7609 --insecure --timeout-ms 1000)
+tap_result $? "half_frame.peer_connected"
+hi=$(ip netns exec hbx-deaf "$hbx" layer add --remote "$pf" --digest "$bdigest" \
+	--cache "$work/deaf.cache" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p')
+tap_check "half_frame.layer_attached" test -n "$hi"
+# 128 reads of different chunks at once, for as long as the peer is deaf
+# and a little after: a request frame is 64 bytes, so the socket fills.
+fio --output="$work/deaf-fio.out" --ioengine=libaio --direct=1 --rw=randread \
+	--bs=4k --iodepth=128 --time_based --runtime=$((deaf_s + 5)) \
+	--continue_on_error=all --name=deaf --filename="/dev/hbx$hi" > /dev/null 2>&1
+hbx_wait_until 30 grep -q "^deaf:" "$work/deaf.log"
+tap_result $? "half_frame.the_peer_read_what_came"
+echo "# $(grep "^deaf:" "$work/deaf.log")"
+tap_check "half_frame.whole_frames_only_a_cut_one_at_the_end" \
+	grep -Eq "^deaf: [0-9]+ whole frames, then (EOF|a cut frame at EOF|the client went quiet)$" "$work/deaf.log"
+"$hbx" layer del "$hi" --force
+ip netns exec hbx-deaf "$hbx" peer del "$pf" 2> /dev/null
+ip netns del hbx-deaf
 fi
 
 "$hbx" layer del "$local_idx"

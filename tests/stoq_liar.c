@@ -9,8 +9,15 @@
  *   mute   says hello, then never answers anything, manifests included
  *   drip   starts each chunk reply, then sends one byte every half second:
  *          a slowloris that never ends a frame
+ *   deaf   after the manifest, reads nothing for $STOQ_LIAR_DEAF_SECONDS
+ *          (default 10) with a tiny receive window, so the client's sends
+ *          block and time out, mid-frame too; then reads every byte that
+ *          came and checks that the stream is whole frames, but for a cut
+ *          one at its end (the client gave the socket up): prints
+ *          "deaf: N whole frames, then EOF|a cut frame at EOF|..." or
+ *          "deaf: N whole frames, then a broken one at byte B"
  * One process per connection.
- *   stoq_liar [--mode lie|stall|drip|mute] ADDR:PORT IMAGE MANIFEST
+ *   stoq_liar [--mode lie|stall|drip|mute|deaf] ADDR:PORT IMAGE MANIFEST
  */
 #include <endian.h>
 #include <errno.h>
@@ -19,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,8 +44,67 @@ static void die(const char *what)
 	exit(1);
 }
 
-enum mode { LIE, STALL, DRIP, MUTE };
+enum mode { LIE, STALL, DRIP, MUTE, DEAF };
 static enum mode mode = LIE;
+
+/*
+ * read(2) of up to len bytes, waiting at most 3 s for the first: 0 at EOF,
+ * -1 when nothing came (the client still holds the socket, sending nothing).
+ */
+static ssize_t read_or_idle(int fd, uint8_t *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, 3000) <= 0)
+		return -1;
+	return read(fd, buf, len);
+}
+
+/*
+ * Deaf: what the client sent while we did not read must be whole frames,
+ * one after another; only the last may be cut, by the end of the stream.
+ */
+static void deaf(int fd)
+{
+	const char *env = getenv("STOQ_LIAR_DEAF_SECONDS");
+	uint8_t buf[sizeof(struct hbx_stoq_hdr) + HBX_STOQ_REQUEST_MAX];
+	unsigned long long at = 0, frames = 0;
+	size_t have = 0, need = sizeof(struct hbx_stoq_hdr);
+	const char *end = "the client went quiet";
+	ssize_t n;
+
+	sleep(env ? atoi(env) : 10);
+	while ((n = read_or_idle(fd, buf + have, need - have)) != -1) {
+		if (n == 0) {
+			end = have ? "a cut frame at EOF" : "EOF";
+			break;
+		}
+		have += n;
+		at += n;
+		if (have < need)
+			continue;
+		if (need == sizeof(struct hbx_stoq_hdr)) {
+			const struct hbx_stoq_hdr *h = (const void *)buf;
+
+			if (be32toh(h->magic) != HBX_STOQ_MAGIC ||
+			    h->version != HBX_STOQ_VERSION ||
+			    be32toh(h->len) > HBX_STOQ_REQUEST_MAX) {
+				printf("deaf: %llu whole frames, then a broken one at byte %llu\n",
+				       frames, at - have);
+				fflush(stdout);
+				return;
+			}
+			need += be32toh(h->len);
+			if (have < need)
+				continue;
+		}
+		frames++;
+		have = 0;
+		need = sizeof(struct hbx_stoq_hdr);
+	}
+	printf("deaf: %llu whole frames, then %s\n", frames, end);
+	fflush(stdout);
+}
 
 /* A reply header that promises len bytes, then a byte every half second. */
 static void drip(int fd, uint64_t id, const uint8_t *buf, uint32_t len)
@@ -82,6 +151,10 @@ static void serve(int fd, int image, const uint8_t *m, size_t mlen)
 		if (h.type == HBX_STOQ_GET_MANIFEST) {
 			if (stoq_send_frame(fd, HBX_STOQ_REPLY, 0, id, m, mlen))
 				break;
+			if (mode == DEAF) {
+				deaf(fd);
+				break;
+			}
 			continue;
 		}
 		if (mode == STALL)
@@ -116,13 +189,15 @@ int main(int argc, char **argv)
 			mode = DRIP;
 		else if (!strcmp(argv[2], "mute"))
 			mode = MUTE;
+		else if (!strcmp(argv[2], "deaf"))
+			mode = DEAF;
 		else if (strcmp(argv[2], "lie"))
-			die("unknown mode (lie, stall, drip or mute)");
+			die("unknown mode (lie, stall, drip, mute or deaf)");
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc != 4)
-		die("usage: stoq_liar [--mode lie|stall|drip|mute] ADDR:PORT IMAGE MANIFEST");
+		die("usage: stoq_liar [--mode lie|stall|drip|mute|deaf] ADDR:PORT IMAGE MANIFEST");
 	image = open(argv[2], O_RDONLY);
 	mfd = open(argv[3], O_RDONLY);
 	if (image < 0 || mfd < 0 || fstat(mfd, &st) || !(m = malloc(st.st_size)) ||
@@ -131,6 +206,16 @@ int main(int argc, char **argv)
 	lfd = hbx_tcp_listen(argv[1], why, sizeof(why));
 	if (lfd < 0)
 		die(why);
+	/*
+	 * Deaf: the smallest window the kernel allows, inherited at accept,
+	 * and an MSS that is no multiple of a request frame (64 bytes): the
+	 * client's segments end mid-frame, so its send buffer fills up
+	 * mid-frame and a timed-out send leaves half a frame behind.
+	 */
+	if (mode == DEAF &&
+	    (setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &(int){ 1 }, sizeof(int)) ||
+	     setsockopt(lfd, IPPROTO_TCP, TCP_MAXSEG, &(int){ 1000 }, sizeof(int))))
+		die("SO_RCVBUF or TCP_MAXSEG");
 	signal(SIGCHLD, SIG_IGN);	/* no zombies */
 	printf("lying on %s\n", argv[1]);	/* tests wait for this line */
 	fflush(stdout);
