@@ -50,7 +50,7 @@ serve() {
 	"$liar" --mode "$1" "127.0.0.1:$2" "$work/layer.erofs" "$work/layer.manifest" \
 		> "$work/$1-$2.log" 2>&1 &
 	pids="$pids $!"
-	hbx_wait_until 10 grep -q "lying on" "$work/$1-$2.log"
+	hbx_wait_until "$(hbx_scaled 10)" grep -q "lying on" "$work/$1-$2.log"
 }
 
 # remote PEER CACHE: attach the layer from PEER into CACHE; prints the index.
@@ -226,7 +226,7 @@ fi
 # socket stayed ready: the next request's frame followed half of one, and the
 # peer read garbage as the stream's next header.  The peer reads nothing for
 # 10 s (scaled): the small send buffer and the peer's window fill in a
-# moment, and every request after that waits out its timeout (1 s).
+# moment, and every request after that waits out its timeout (1 s, scaled).
 if part half_frame; then
 deaf_s=$(hbx_scaled 10)
 ip netns add hbx-deaf
@@ -238,8 +238,9 @@ bdigest=$("$hbx" layer build "$work/big" -o "$work/big.erofs")
 STOQ_LIAR_DEAF_SECONDS=$deaf_s ip netns exec hbx-deaf "$liar" --mode deaf 127.0.0.1:7609 \
 	"$work/big.erofs" "$work/big.manifest" > "$work/deaf.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until 10 grep -q "lying on" "$work/deaf.log"
-pf=$(ip netns exec hbx-deaf "$hbx" peer connect 127.0.0.1:7609 --insecure --timeout-ms 1000)
+hbx_wait_until "$(hbx_scaled 10)" grep -q "lying on" "$work/deaf.log"
+pf=$(ip netns exec hbx-deaf "$hbx" peer connect 127.0.0.1:7609 --insecure \
+	--timeout-ms "$(hbx_scaled 1000)")
 tap_result $? "half_frame.peer_connected"
 hi=$(ip netns exec hbx-deaf "$hbx" layer add --remote "$pf" --digest "$bdigest" \
 	--cache "$work/deaf.cache" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p')
@@ -266,7 +267,7 @@ if part idle; then
 "$hbx" serve --listen 127.0.0.1:7608 --insecure --per-source 64 --max-handshakes 64 \
 	> "$work/idle-serve.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until 10 grep -q "serving on" "$work/idle-serve.log"
+hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/idle-serve.log"
 tasks() { ls -d /proc/[0-9]* | wc -l; }
 t0=$(tasks) s0=$(sockets) ids=
 for i in 1 2 3 4; do
