@@ -141,7 +141,7 @@ $hbx layer del "$c1" && $hbx layer del "$b1"
 tap_result $? "chain.detach"
 
 # --- seed dies mid-pull: B's pull fails in time, C reads no wrong bytes.
-tc -n hbxa qdisc add dev vhbxb root tbf rate 2mbit burst 32kb latency 2s
+tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 2000)" burst 32kb latency 2s
 tap_result $? "seed_dies.throttle_a_to_b"
 on b "$hbx" peer del "$pa"
 ip netns exec hbxb "$hbx" peer connect 10.78.0.1:7431 --cert "$work/b.crt" --key "$work/b.key" \
@@ -165,7 +165,10 @@ tap_result $? "seed_dies.b_pulls_c_mounts"
 	fi
 done > "$work/reads.log") &
 reader=$!
-hbx_wait_until 60 at_least "$b2" 0.05
+# Mid-pull means some chunks here and not all: a pull already done when A
+# dies cannot show what this part is about (seen on the debug kernel with
+# the host busy, before the link's rate scaled).
+hbx_wait_until "$(hbx_scaled 60)" at_least "$b2" 0.05 && ! at_least "$b2" 1
 tap_result $? "seed_dies.b_is_mid_pull"
 # A drops off the network, and its server dies with it: B's requests get
 # no answer at all, the hardest case (no FIN, no RST).
