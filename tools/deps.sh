@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # make deps: every Debian 12 package HyperBox needs to build, test, demo and
-# benchmark (flex..libssl-dev: the debug kernel of make check-debug).  Both supported kernels are installed (image + headers) so the
-# VM suite runs on each.
+# benchmark (flex..libssl-dev: the debug kernel of make check-debug).  Both
+# supported kernels are installed (image + headers) so the VM suite runs on
+# each.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
