@@ -100,7 +100,7 @@ faults_on
 # --- control: requests under faults work or fail cleanly, leave nothing.
 "$hbx" serve --listen 127.0.0.1:7620 --insecure > "$work/serve.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/serve.log"
+hbx_wait_listening "$work/serve.log"
 selftests/faults_ctl "$work/layer.erofs" > "$work/ctl.out"
 rc=$?
 sed 's/^/# /' "$work/ctl.out"

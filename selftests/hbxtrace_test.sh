@@ -201,8 +201,8 @@ ta $hbx serve --listen 10.81.0.1:7461 --insecure > "$work/serve.log" 2>&1 &
 pids="$pids $!"
 ta "$liar" 10.81.0.1:7462 "$work/layer.erofs" "$work/layer.manifest" > "$work/liar.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/serve.log" &&
-	hbx_wait_until "$(hbx_scaled 10)" grep -q "lying on" "$work/liar.log" &&
+hbx_wait_listening "$work/serve.log" &&
+	hbx_wait_listening "$work/liar.log" &&
 	pl=$(tb $hbx peer connect 10.81.0.1:7462 --insecure --timeout-ms 5000) &&
 	pa=$(tb $hbx peer connect 10.81.0.1:7461 --insecure --timeout-ms 5000)
 tap_result $? "remote.b_connects_to_the_liar_and_the_honest_peer"

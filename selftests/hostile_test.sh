@@ -50,7 +50,7 @@ serve() {
 	"$liar" --mode "$1" "127.0.0.1:$2" "$work/layer.erofs" "$work/layer.manifest" \
 		> "$work/$1-$2.log" 2>&1 &
 	pids="$pids $!"
-	hbx_wait_until "$(hbx_scaled 10)" grep -q "lying on" "$work/$1-$2.log"
+	hbx_wait_listening "$work/$1-$2.log"
 }
 
 # remote PEER CACHE: attach the layer from PEER into CACHE; prints the index.
@@ -238,7 +238,7 @@ bdigest=$("$hbx" layer build "$work/big" -o "$work/big.erofs")
 STOQ_LIAR_DEAF_SECONDS=$deaf_s ip netns exec hbx-deaf "$liar" --mode deaf 127.0.0.1:7609 \
 	"$work/big.erofs" "$work/big.manifest" > "$work/deaf.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "lying on" "$work/deaf.log"
+hbx_wait_listening "$work/deaf.log"
 pf=$(ip netns exec hbx-deaf "$hbx" peer connect 127.0.0.1:7609 --insecure \
 	--timeout-ms "$(hbx_scaled 1000)")
 tap_result $? "half_frame.peer_connected"
@@ -267,7 +267,7 @@ if part idle; then
 "$hbx" serve --listen 127.0.0.1:7608 --insecure --per-source 64 --max-handshakes 64 \
 	> "$work/idle-serve.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/idle-serve.log"
+hbx_wait_listening "$work/idle-serve.log"
 tasks() { ls -d /proc/[0-9]* | wc -l; }
 t0=$(tasks) s0=$(sockets) ids=
 for i in 1 2 3 4; do

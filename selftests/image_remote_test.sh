@@ -128,7 +128,7 @@ serve() {	# serve NODE ADDR
 		--key "$work/$1.key" --ca "$ca" > "$work/serve-$1.log" 2>&1 &
 	eval "serve_$1=$!"
 	pids="$pids $!"
-	hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/serve-$1.log"
+	hbx_wait_listening "$work/serve-$1.log"
 }
 connect() {	# connect NODE ADDR NAME [ARGS]: prints the peer id
 	local node=$1 addr=$2 name=$3

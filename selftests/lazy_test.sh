@@ -92,7 +92,7 @@ serve() {	# serve NODE ADDR: hbx serve in that node, in the background
 		--ca "$ca" > "$work/serve-$1.log" 2>&1 &
 	eval "serve_$1=$!"
 	pids="$pids $!"
-	hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/serve-$1.log"
+	hbx_wait_listening "$work/serve-$1.log"
 }
 # connect NODE ADDR NAME [ARGS]: a client peer in NODE; prints its id.
 connect() {
@@ -241,7 +241,7 @@ $hbx layer del "$b3"
 # --- a liar: corrupt chunks are caught, counted and fetched again.
 on a "$liar" 10.78.0.1:7439 "$work/layer.erofs" "$work/layer.manifest" > "$work/liar.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "lying on" "$work/liar.log"
+hbx_wait_listening "$work/liar.log"
 pl=$(on b "$hbx" peer connect 10.78.0.1:7439 --insecure --timeout-ms 3000)
 tap_result $? "liar.b_connects_to_the_liar"
 b4=$(attach b --remote "$pl,$pa" --digest "$digest" --cache "$work/b4.cache")

@@ -76,6 +76,20 @@ hbx_wait_until() {
 	done
 }
 
+# hbx_wait_listening LOG [SECONDS]: wait (SECONDS, default 10, times the
+# scale) until a server started in the background with its output in LOG
+# says it listens: "serving on" (hbx serve) or "lying on" (stoq_liar).  If
+# it does not, LOG's last lines go out as TAP comments (a server that never
+# came up says why there) and it fails.
+hbx_wait_listening() {
+	local limit
+	limit=$(hbx_scaled "${2:-10}")
+	hbx_wait_until "$limit" grep -Eq "^(serving|lying) on" "$1" && return 0
+	echo "# no \"serving on\" or \"lying on\" in $1 after $limit s; its last lines:"
+	tail -n 5 "$1" 2>&1 | sed 's/^/#   /'
+	return 1
+}
+
 # hbx_layer_field HBX INDEX KEY[.KEY]: one field of a layer (hbx layer list -j).
 hbx_layer_field() {
 	"$1" layer list -j | python3 -c '

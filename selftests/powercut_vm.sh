@@ -41,7 +41,7 @@ hbx_veth hbxa 10.79.0.1/24 hbxb 10.79.0.2/24 &&
 	seed=$($hbx layer add "$disk/layer.erofs" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p') &&
 	ip netns exec hbxa "$hbx" layer export "$seed" &&
 	{ ip netns exec hbxa "$hbx" serve --listen 10.79.0.1:7441 --insecure > /tmp/serve.log 2>&1 & } &&
-	hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" /tmp/serve.log &&
+	hbx_wait_listening /tmp/serve.log &&
 	peer=$(ip netns exec hbxb "$hbx" peer connect 10.79.0.1:7441 --insecure --timeout-ms 5000)
 tap_result $? "powercut.$phase.node_a_seeds_node_b_connects"
 total=$(hbx_layer_field "$hbx" "$seed" chunks-total)

@@ -46,7 +46,7 @@ $hbx layer export "$seed"
 $hbx serve --listen 127.0.0.1:7421 --cert "$work/server.crt" --key "$work/server.key" \
 	--ca "$work/ca/ca.crt" > "$work/serve.log" 2>&1 &
 pids="$pids $!"
-for _ in $(seq 50); do grep -q "serving on" "$work/serve.log" && break; sleep 0.1; done
+hbx_wait_listening "$work/serve.log"
 
 peer=$($hbx peer connect 127.0.0.1:7421 --cert "$work/client.crt" --key "$work/client.key" \
 	--ca "$work/ca/ca.crt" --name server --connections 2 --timeout-ms 5000)

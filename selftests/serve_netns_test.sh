@@ -48,11 +48,7 @@ serve() {	# serve NS ADDR CERT: a TLS server in that namespace
 	ip netns exec "$1" "$hbx" serve --listen "$2:7411" --cert "$3.crt" \
 		--key "$3.key" --ca "$work/ca/ca.crt" > "$work/serve-$1.log" 2>&1 &
 	pids="$pids $!"
-	for _ in $(seq 50); do
-		grep -q "serving on" "$work/serve-$1.log" && return 0
-		sleep 0.1
-	done
-	return 1
+	hbx_wait_listening "$work/serve-$1.log"
 }
 serve hbxa 10.77.0.1 "$work/a" && serve hbxb 10.77.0.2 "$work/b"
 tap_result $? "netns.both_nodes_serve"

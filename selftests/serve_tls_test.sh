@@ -46,11 +46,7 @@ start_server() {	# start_server PORT ARGS...: waits until it listens
 	shift
 	$hbx serve --listen "127.0.0.1:$port" "$@" > "$log" 2>&1 &
 	servers="$servers $!"
-	for _ in $(seq 50); do
-		grep -q "serving on" "$log" && return 0
-		sleep 0.1
-	done
-	return 1
+	hbx_wait_listening "$log"
 }
 tls=(--ca "$work/ca/ca.crt")
 start_server 7411 --cert "$work/server.crt" --key "$work/server.key" \

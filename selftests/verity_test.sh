@@ -139,7 +139,7 @@ s=$("$hbx" layer add "$work/other.erofs" -j | index_of)
 "$hbx" layer export "$s"
 "$hbx" serve --listen 127.0.0.1:7470 --insecure > "$work/serve.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/serve.log"
+hbx_wait_listening "$work/serve.log"
 p=$("$hbx" peer connect 127.0.0.1:7470 --insecure)
 tap_result $? "tamper_cache.peer_connected"
 r=$("$hbx" layer add --remote "$p" --digest "$odigest" --cache "$work/fs/remote.cache" -j | index_of)

@@ -99,7 +99,7 @@ $hbx layer build "$work/src" -o "$work/a.erofs" --chunk-size 64K > /dev/null &&
 tap_result $? "ynl.two_layers_attached"
 $hbx serve --listen 127.0.0.1:7431 --insecure > "$work/serve.log" 2>&1 &
 pids="$pids $!"
-hbx_wait_until "$(hbx_scaled 10)" grep -q "serving on" "$work/serve.log" &&
+hbx_wait_listening "$work/serve.log" &&
 	$hbx peer connect 127.0.0.1:7431 --insecure --connections 2 > /dev/null &&
 	hbx_wait_until 10 test "$($hbx peer list -j | grep -o '"id"' | wc -l)" -ge 2
 tap_result $? "ynl.two_peers_up"

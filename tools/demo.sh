@@ -49,7 +49,7 @@ on a hbx layer export "$seed"
 serve() {	# serve NODE ADDR
 	ip netns exec "hbx$1" "$hbx" serve --listen "$2:7400" --cert "$work/$1.crt" \
 		--key "$work/$1.key" --ca "$work/ca/ca.crt" > "$work/serve-$1.log" 2>&1 &
-	hbx_wait_until 10 grep -q "serving on" "$work/serve-$1.log"
+	hbx_wait_listening "$work/serve-$1.log"
 	echo "node $1: $(cat "$work/serve-$1.log")"
 }
 say "A and B serve over kTLS: hbx serve does the handshake and hands each socket to the module."
@@ -87,7 +87,7 @@ on a hbx peer list
 say "Last: a peer that sends corrupt chunks (one byte flipped in each)."
 tc -n hbxa qdisc del dev vhbxb root
 ip netns exec hbxa tests/stoq_liar 10.80.0.1:7499 "$work/layer.erofs" "$work/layer.manifest" > "$work/liar.log" 2>&1 &
-hbx_wait_until 10 grep -q "lying on" "$work/liar.log"
+hbx_wait_listening "$work/liar.log"
 pl=$(on b hbx peer connect 10.80.0.1:7499 --insecure | tail -n 1)
 d=$(on b hbx layer add --remote "$pl,$pa" --digest "$digest" --cache "$work/d.cache" | index_of)
 step dd if="/dev/hbx$d" of="$work/d.read" bs=1M count=4 status=none

@@ -95,7 +95,7 @@ ref=$(on a "$hbx" image export py --store "$work/store-a") || exit 1
 # Not through on(): a job of its own that cleanup's kill reaches.
 ip netns exec hbxa "$hbx" serve --listen 10.82.0.1:7621 --cert "$work/a.crt" --key "$work/a.key" \
 	"${tls[@]}" > "$work/serve-a.log" 2>&1 &
-hbx_wait_until 10 grep -q "serving on" "$work/serve-a.log" || exit 1
+hbx_wait_listening "$work/serve-a.log" || exit 1
 peer=$(on b "$hbx" peer connect 10.82.0.1:7621 --cert "$work/b.crt" --key "$work/b.key" \
 	"${tls[@]}" --name node-a --connections 2) || exit 1
 

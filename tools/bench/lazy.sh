@@ -68,7 +68,7 @@ on a "$hbx" layer export "$seed"
 for n in a:10.81.0.1 b:10.81.1.2; do
 	on "${n%%:*}" "$hbx" serve --listen "${n#*:}:7611" --cert "$work/${n%%:*}.crt" \
 		--key "$work/${n%%:*}.key" "${tls[@]}" > "$work/serve-${n%%:*}.log" 2>&1 &
-	hbx_wait_until 10 grep -q "serving on" "$work/serve-${n%%:*}.log" || exit 1
+	hbx_wait_listening "$work/serve-${n%%:*}.log" || exit 1
 done
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }

@@ -45,7 +45,7 @@ seed=$($hbx layer add "$img" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p')
 $hbx layer export "$seed"
 $hbx serve --listen 127.0.0.1:7611 --insecure > "$work/serve.log" 2>&1 &
 serve_pid=$!
-hbx_wait_until 10 grep -q "serving on" "$work/serve.log" || exit 1
+hbx_wait_listening "$work/serve.log" || exit 1
 peer=$($hbx peer connect 127.0.0.1:7611 --insecure --timeout-ms 30000) || exit 1
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
