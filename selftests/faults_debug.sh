@@ -63,7 +63,6 @@ workers_fail() {
 	done
 }
 
-sockets() { "$hbx" info -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["peer-sockets"])'; }
 index_of() { sed -n 's/.*"index":\([0-9]*\).*/\1/p'; }
 
 # compare DEV IMAGE: read DEV block by block (64 KiB, direct, failed blocks
@@ -111,7 +110,7 @@ for w in layer_add layer_del peer_add peer_del; do
 done
 tap_check "control.no_layer_left_behind" test "$("$hbx" layer list -j)" = "[]"
 tap_check "control.no_peer_left_behind" test "$("$hbx" peer list -j)" = "[]"
-hbx_wait_until 30 test "$(sockets)" -eq 0
+hbx_wait_until "$(hbx_scaled 30)" hbx_peer_sockets_are "$hbx" eq 0
 tap_result $? "control.no_peer_socket_held"
 
 # --- data: both ends' receivers fail allocations while reads go on.
@@ -120,7 +119,7 @@ seed=$("$hbx" layer add "$work/layer.erofs" -j | index_of)
 "$hbx" peer connect 127.0.0.1:7620 --insecure --connections 2 --timeout-ms 3000 \
 	--persist > "$work/persist.out" 2> "$work/persist.err" &
 pids="$pids $!"
-hbx_wait_until 10 test -s "$work/persist.out"
+hbx_wait_until "$(hbx_scaled 10)" test -s "$work/persist.out"
 peer=$(head -n 1 "$work/persist.out")
 ridx=$("$hbx" layer add --remote "$peer" --digest "$digest" --cache "$work/cache" -j \
 	2> "$work/attach.err" | index_of)
@@ -153,7 +152,7 @@ faults_off
 for f in $(grep -l '^kworker/u\|^hyperbox_clients' /proc/[0-9]*/comm 2>/dev/null); do
 	echo 0 > "${f%/comm}/make-it-fail" 2>/dev/null
 done
-hbx_wait_until 60 "$hbx" layer pull "$ridx" -q > /dev/null 2>&1
+hbx_wait_until "$(hbx_scaled 60)" "$hbx" layer pull "$ridx" -q > /dev/null 2>&1
 tap_result $? "after.pull_completes"
 echo 3 > /proc/sys/vm/drop_caches
 tap_check "after.layer_reads_whole_and_right" cmp -s "/dev/hbx$ridx" "$work/layer.erofs"
@@ -162,6 +161,6 @@ for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 pids=
 hbx_forget_peers "$hbx"
 tap_check "after.seed_deleted" "$hbx" layer del "$seed"
-hbx_wait_until 30 test "$(sockets)" -eq 0
+hbx_wait_until "$(hbx_scaled 30)" hbx_peer_sockets_are "$hbx" eq 0
 tap_result $? "after.no_peer_socket_held"
 tap_end

@@ -298,7 +298,7 @@ tap_check "top.fits_80x24" sh -c "test \$(awk '{ if (length > m) m = length } EN
 done) &
 reader=$!
 reads() { screen | awk -v d="hbx$l" '$1 == d && $2 + 0 > 0 { f = 1 } END { exit !f }'; }
-hbx_wait_until 20 reads
+hbx_wait_until "$(hbx_scaled 20)" reads
 tap_result $? "top.layer_row_updates_with_reads"
 kill "$reader" 2>/dev/null
 wait "$reader" 2>/dev/null
@@ -307,7 +307,7 @@ sleep 1.2
 c2=$(screen | head -n 1)
 tap_check "top.the_clock_updates" test "$c1" != "$c2"
 tmux send-keys -t top q
-hbx_wait_until 10 has "TOP-EXITED 0"
+hbx_wait_until "$(hbx_scaled 10)" has "TOP-EXITED 0"
 tap_result $? "top.q_quits_with_status_0"
 # The alternate screen is gone: the shell's screen is back, the cursor shown.
 ! has "^PSI host" && ! has "^hbx$l "
@@ -334,7 +334,7 @@ port=4318
 python3 "$receiver" serve $port "$work/otlp.log" > "$work/recv.err" 2>&1 &
 recv=$!
 pids="$pids $recv"
-hbx_wait_until 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()"
+hbx_wait_until "$(hbx_scaled 10)" python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()"
 l=$($hbx layer add "$work/good.erofs" -j | sed -n 's/.*"index":\([0-9]*\).*/\1/p')
 (while sleep 0.2; do dd if=/dev/hbx$l of=/dev/null bs=64k count=2 iflag=direct 2>/dev/null; done) &
 reader=$!

@@ -63,9 +63,7 @@ remote() {
 ended() { ! kill -0 "$1" 2>/dev/null; }
 
 # sockets: how many sockets all peers on the host hold (hbx info).
-sockets() {
-	"$hbx" info -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["peer-sockets"])'
-}
+sockets() { hbx_peer_sockets "$hbx"; }
 
 # part NAME: whether to run that part.
 part() { [ -z "${HBX_ONLY:-}" ] || [[ " $HBX_ONLY " == *" $1 "* ]]; }
@@ -172,7 +170,7 @@ unshare -n sh -c "
 tap_result $? "netns.peer_and_export_made_inside"
 exported() { [ "$(lf "$local_idx" exported)" = "True" ] || [ "$(lf "$local_idx" exported)" = "true" ]; }
 gone() { ! exported && [ "$(sockets)" -le "$before" ]; }
-hbx_wait_until 30 gone
+hbx_wait_until "$(hbx_scaled 30)" gone
 rc=$?
 echo "# after the namespace: exported $(lf "$local_idx" exported), peer sockets $(sockets) (before: $before)"
 tap_check "netns.export_and_sockets_gone_with_it" test "$rc" -eq 0
@@ -250,7 +248,7 @@ tap_check "half_frame.layer_attached" test -n "$hi"
 fio --output="$work/deaf-fio.out" --ioengine=libaio --direct=1 --rw=randread \
 	--bs=4k --iodepth=128 --time_based --runtime=$((deaf_s + 5)) \
 	--continue_on_error=all --name=deaf --filename="/dev/hbx$hi" > /dev/null 2>&1
-hbx_wait_until 30 grep -q "^deaf:" "$work/deaf.log"
+hbx_wait_until "$(hbx_scaled 30)" grep -q "^deaf:" "$work/deaf.log"
 tap_result $? "half_frame.the_peer_read_what_came"
 echo "# $(grep "^deaf:" "$work/deaf.log")"
 tap_check "half_frame.whole_frames_only_a_cut_one_at_the_end" \
@@ -273,14 +271,14 @@ t0=$(tasks) s0=$(sockets) ids=
 for i in 1 2 3 4; do
 	ids="$ids $("$hbx" peer connect 127.0.0.1:7608 --insecure --connections 16)"
 done
-hbx_wait_until 10 test "$(sockets)" -ge $((s0 + 128))
+hbx_wait_until "$(hbx_scaled 10)" hbx_peer_sockets_are "$hbx" ge $((s0 + 128))
 tap_result $? "idle.128_peer_sockets_held"
 sleep 2		# time for any per-socket thread to show up
 t1=$(tasks)
 echo "# 128 idle peer sockets (64 each way): $((t1 - t0)) more tasks"
 tap_check "idle.no_thread_per_socket" test $((t1 - t0)) -lt 16
 for id in $ids; do "$hbx" peer del "$id"; done
-hbx_wait_until 10 test "$(sockets)" -eq "$s0"
+hbx_wait_until "$(hbx_scaled 10)" hbx_peer_sockets_are "$hbx" eq "$s0"
 tap_result $? "idle.both_ends_release_their_sockets"
 fi
 

@@ -149,7 +149,7 @@ ip netns exec hbxb "$hbx" peer connect 10.78.0.1:7431 --cert "$work/b.crt" --key
 	> "$work/persist.out" 2> "$work/persist.err" &
 persist=$!
 pids="$pids $persist"
-hbx_wait_until 10 test -s "$work/persist.out"
+hbx_wait_until "$(hbx_scaled 10)" test -s "$work/persist.out"
 pa=$(head -n 1 "$work/persist.out")
 b2=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b2.cache" --prefetch --window 4)
 on b "$hbx" layer export "$b2"
@@ -209,7 +209,7 @@ tap_result $? "seed_dies.a_comes_back"
 # B's sockets to the old A are stale until B sends: this pull meets the RST
 # and may fail while --persist reconnects; then a pull resumes and completes.
 on b "$hbx" layer pull "$b2" -q 2> /dev/null
-hbx_wait_until 30 grep -q "reconnected" "$work/persist.err" && on b "$hbx" layer pull "$b2" -q
+hbx_wait_until "$(hbx_scaled 30)" grep -q "reconnected" "$work/persist.err" && on b "$hbx" layer pull "$b2" -q
 tap_result $? "seed_dies.b_reconnects_and_the_pull_resumes"
 on c "$hbx" layer pull "$c2" -q &&
 	diff -r --no-dereference "$work/src" "$work/mntc" > /dev/null &&
@@ -223,7 +223,7 @@ $hbx layer del "$c2" --force && $hbx layer del "$b2"
 # --- force-detach mid-pull, re-attach: fetch exactly what is missing.
 tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 8000)" burst 32kb latency 2s
 b3=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b3.cache" --prefetch --window 2)
-hbx_wait_until 60 at_least "$b3" 0.25 && $hbx layer del "$b3" --force
+hbx_wait_until "$(hbx_scaled 60)" at_least "$b3" 0.25 && $hbx layer del "$b3" --force
 tap_result $? "detach.force_deleted_mid_pull"
 tc -n hbxa qdisc del dev vhbxb root
 good=$(hbx_good_chunks "$work/b3.cache" "$work/layer.manifest")
@@ -292,14 +292,14 @@ kill "$persist"	# nothing reconnects now
 for id in $(on a "$hbx" peer list -j | grep -o '"id":[0-9]*' | cut -d: -f2); do
 	on a "$hbx" peer del "$id"
 done
-hbx_wait_until 10 peer_is b "$p0" down
+hbx_wait_until "$(hbx_scaled 10)" peer_is b "$p0" down
 tap_result $? "forever.peer_is_down"
 cat "$work/mnt6/blob" > /dev/null 2>&1 &
 reader=$!
 sleep 4
 tap_check "forever.reader_still_waits_past_every_other_timeout" kill -0 "$reader"
 kill -9 "$reader"
-hbx_wait_until 5 sh -c "! kill -0 $reader"
+hbx_wait_until "$(hbx_scaled 5)" sh -c "! kill -0 $reader"
 tap_result $? "forever.reader_dies_on_sigkill"
 $hbx layer del "$b6" --force && timeout 20 umount "$work/mnt6"
 tap_result $? "forever.forced_delete_ends_the_wait_and_it_unmounts"

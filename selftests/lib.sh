@@ -90,6 +90,17 @@ hbx_wait_listening() {
 	return 1
 }
 
+# hbx_peer_sockets HBX: how many sockets all peers on the host hold.
+hbx_peer_sockets() {
+	"$1" info -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["peer-sockets"])'
+}
+# hbx_peer_sockets_are HBX OP N: whether that count is -OP N (eq, ge, le).
+# A command for hbx_wait_until, which runs it again each time: a count
+# taken once as its argument ("$(...)") would never change.
+hbx_peer_sockets_are() {
+	[ "$(hbx_peer_sockets "$1")" "-$2" "$3" ]
+}
+
 # hbx_layer_field HBX INDEX KEY[.KEY]: one field of a layer (hbx layer list -j).
 hbx_layer_field() {
 	"$1" layer list -j | python3 -c '

@@ -114,7 +114,7 @@ tap_result $? "tamper_local.other_blocks_still_read"
 read_block "/dev/hbx$b" "$n" > "$work/once.read" 2>/dev/null
 tap_result $? "tamper_local.once_reads_without_error"
 tap_check "tamper_local.once_serves_the_changed_bytes" cmp -s "$work/once.read" "$work/evil"
-hbx_wait_until 10 grep -q "\"block\":$n" "$work/monitor.out"
+hbx_wait_until "$(hbx_scaled 10)" grep -q "\"block\":$n" "$work/monitor.out"
 tap_result $? "tamper_local.notification_names_the_block"
 "$hbx" layer del "$a" && "$hbx" layer del "$b"
 # The block back as it was, for what follows.

@@ -97,11 +97,13 @@ $hbx layer build "$work/src" -o "$work/a.erofs" --chunk-size 64K > /dev/null &&
 	$hbx layer add "$work/a.erofs" > /dev/null && $hbx layer export "$a" &&
 	head -c 70000 "/dev/hbx$a" > /dev/null
 tap_result $? "ynl.two_layers_attached"
+# peers_up N: at least N peers (the server's side shows up after its handshake)
+peers_up() { [ "$($hbx peer list -j | grep -o '"id"' | wc -l)" -ge "$1" ]; }
 $hbx serve --listen 127.0.0.1:7431 --insecure > "$work/serve.log" 2>&1 &
 pids="$pids $!"
 hbx_wait_listening "$work/serve.log" &&
 	$hbx peer connect 127.0.0.1:7431 --insecure --connections 2 > /dev/null &&
-	hbx_wait_until 10 test "$($hbx peer list -j | grep -o '"id"' | wc -l)" -ge 2
+	hbx_wait_until "$(hbx_scaled 10)" peers_up 2
 tap_result $? "ynl.two_peers_up"
 
 ynl --dump layer-get > "$work/layers.ynl" && $hbx layer list -j > "$work/layers.hbx"
