@@ -105,16 +105,18 @@ serve a 10.78.0.1 && serve b 10.78.1.2
 tap_result $? "lazy.a_and_b_serve"
 
 # --- chain: B pulls from A and re-serves; C reads from B before B is done.
-# A's link to B is slowed (8 Mbit/s: the layer takes seconds, a chunk C asks
-# for still comes well within the timeouts) so B's prefetch is still running
-# when C reads, and B must fetch first what C asks and it lacks.  A slower
-# kernel (HBX_TIME_SCALE) gets a slower link and longer timeouts alike.
-tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 8000)" burst 32kb latency 2s
+# A's link to B is slowed to 1 Mbit/s until C has read, so B's prefetch is
+# still running then whatever the machine's speed (the whole layer takes
+# 100 s at that rate, C's read a few chunks), and B must fetch first what C
+# asks and it lacks.  B prefetches one chunk at a time, so a chunk C asks for
+# waits behind at most one (half a second), well within the timeouts.  A
+# slower kernel (HBX_TIME_SCALE) gets a slower link and longer timeouts alike.
+tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 1000)" burst 32kb latency 2s
 tap_result $? "chain.slow_link_a_to_b"
 pa=$(connect b 10.78.0.1 node-a --connections 2 --timeout-ms "$(hbx_scaled 5000)") &&
 	pb=$(connect c 10.78.1.2 node-b --connections 2 --timeout-ms "$(hbx_scaled 5000)")
 tap_result $? "chain.b_connects_to_a_and_c_to_b"
-b1=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b1.cache" --prefetch)
+b1=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b1.cache" --prefetch --window 1)
 on b "$hbx" layer export "$b1"
 tap_result $? "chain.b_attaches_with_prefetch_and_exports"
 c1=$(attach c --remote "$pb" --digest "$digest" --cache "$work/c1.cache")
