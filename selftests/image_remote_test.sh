@@ -67,16 +67,20 @@ img() {
 }
 # json FILE EXPR: a Python expression over the JSON in FILE (as j).
 json() { python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+# listing: hbx layer list -j, or the one taken into $snapshot while that is set
+# (checks that must agree read the same moment).
+snapshot=
+listing() { if [ -n "$snapshot" ]; then cat "$snapshot"; else $hbx layer list -j; fi; }
 # missing INDEX...: chunks of these layers not here yet, summed.
 missing() {
-	$hbx layer list -j | python3 -c '
+	listing | python3 -c '
 import json, sys
 want = set(map(int, sys.argv[1:]))
 print(sum(l["chunks-total"] - l["chunks-verified"] for l in json.load(sys.stdin) if l["index"] in want))' "$@"
 }
 # nlayers [EXPR]: how many attached layers (l, from hbx layer list -j) EXPR holds for.
 nlayers() {
-	$hbx layer list -j | python3 -c '
+	listing | python3 -c '
 import json, sys
 print(sum(1 for l in json.load(sys.stdin) if eval(sys.argv[1])))' "${1:-True}"
 }
@@ -174,10 +178,15 @@ img b bundle app "$work/b-b" > /dev/null &&
 	timeout 120 crun run -b "$work/b-b" hbx-b < /dev/null > "$work/out-b" 2> "$work/err-b"
 tap_result $? "pull.crun_runs_the_pulled_image"
 # Chunks only ever arrive: missing once the container is done is missing
-# when its output appeared.
+# when its output appeared.  Both counts from one listing: a pull that ends
+# between two listings is not one that stopped short.
+snapshot=$work/after-run.json
+$hbx layer list -j > "$snapshot"
 left=$(missing $idx_b)
 running=$(nlayers 'l.get("pull", {}).get("state") == "running"')
-echo "# first output $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the pull began; $left chunks still at A, $running pulls running"
+states=$(json "$snapshot" "\" \".join(l.get(\"pull\", {}).get(\"state\", \"-\") for l in j if l[\"index\"] in ($(echo $idx_b | tr ' ' ,),))")
+snapshot=
+echo "# first output $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the pull began; $left chunks still at A, $running pulls running (B's: $states)"
 sed 's/^/# /' "$work/err-b" | head -n 5
 tap_check "pull.the_container_printed_the_image_message" \
 	test "$(cat "$work/out-b")" = "hello from a remote image"
