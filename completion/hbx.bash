@@ -43,7 +43,7 @@ declare -gA _hbx_opts=(
 	[image umount]=""
 	[image bundle]="-S= --seccomp= -r --read-only -s= --store="
 	[image export]="--off -s= --store= -j --json"
-	[image pull]="--remote= -n= --name= --prefetch -s= --store= -j --json"
+	[image pull]="--remote= -n= --name= --prefetch --window= -s= --store= -j --json"
 	[trace]="--layer= --peer= -i= --interval= -c= --count= -j --json --otlp= --otlp-file="
 	[top]="--cgroup= -b --batch -n= --iterations= -d= --delay= -j --json"
 	[help]=""

@@ -70,6 +70,10 @@ refused window_past_32_bits "^hbx: layer add: --window '4294967297' $range a who
 refused pull_window_past_32_bits "^hbx: layer pull: --window '4294967297' $range" \
 	layer pull 0 --window 4294967297
 refused window_zero "^hbx: layer pull: --window '0' $range" layer pull 0 --window 0
+refused image_pull_window_zero "^hbx: image pull: --window '0' $range" \
+	image pull --remote 1 "x@sha256:$(printf '%064d' 0)" --prefetch --window 0
+refused image_pull_window_without_prefetch "^hbx: image pull: --window is how many chunks --prefetch fetches at once: give --prefetch too$" \
+	image pull --remote 1 "x@sha256:$(printf '%064d' 0)" --window 2
 refused connections_2x "^hbx: peer connect: --connections '2x' $nan a whole number from 1 to 16$" \
 	"${peer[@]}" --connections 2x
 refused connections_negative "^hbx: peer connect: --connections '-1' is negative" \

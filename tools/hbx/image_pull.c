@@ -32,7 +32,7 @@
 
 static const char usage[] =
 	"image pull --remote PEER[,PEER...] NAME@sha256:HEX|sha256:HEX [--name NAME]"
-	" [--prefetch] [--store DIR] [-j]";
+	" [--prefetch [--window N]] [--store DIR] [-j]";
 
 /* Where each layer of the image is once pulled. */
 enum where {
@@ -164,15 +164,11 @@ static int parse_image(struct pull *p)
 	return 0;
 }
 
-static int start_pull(struct hbx_nl *nl, const struct hbx_layer_info *l)
+static int start_pull(struct hbx_nl *nl, const struct hbx_layer_info *l, uint32_t window)
 {
-	struct nl_msg *msg;
-
 	if (l->pull_state == HBX_PULL_STATE_DONE || l->pull_state == HBX_PULL_STATE_RUNNING)
 		return 0;
-	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_PULL, 0);
-	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, l->index),
-			    NULL);
+	return hbx_layer_pull_start(nl, l->index, window);
 }
 
 /* A file of a layer being promoted, in tmp/ until it is renamed into layers/. */
@@ -271,7 +267,7 @@ static int attach_layer(struct pull *p, unsigned int i)
 		pl->where = promoted > 0 ? PROMOTED : ATTACHED;
 		if (promoted)
 			return promoted < 0 ? -1 : 0;
-		return p->r.prefetch ? start_pull(p->nl, &pl->info) : 0;
+		return p->r.prefetch ? start_pull(p->nl, &pl->info, p->r.window) : 0;
 	}
 	/* A cache an earlier pull left (detached since: a reboot) resumes. */
 	snprintf(pl->cache, sizeof(pl->cache), "%s/layers/%s.cache", p->s->dir, digest + 7);
@@ -429,6 +425,7 @@ int image_pull_main(int argc, char **argv)
 		{ "remote", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "prefetch", no_argument, NULL, 'p' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
@@ -449,6 +446,10 @@ int image_pull_main(int argc, char **argv)
 			break;
 		case 'n': given = optarg; break;
 		case 'p': p.r.prefetch = true; break;
+		case 'w':
+			if (hbx_arg_u32("--window", optarg, 1, HBX_PULL_WINDOW_MAX, &p.r.window))
+				return 2;
+			break;
 		case 's': store = optarg; break;
 		case 'j': json = true; break;
 		default: return hbx_usage(usage);
@@ -456,6 +457,10 @@ int image_pull_main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || !p.r.nr_peers)
 		return hbx_usage(usage);
+	if (p.r.window && !p.r.prefetch) {
+		hbx_err("--window is how many chunks --prefetch fetches at once: give --prefetch too");
+		return 2;
+	}
 	if (hbx_image_ref_parse(argv[optind], p.name, sizeof(p.name), p.ref)) {
 		hbx_err("'%s' is not an image reference (NAME@sha256:HEX, as hbx image export prints it, or sha256:HEX with --name)",
 			argv[optind]);

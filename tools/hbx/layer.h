@@ -84,6 +84,9 @@ const char *hbx_pull_state_name(uint32_t state);
 int hbx_layer_mount_dev(struct hbx_nl *nl, const struct hbx_layer_info *l,
 			const char *dir);
 int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force);
+/* Start pulling a remote layer in the background, window chunks at once
+ * (0: the kernel's default); prints the kernel's sentence and returns -1. */
+int hbx_layer_pull_start(struct hbx_nl *nl, uint32_t index, uint32_t window);
 ssize_t hbx_layer_dump(struct hbx_nl *nl, struct hbx_layer_info **out);
 int hbx_layer_mount(struct hbx_nl *nl, const char *image, const char *manifest,
 		    const char *digest, const char *dir,

@@ -54,7 +54,7 @@ static void draw(const struct hbx_layer_info *l, bool tty)
 	fflush(stderr);
 }
 
-static int start_pull(struct hbx_nl *nl, uint32_t index, uint32_t window)
+int hbx_layer_pull_start(struct hbx_nl *nl, uint32_t index, uint32_t window)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_PULL, 0);
 
@@ -124,7 +124,7 @@ int layer_pull_main(int argc, char **argv)
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
-	state = start_pull(nl, index, window) ? 0 : follow(nl, index, quiet, &l);
+	state = hbx_layer_pull_start(nl, index, window) ? 0 : follow(nl, index, quiet, &l);
 	hbx_nl_close(nl);
 	if (!state)
 		return 1;
