@@ -34,6 +34,7 @@ trap cleanup EXIT
 on() { local ns=$1; shift; ip netns exec "hbx$ns" "$@"; }
 
 lf() { hbx_layer_field "$hbx" "$@"; }
+uptime_s() { local up _; read -r up _ < /proc/uptime; echo "$up"; }
 
 # pf NS ID KEY: one field of a peer from hbx peer list -j in NS.
 pf() {
@@ -154,6 +155,10 @@ pids="$pids $persist"
 hbx_wait_until "$(hbx_scaled 10)" test -s "$work/persist.out"
 pa=$(head -n 1 "$work/persist.out")
 b2=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b2.cache" --prefetch --window 4)
+# The pull started before this moment: its end is at most this plus its
+# duration (the kernel's own clock, as /proc/uptime's in a guest that never
+# sleeps), whenever the test gets to look.
+b2_attached=$(uptime_s)
 on b "$hbx" layer export "$b2"
 c2=$(attach c --remote "$pb" --digest "$digest" --cache "$work/c2.cache")
 mount -t erofs -o ro "/dev/hbx$c2" "$work/mntc"
@@ -175,7 +180,7 @@ tap_result $? "seed_dies.b_is_mid_pull"
 # A drops off the network, and its server dies with it: B's requests get
 # no answer at all, the hardest case (no FIN, no RST).
 ip -n hbxa link set vhbxb down
-killed=$(date +%s)
+killed=$(date +%s) killed_up=$(uptime_s)
 echo "# A drops off with $(lf "$b2" chunks-verified) of $total chunks on B"
 # A's own teardown goes on meanwhile, not first: on the debug kernel it
 # took 45 s, longer than B's timeouts, and B's clock must not wait for it.
@@ -187,14 +192,19 @@ echo "# A drops off with $(lf "$b2" chunks-verified) of $total chunks on B"
 	echo "# A's server and peers gone $(($(date +%s) - killed))s after A dropped off"
 ) &
 teardown=$!
-hbx_wait_until "$(hbx_scaled 30)" pull_is "$b2" failed
+hbx_wait_until "$(hbx_scaled 120)" pull_is "$b2" failed
 tap_result $? "seed_dies.b_pull_fails"
-took=$(($(date +%s) - killed))
-echo "# B's pull failed ${took}s after A died (peer timeout $(hbx_scaled 3) s)"
+seen=$(($(date +%s) - killed))
+# By the kernel's clock, not by when this test saw it: on a busy host the
+# polls (a Python each) and A's teardown share one slow vCPU, and the test
+# once saw a pull failed 37 s after A died that had failed at 5.7 s (traced).
+took=$(awk -v a="$b2_attached" -v n="$(lf "$b2" pull.nsecs)" -v k="$killed_up" \
+	'BEGIN { printf "%.1f", a + n / 1e9 - k }')
+echo "# B's pull failed within ${took}s after A died by the kernel's clock, seen ${seen}s after (peer timeout $(hbx_scaled 3) s)"
 wait "$teardown"
 wait "$serve_a" 2>/dev/null
 # One chunk in flight times out, then the next finds no answer either.
-tap_check "seed_dies.b_fails_within_a_few_timeouts" test "$took" -le "$(hbx_scaled 15)"
+tap_check "seed_dies.b_fails_within_a_few_timeouts" awk -v t="$took" -v b="$(hbx_scaled 15)" 'BEGIN { exit !(t <= b) }'
 hbx_wait_until "$(hbx_scaled 120)" sh -c "! kill -0 $reader"
 tap_result $? "seed_dies.c_reader_ends"
 echo "# C's reads: $(sort "$work/reads.log" | uniq -c | tr '\n' ' ')"
