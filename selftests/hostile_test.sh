@@ -131,7 +131,11 @@ pids="$pids $stall_pid"
 # inflight: reads in flight on the two stuck devices (what the queue holds).
 inflight() { cat "/sys/block/hbx$s1/inflight" "/sys/block/hbx$s2/inflight" | awk '{ n += $1 } END { print n }'; }
 full() { [ "$(inflight)" -ge 256 ]; }
+# The premise: without 256 reads stuck, the checks below would pass for
+# nothing (on the debug kernel, with four VMs on the host, fio had none in
+# flight after 120 s); within the peer's timeout (40 s), or they would end.
 hbx_wait_until "$(hbx_scaled 30)" full
+tap_result $? "isolation.256_reads_stuck_on_the_silent_peer"
 echo "# reads in flight on the stuck layers: $(inflight)"
 echo 3 > /proc/sys/vm/drop_caches
 start=$(date +%s%N)
