@@ -259,8 +259,10 @@ fio --output="$work/deaf-fio.out" --ioengine=libaio --direct=1 --rw=randread \
 hbx_wait_until "$(hbx_scaled 30)" grep -q "^deaf:" "$work/deaf.log"
 tap_result $? "half_frame.the_peer_read_what_came"
 echo "# $(grep "^deaf:" "$work/deaf.log")"
+# At least one frame: a client that sent nothing (the debug kernel with four
+# VMs on the host) shows nothing about how it ends one.
 tap_check "half_frame.whole_frames_only_a_cut_one_at_the_end" \
-	grep -Eq "^deaf: [0-9]+ whole frames, then (EOF|a cut frame at EOF|the client went quiet)$" "$work/deaf.log"
+	grep -Eq "^deaf: [1-9][0-9]* whole frames, then (EOF|a cut frame at EOF|the client went quiet)$" "$work/deaf.log"
 "$hbx" layer del "$hi" --force
 ip netns exec hbx-deaf "$hbx" peer del "$pf" 2> /dev/null
 ip netns del hbx-deaf
