@@ -377,6 +377,15 @@ int hbx_parse_peer_list(const char *s, struct hbx_remote_opts *r)
 	}
 }
 
+int hbx_layer_pull_start(struct hbx_nl *nl, uint32_t index, uint32_t window)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_PULL, 0);
+
+	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
+			    !(window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, window)),
+			    NULL);
+}
+
 int hbx_layer_detach(struct hbx_nl *nl, uint32_t index, bool force)
 {
 	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_DEL, 0);

@@ -54,15 +54,6 @@ static void draw(const struct hbx_layer_info *l, bool tty)
 	fflush(stderr);
 }
 
-int hbx_layer_pull_start(struct hbx_nl *nl, uint32_t index, uint32_t window)
-{
-	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_PULL, 0);
-
-	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
-			    !(window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, window)),
-			    NULL);
-}
-
 /* Poll until the pull ends; returns its final state, or 0 after an error. */
 static uint32_t follow(struct hbx_nl *nl, uint32_t index, bool quiet,
 		       struct hbx_layer_info *l)
