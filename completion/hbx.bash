@@ -9,7 +9,7 @@ declare -gA _hbx_opts=(
 	[info]="-j --json"
 	[monitor]="-j --json"
 	[serve]="--listen= --cert= --key= --ca= --crl= --no-crl --cipher= --insecure --timeout-ms= --timeout= --max-handshakes= --per-source="
-	[layer build]="-o= --output= -z= --compress= -c= --chunk-size= -j --json"
+	[layer build]="-o= --output= -z= --compress= -c= --chunk-size= --keep-mtimes -j --json"
 	[layer add]="-m= --manifest= -d= --digest= --hashes= --verify= --remote= --cache= --prefetch --window= -j --json"
 	[layer mount]="-m= --manifest= -d= --digest= --hashes= --verify= --remote= --cache= --prefetch --window= -j --json"
 	[layer umount]=""

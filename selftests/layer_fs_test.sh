@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Real trees through real EROFS: hbx layer build is reproducible and keeps
 # owners, modes, links, special files and xattrs; mounted layers match their
-# source byte for byte (plain and lz4, from a directory and from a tar); a
+# source byte for byte (plain and lz4, from a directory and from a tar),
+# with mtimes pinned or kept (--keep-mtimes); a
 # flipped byte is caught, and named to its 4 KiB block; the manifest is
 # version 2 with a hash file beside it, verify always is the default and
 # once is taken, a version 1 manifest is refused; layers stack into a
@@ -131,6 +132,31 @@ $hbx layer mount "$work/epoch.erofs" "$work/mnt-epoch" > /dev/null
 tap_check "mount.source_date_epoch_is_every_mtime" \
 	test "$(stat -c %Y "$work/mnt-epoch/special/file")" = 1700000000
 $hbx layer umount "$work/mnt-epoch"
+
+# --keep-mtimes (for a Python root, whose .pyc files name their sources'
+# mtimes): every mtime as in the tree; SOURCE_DATE_EPOCH, when set, clamps
+# the newer ones to it.  The tree's own mtimes vary (copied from /usr).
+mtimes() { (cd "$1" && find . -printf '%p %Ts\n' | sort); }
+digest_keep=$($hbx layer build "$src" -o "$work/keep.erofs" --keep-mtimes)
+tap_result $? "build.keep_mtimes"
+tap_check "build.keep_mtimes_is_reproducible" \
+	test "$($hbx layer build "$src" -o "$work/keep2.erofs" --keep-mtimes)" = "$digest_keep"
+tap_check "build.keep_mtimes_changes_the_digest" test "$digest_keep" != "$digest_plain"
+mkdir -p "$work/mnt-keep"
+$hbx layer mount "$work/keep.erofs" "$work/mnt-keep" > /dev/null
+diff <(mtimes "$src") <(mtimes "$work/mnt-keep") > "$work/mdiff"
+tap_result $? "mount.keep_mtimes_every_mtime_kept"
+[ -s "$work/mdiff" ] && head -n 6 "$work/mdiff" | sed 's/^/# /'
+$hbx layer umount "$work/mnt-keep"
+touch -d @1500000000 "$work/copy/special/file"	# the rest of copy: 2020-02-02
+SOURCE_DATE_EPOCH=1550000000 $hbx layer build "$work/copy" -o "$work/clamp.erofs" \
+	--keep-mtimes > /dev/null
+$hbx layer mount "$work/clamp.erofs" "$work/mnt-keep" > /dev/null
+tap_check "mount.keep_mtimes_with_source_date_epoch_keeps_the_older" \
+	test "$(stat -c %Y "$work/mnt-keep/special/file")" = 1500000000
+tap_check "mount.keep_mtimes_with_source_date_epoch_clamps_the_newer" \
+	test "$(stat -c %Y "$work/mnt-keep/special/big.bin")" = 1550000000
+$hbx layer umount "$work/mnt-keep"
 
 t0=${t0:-$(date +%s)}; echo "# $(( $(date +%s) - t0 )) s"
 # --- a flipped byte in the middle of big.bin, checked against the good manifest

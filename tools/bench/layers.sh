@@ -149,7 +149,9 @@ py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 mkdir -p "$work/pysrc/usr/lib"
 cp -a "/usr/lib/python$py" "$work/pysrc/usr/lib/"
 rm -rf "$work/pysrc/usr/lib/python$py/test" "$work/pysrc/usr/lib/python$py/dist-packages"
-$hbx layer build "$work/pysrc" -o "$work/py.erofs" > /dev/null || exit 1
+# Its mtimes kept, as an imported image keeps them: pinned, every start
+# would recompile the .pyc files (whose headers name their sources' mtimes).
+$hbx layer build --keep-mtimes "$work/pysrc" -o "$work/py.erofs" > /dev/null || exit 1
 rm -rf "$work/pysrc"
 pyimg=$work/py.erofs
 pyloop=$(losetup -f --show -r "$pyimg")

@@ -22,9 +22,10 @@
 #include "json.h"
 #include "layer.h"
 #include "manifest.h"
+#include "oci_image.h"
 
 static const char usage[] =
-	"layer build SRC -o NAME.erofs [-z lz4|lz4hc] [--chunk-size SIZE] [-j]";
+	"layer build SRC -o NAME.erofs [-z lz4|lz4hc] [--chunk-size SIZE] [--keep-mtimes] [-j]";
 
 /* Run argv, wait for it; 0 if it exited 0, else -1 after saying why. */
 int hbx_run(char *const argv[])
@@ -255,6 +256,7 @@ int layer_build_main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "compress", required_argument, NULL, 'z' },
 		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "keep-mtimes", no_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -282,6 +284,9 @@ int layer_build_main(int argc, char **argv)
 			if (parse_chunk_size(optarg, &o.chunk_shift))
 				return 2;
 			break;
+		case 'k':
+			o.keep_mtimes = true;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -307,6 +312,13 @@ int layer_build_main(int argc, char **argv)
 			return 1;
 		src = tmpdir;
 	}
+	/*
+	 * Kept mtimes are clamped to SOURCE_DATE_EPOCH when it is set (as
+	 * reproducible builds want); without it, to the newest in the tree,
+	 * which clamps nothing and still depends on the tree alone.
+	 */
+	if (o.keep_mtimes && !(getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH")))
+		o.epoch = oci_tree_max_mtime(src);
 
 	if (!hbx_layer_build_dir(src, out, &o, &info)) {
 		hbx_layer_manifest_path(out, manifest, sizeof(manifest));
