@@ -331,7 +331,12 @@ static int hbx_layer_create_disk(struct hbx_layer *layer)
 	set->queue_depth = HBX_QUEUE_DEPTH;
 	set->numa_node = NUMA_NO_NODE;
 	set->cmd_size = sizeof(struct hbx_io);
-	set->flags = BLK_MQ_F_SHOULD_MERGE;
+	/*
+	 * No I/O scheduler unless the admin picks one, as loop: the backing
+	 * file's device has its own, and one here only adds a queue and its
+	 * CPU to every read (mq-deadline is the default for one hw queue).
+	 */
+	set->flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	set->driver_data = layer;
 	err = blk_mq_alloc_tag_set(set);
 	if (err)

@@ -237,6 +237,12 @@ tap_result $? "v2.build_writes_a_v2_manifest_and_the_hash_file"
 idx=$($hbx layer add "$work/plain.erofs" -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["index"])')
 tap_check "v2.verify_defaults_to_always" \
 	test "$(hbx_layer_field "$hbx" "$idx" verify)" = always
+# A file-backed device wants no I/O scheduler of its own (as loop): the
+# backing file's device has one.  Before, mq-deadline, the default for a
+# device with one queue.
+sched=$(cat "/sys/block/hbx$idx/queue/scheduler")
+tap_check "v2.no_io_scheduler_by_default" test "${sched%% *}" = "[none]"
+echo "# scheduler: $sched"
 dd if="/dev/hbx$idx" of=/dev/null bs=1M 2> /dev/null
 blocks=$(( $(stat -c %s "$work/plain.erofs") / 4096 ))
 tap_check "v2.a_full_read_verifies_every_block" \
