@@ -21,12 +21,6 @@ count() {
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
-# result STATUS NAME: one TAP line from this script.
-result() {
-	if [ "$1" -eq 0 ]; then echo "ok - $2"; passed=$((passed + 1))
-	else echo "not ok - $2"; failed=$((failed + 1)); fi
-}
-
 kernels=${HBX_KERNELS:-}
 if [ -z "$kernels" ]; then
 	for d in /lib/modules/*/build; do

@@ -87,14 +87,15 @@ static int parse_chunk_size(const char *s, unsigned int *shift)
 	return 0;
 }
 
-/* SOURCE_DATE_EPOCH if set (and sane), else 0. */
-static int build_epoch(uint64_t *epoch)
+/* SOURCE_DATE_EPOCH if set (and sane), else 0; *set says which. */
+static int build_epoch(uint64_t *epoch, bool *set)
 {
 	static const struct hbx_num any = { HBX_NUM_COUNT, 0, UINT64_MAX, 0 };
 	const char *s = getenv("SOURCE_DATE_EPOCH");
 
 	*epoch = 0;
-	if (!s || !*s)
+	*set = s && *s;
+	if (!*set)
 		return 0;
 	return hbx_arg_num("SOURCE_DATE_EPOCH", s, &any, epoch);
 }
@@ -264,7 +265,7 @@ int layer_build_main(int argc, char **argv)
 	char tmpdir[4096] = "", manifest[4096];
 	const char *out = NULL, *src;
 	struct hbx_manifest_info info;
-	bool json = false;
+	bool json = false, epoch_set;
 	struct stat st;
 	int c, ret = 1;
 
@@ -297,7 +298,7 @@ int layer_build_main(int argc, char **argv)
 	if (optind != argc - 1 || !out)
 		return hbx_usage(usage);
 	src = argv[optind];
-	if (build_epoch(&o.epoch))
+	if (build_epoch(&o.epoch, &epoch_set))
 		return 2;
 	if (stat(src, &st)) {
 		hbx_err("cannot read %s: %s", src, strerror(errno));
@@ -317,7 +318,7 @@ int layer_build_main(int argc, char **argv)
 	 * reproducible builds want); without it, to the newest in the tree,
 	 * which clamps nothing and still depends on the tree alone.
 	 */
-	if (o.keep_mtimes && !(getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH")))
+	if (o.keep_mtimes && !epoch_set)
 		o.epoch = oci_tree_max_mtime(src);
 
 	if (!hbx_layer_build_dir(src, out, &o, &info)) {
