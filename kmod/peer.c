@@ -429,12 +429,21 @@ static void hbx_peer_sock_stop(struct hbx_peer_sock *ps)
 {
 	WRITE_ONCE(ps->stopping, true);
 	hbx_peer_sock_abort(ps, HBX_PEER_SOCK_ANY, "stopped");
-	mod_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);
-	flush_delayed_work(&ps->work);
 	/*
-	 * That run ended the socket and unhooked it, but a wake that came
-	 * while it ran may have queued one more, behind the flush: that one
-	 * must not outlive the peer (it would run on freed memory).
+	 * Until a run has ended the socket: one flush is not enough.  A wake
+	 * on another CPU (mod_delayed_work()) may take the queued run off its
+	 * queue and queue it again behind the flush's barrier, and the flush
+	 * returns before it.  The run is then still queued, so the next pass
+	 * waits for it; the socket is shut down, so wakes soon stop.
+	 */
+	do {
+		mod_delayed_work(hbx_peer_sock_wq(ps), &ps->work, 0);
+		flush_delayed_work(&ps->work);
+	} while (READ_ONCE(ps->sock));
+	/*
+	 * The run that ended it clears ps->sock before it unhooks, and a wake
+	 * before the unhook may have queued one more run: wait for the first
+	 * and drop the other, so that neither outlives the peer.
 	 */
 	cancel_delayed_work_sync(&ps->work);
 }
@@ -452,6 +461,15 @@ static void hbx_peer_free(struct hbx_peer *peer)
 {
 	unsigned int i;
 
+	/*
+	 * A slot still hooked on its socket would have a wake queue its
+	 * receiver on freed memory.  Stopped slots are unhooked; a peer that
+	 * failed to add was never hooked.
+	 */
+	for (i = 0; i < peer->nr_socks; i++)
+		WARN_ONCE(peer->socks[i].whead,
+			  "hyperbox: peer %u freed with socket %u still hooked\n",
+			  peer->id, i);
 	hbx_peer_put_socks(peer);
 	for (i = 0; i < HBX_PEER_SOCKETS_MAX; i++)
 		mutex_destroy(&peer->socks[i].send_lock);

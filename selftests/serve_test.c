@@ -10,6 +10,7 @@
  * the kernel's own server, to check what the module does with its cache.
  */
 #include <endian.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,10 +19,12 @@
 #include <linux/tls.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "kselftest_harness.h"
 #include "hbx_test.h"
 #include "manifest.h"
@@ -752,6 +755,81 @@ TEST_F(serve, a_peer_dump_that_peers_change_under_is_flagged)
 		close(clients[i]);
 		close(servers[i]);
 	}
+}
+
+/* Whether the kernel log has gained a line with needle since *kmsg was opened. */
+static int kmsg_says(int kmsg, const char *needle)
+{
+	static char rec[8192];
+	ssize_t n;
+
+	/* One record per read; EAGAIN at the end, EPIPE if some were overwritten. */
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		if (strstr(rec, needle))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * PEER_DEL while the other end keeps writing.  Deleting a peer runs each
+ * socket's receiver one last time, which ends the socket and unhooks it
+ * from the socket's wait queue.  A wake on another CPU could take that
+ * queued run off the queue and queue it again behind the delete's flush;
+ * the delete then cancelled it, freed the peer and left its entry hooked
+ * on a socket user space still held, so the next byte queued a receiver on
+ * freed memory (6.12: a NULL dereference in kernel_sock_shutdown from
+ * hbx_peer_sock_failed).  Freeing a hooked peer now warns (the kernel
+ * log is read here), and the delete waits until the socket is ended.
+ */
+TEST_F_TIMEOUT(serve, a_peer_deleted_while_its_socket_is_written_leaves_nothing_hooked, 300)
+{
+	enum { ROUNDS = 400 };
+	int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK), round, hooked;
+	struct peer_info p;
+
+	ASSERT_LE(0, kmsg);
+	lseek(kmsg, 0, SEEK_END);
+	for (round = 0; round < ROUNDS; round++) {
+		int c, k, status;
+		pid_t writer;
+
+		ASSERT_EQ(0, tcp_pair(&c, &k));
+		ASSERT_EQ(0, peer_add(self->nl, k, 1, &p));
+		writer = fork();
+		ASSERT_LE(0, writer);
+		if (!writer) {
+			/* Hellos a byte at a time: a wake for every byte, until cut off. */
+			struct hbx_stoq_hdr h = {
+				.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
+				.type = HBX_STOQ_HELLO, .len = htobe32(sizeof(struct hbx_stoq_hello)),
+				.id = htobe64(1),
+			};
+			struct hbx_stoq_hello hello = { .version = htobe32(HBX_STOQ_VERSION) };
+			unsigned char frame[sizeof(h) + sizeof(hello)];
+			size_t i;
+
+			memcpy(frame, &h, sizeof(h));
+			memcpy(frame + sizeof(h), &hello, sizeof(hello));
+			for (;;)
+				for (i = 0; i < sizeof(frame); i++)
+					if (send(c, frame + i, 1, MSG_NOSIGNAL) != 1)
+						_exit(0);
+		}
+		usleep(round % 7 * 300);
+		EXPECT_EQ(0, peer_del(self->nl, p.id));
+		kill(writer, SIGKILL);
+		waitpid(writer, &status, 0);
+		close(c);
+		close(k);
+	}
+	hooked = kmsg_says(kmsg, "still hooked");
+	close(kmsg);
+	TH_LOG("%d peers deleted while written to", ROUNDS);
+	EXPECT_EQ(0, hooked);
 }
 
 struct down_event {
