@@ -196,12 +196,20 @@ static int recv_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int send_frame(int fd, uint8_t type, uint64_t id, const void *p, uint32_t len)
+/* The header of a frame we send. */
+static struct hbx_stoq_hdr frame_hdr(uint8_t type, uint64_t id, uint32_t len)
 {
 	struct hbx_stoq_hdr h = {
 		.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
 		.type = type, .len = htobe32(len), .id = htobe64(id),
 	};
+
+	return h;
+}
+
+static int send_frame(int fd, uint8_t type, uint64_t id, const void *p, uint32_t len)
+{
+	struct hbx_stoq_hdr h = frame_hdr(type, id, len);
 
 	return send_all(fd, &h, sizeof(h)) || (len && send_all(fd, p, len)) ? -1 : 0;
 }
@@ -757,7 +765,7 @@ TEST_F(serve, a_peer_dump_that_peers_change_under_is_flagged)
 	}
 }
 
-/* Whether the kernel log has gained a line with needle since *kmsg was opened. */
+/* Whether the kernel log has a record with needle after kmsg's position. */
 static int kmsg_says(int kmsg, const char *needle)
 {
 	static char rec[8192];
@@ -803,11 +811,8 @@ TEST_F_TIMEOUT(serve, a_peer_deleted_while_its_socket_is_written_leaves_nothing_
 		ASSERT_LE(0, writer);
 		if (!writer) {
 			/* Hellos a byte at a time: a wake for every byte, until cut off. */
-			struct hbx_stoq_hdr h = {
-				.magic = htobe32(HBX_STOQ_MAGIC), .version = HBX_STOQ_VERSION,
-				.type = HBX_STOQ_HELLO, .len = htobe32(sizeof(struct hbx_stoq_hello)),
-				.id = htobe64(1),
-			};
+			struct hbx_stoq_hdr h = frame_hdr(HBX_STOQ_HELLO, 1,
+							  sizeof(struct hbx_stoq_hello));
 			struct hbx_stoq_hello hello = { .version = htobe32(HBX_STOQ_VERSION) };
 			unsigned char frame[sizeof(h) + sizeof(hello)];
 			size_t i;
