@@ -246,8 +246,10 @@ int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len)
  * on the host shares, and a peer may take its whole timeout to answer.
  * LAYER_ADD starts a fetch and fails with -EINPROGRESS; asked again, it
  * finds the result here.  Keyed by digest alone: whoever fetched it, a
- * manifest that hashes to its digest is that manifest.  A result nobody
- * collects goes after HBX_MANIFEST_FETCH_KEEP (the reaper's delayed work).
+ * manifest that hashes to its digest is that manifest.  A manifest asked
+ * for by export name is only what those peers said the name is: keyed by
+ * the name's key and the very peers asked.  A result nobody collects goes
+ * after HBX_MANIFEST_FETCH_KEEP (the reaper's delayed work).
  */
 #define HBX_MANIFEST_FETCH_KEEP	(60 * HZ)
 #define HBX_MANIFEST_FETCHES_MAX	64
@@ -255,6 +257,9 @@ int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len)
 struct hbx_manifest_fetch {
 	struct list_head	node;
 	u8			digest[HBX_DIGEST_SIZE];
+	bool			by_name;	/* digest is an export name's key */
+	u32			asked[HBX_LAYER_PEERS_MAX];	/* by_name: peer ids */
+	unsigned int		nr_asked;
 	struct hbx_source	src;		/* its own references */
 	bool			cancelled;	/* module unload */
 	struct work_struct	work;
@@ -276,6 +281,7 @@ static DECLARE_DELAYED_WORK(hbx_manifest_reaper, hbx_manifest_fetches_reap);
 
 struct hbx_manifest_ask {
 	const u8		*digest;
+	bool			by_name;
 	struct crypto_shash	*sha256;
 	void			*buf;
 	u32			len;
@@ -290,7 +296,7 @@ static int hbx_ask_manifest(struct hbx_source *src, struct hbx_peer *peer,
 	int err;
 
 	err = hbx_client_get_manifest(peer, a->digest, &a->buf, &a->len, cancel);
-	if (err)
+	if (err || a->by_name)
 		return err;
 	err = crypto_shash_tfm_digest(a->sha256, a->buf, a->len, digest);
 	if (!err && memcmp(digest, a->digest, HBX_DIGEST_SIZE)) {
@@ -307,7 +313,7 @@ static int hbx_ask_manifest(struct hbx_source *src, struct hbx_peer *peer,
 static void hbx_manifest_fetch_work(struct work_struct *work)
 {
 	struct hbx_manifest_fetch *f = container_of(work, struct hbx_manifest_fetch, work);
-	struct hbx_manifest_ask a = { .digest = f->digest };
+	struct hbx_manifest_ask a = { .digest = f->digest, .by_name = f->by_name };
 	int err;
 
 	a.sha256 = crypto_alloc_shash("sha256", 0, 0);
@@ -381,8 +387,33 @@ static const char *hbx_fetch_why(int err, unsigned int nr_peers)
 	}
 }
 
+/*
+ * The fetch f answers this question: the same digest, or the same name
+ * asked of the same peers, by id: f lets its peers go once it is done,
+ * and ids are handed out in turn (a deleted peer's id is not the next
+ * one's), where an address could be a new peer's.
+ */
+static bool hbx_manifest_fetch_is(const struct hbx_manifest_fetch *f,
+				  const struct hbx_source *src,
+				  const u8 *digest, bool by_name)
+{
+	unsigned int i;
+
+	if (f->by_name != by_name || memcmp(f->digest, digest, HBX_DIGEST_SIZE))
+		return false;
+	if (!by_name)
+		return true;
+	if (f->nr_asked != src->nr_peers)
+		return false;
+	for (i = 0; i < src->nr_peers; i++)
+		if (f->asked[i] != src->peers[i]->id)
+			return false;
+	return true;
+}
+
 /* Start a fetch from src's peers (referenced anew: the caller keeps its own). */
-static int hbx_manifest_fetch_start(struct hbx_source *src, const u8 *digest)
+static int hbx_manifest_fetch_start(struct hbx_source *src, const u8 *digest,
+				    bool by_name)
 {
 	struct hbx_manifest_fetch *f;
 	unsigned int i;
@@ -393,10 +424,14 @@ static int hbx_manifest_fetch_start(struct hbx_source *src, const u8 *digest)
 	if (!f)
 		return -ENOMEM;
 	memcpy(f->digest, digest, HBX_DIGEST_SIZE);
+	f->by_name = by_name;
 	for (i = 0; i < src->nr_peers; i++) {
 		kref_get(&src->peers[i]->ref);
 		f->src.peers[i] = src->peers[i];
+		if (by_name)
+			f->asked[i] = src->peers[i]->id;
 	}
+	f->nr_asked = by_name ? src->nr_peers : 0;
 	f->src.nr_peers = src->nr_peers;
 	f->src.dead = &f->cancelled;
 	INIT_WORK(&f->work, hbx_manifest_fetch_work);
@@ -406,8 +441,8 @@ static int hbx_manifest_fetch_start(struct hbx_source *src, const u8 *digest)
 	return 0;
 }
 
-int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, void **buf,
-		       u32 *len, struct netlink_ext_ack *extack,
+int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, bool by_name,
+		       void **buf, u32 *len, struct netlink_ext_ack *extack,
 		       const struct nlattr *attr)
 {
 	struct hbx_manifest_fetch *f, *found = NULL;
@@ -416,7 +451,7 @@ int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, void **buf,
 	mutex_lock(&hbx_manifest_fetches_lock);
 	hbx_manifest_fetches_expire();
 	list_for_each_entry(f, &hbx_manifest_fetches, node)
-		if (!memcmp(f->digest, digest, HBX_DIGEST_SIZE))
+		if (hbx_manifest_fetch_is(f, src, digest, by_name))
 			found = f;
 	if (found && found->done) {
 		list_del(&found->node);
@@ -433,7 +468,7 @@ int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, void **buf,
 		hbx_manifest_fetch_free(found);
 		return err;
 	}
-	err = found ? 0 : hbx_manifest_fetch_start(src, digest);
+	err = found ? 0 : hbx_manifest_fetch_start(src, digest, by_name);
 	mutex_unlock(&hbx_manifest_fetches_lock);
 	if (err == -EBUSY)
 		hbx_extack_attr(extack, attr, "too many manifest fetches under way");

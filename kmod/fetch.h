@@ -40,9 +40,11 @@ void hbx_fetch_put_peers(struct hbx_source *src);
  * fetch in the background from src's peers and returns -EINPROGRESS, as do
  * calls while it runs; the first call after it ended gets the manifest
  * (*buf, kvmalloc'd, the caller's) or its error, with a sentence in extack.
+ * by_name: digest is an export name's key (hbx_export_name_key()), and the
+ * manifest is whatever the first peer that knows the name sends.
  */
-int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, void **buf,
-		       u32 *len, struct netlink_ext_ack *extack,
+int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, bool by_name,
+		       void **buf, u32 *len, struct netlink_ext_ack *extack,
 		       const struct nlattr *attr);
 void hbx_fetch_exit(void);
 

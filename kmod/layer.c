@@ -434,15 +434,24 @@ static int hbx_layer_fetch_manifest(struct hbx_layer *layer,
 {
 	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PEERS] ?:
 				    info->attrs[HBX_A_LAYER_PEER];
+	const u8 *digest = p->digest;
+	u8 key[HBX_DIGEST_SIZE];
 	void *buf;
 	u32 len;
 	int err;
 
+	if (!digest) {
+		err = hbx_export_name_key(layer->chunks.sha256, p->export_name, key);
+		if (err)
+			return err;
+		digest = key;
+	}
 	err = hbx_fetch_get_peers(&layer->src, p, info) ?:
-	      hbx_fetch_manifest(&layer->src, p->digest, &buf, &len,
+	      hbx_fetch_manifest(&layer->src, digest, !p->digest, &buf, &len,
 				 info->extack, attr);
 	if (err)
 		return err;
+	/* By name: the layer is whatever the peer that knew the name sent. */
 	return hbx_manifest_adopt(&layer->manifest, buf, len, p->digest,
 				  layer->chunks.sha256, info->extack, attr);
 }
@@ -841,12 +850,38 @@ int hbx_layer_del(u32 index, bool force, struct genl_info *info)
 	return 0;
 }
 
-int hbx_layer_export(u32 index, bool on, u32 missing, struct genl_info *info)
+/* Caller holds the registry lock.  Another live export of net by that name. */
+static bool hbx_export_name_taken(struct net *net, const char *name,
+				  const struct hbx_layer *self)
 {
+	struct hbx_layer *layer;
+	int id;
+
+	idr_for_each_entry(&hbx_registry, layer, id)
+		if (layer != self && !layer->dead && layer->export_net &&
+		    net_eq(layer->export_net, net) &&
+		    !strcmp(layer->export_name, name))
+			return true;
+	return false;
+}
+
+/* Caller holds the registry lock. */
+static void hbx_layer_unexport(struct hbx_layer *layer)
+{
+	layer->export_net = NULL;
+	layer->export_name[0] = '\0';
+}
+
+int hbx_layer_export(u32 index, bool on, u32 missing, const char *name,
+		     struct genl_info *info)
+{
+	const struct nlattr *name_attr = info->attrs[HBX_A_LAYER_EXPORT_NAME];
 	struct net *net = genl_info_net(info);
+	u8 key[HBX_DIGEST_SIZE];
 	struct hbx_layer *layer;
 	int err = 0;
 
+	name = name ?: "";
 	mutex_lock(&hbx_registry_mutex);
 	layer = idr_find(&hbx_registry, index);
 	if (!layer || layer->dead) {
@@ -856,11 +891,22 @@ int hbx_layer_export(u32 index, bool on, u32 missing, struct genl_info *info)
 	} else if (on && layer->export_net && !net_eq(layer->export_net, net)) {
 		NL_SET_ERR_MSG(info->extack, "layer is exported in another network namespace");
 		err = -EBUSY;
+	} else if (on && *name && hbx_export_name_taken(net, name, layer)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, name_attr,
+				    "another layer is exported under that name in this network namespace");
+		err = -EEXIST;
+	} else if (on && *name &&
+		   hbx_export_name_key(layer->chunks.sha256, name, key)) {
+		err = -ENOMEM;
 	} else if (on) {
 		layer->export_net = net;
 		WRITE_ONCE(layer->export_missing, missing);
+		/* The request says the whole export: no name drops the old one. */
+		strscpy(layer->export_name, name, sizeof(layer->export_name));
+		if (*name)
+			memcpy(layer->export_key, key, HBX_DIGEST_SIZE);
 	} else {
-		layer->export_net = NULL;
+		hbx_layer_unexport(layer);
 	}
 	if (!err)
 		hbx_registry_gen++;
@@ -898,7 +944,16 @@ int hbx_layer_pull(u32 index, u32 window, struct genl_info *info)
 	return err;
 }
 
-struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest)
+static bool hbx_layer_is_asked(const struct hbx_layer *layer, const u8 *digest,
+			       bool by_name)
+{
+	return !memcmp(layer->manifest.digest, digest, HBX_DIGEST_SIZE) ||
+	       (by_name && layer->export_name[0] &&
+		!memcmp(layer->export_key, digest, HBX_DIGEST_SIZE));
+}
+
+struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest,
+					 bool by_name)
 {
 	struct hbx_layer *layer;
 	int id;
@@ -907,7 +962,7 @@ struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest)
 	idr_for_each_entry(&hbx_registry, layer, id) {
 		if (!layer->dead && layer->export_net &&
 		    net_eq(layer->export_net, net) &&
-		    !memcmp(layer->manifest.digest, digest, HBX_DIGEST_SIZE)) {
+		    hbx_layer_is_asked(layer, digest, by_name)) {
 			atomic_inc(&layer->pins);
 			break;
 		}
@@ -924,7 +979,7 @@ void hbx_layers_net_exit(struct net *net)
 	mutex_lock(&hbx_registry_mutex);
 	idr_for_each_entry(&hbx_registry, layer, id) {
 		if (layer->export_net && net_eq(layer->export_net, net)) {
-			layer->export_net = NULL;
+			hbx_layer_unexport(layer);
 			hbx_registry_gen++;
 		}
 	}

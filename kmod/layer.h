@@ -51,6 +51,9 @@ struct hbx_layer {
 	 */
 	struct net		*export_net;
 	u32			export_missing;	/* enum hbx_export_missing */
+	/* "" or the name peers may ask for its manifest by, and its key. */
+	char			export_name[HBX_EXPORT_NAME_MAX];
+	u8			export_key[HBX_DIGEST_SIZE];
 	atomic_t		pins;		/* servers copying out of it */
 
 	/* Remote layers: where chunks come from (fetch.c), and the pull. */
@@ -66,7 +69,8 @@ static inline bool hbx_layer_is_remote(const struct hbx_layer *layer)
 struct hbx_layer_params {
 	int		image_fd;
 	int		manifest_fd;
-	const u8	*digest;
+	const u8	*digest;	/* NULL: remote, by export_name */
+	const char	*export_name;
 	bool		remote;		/* from the peers, cached in cache_fd */
 	u32		peer_ids[HBX_LAYER_PEERS_MAX];
 	unsigned int	nr_peers;
@@ -90,14 +94,19 @@ void hbx_layers_net_exit(struct net *net);
 struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 				struct genl_info *info);
 int hbx_layer_del(u32 index, bool force, struct genl_info *info);
-int hbx_layer_export(u32 index, bool on, u32 missing, struct genl_info *info);
+/* name: "" or NULL for none. */
+int hbx_layer_export(u32 index, bool on, u32 missing, const char *name,
+		     struct genl_info *info);
 int hbx_layer_pull(u32 index, u32 window, struct genl_info *info);
 
 /*
  * The live layer with this manifest digest exported in net, pinned: its data
- * stays until hbx_layer_put_exported().  Hold pins only briefly.
+ * stays until hbx_layer_put_exported().  Hold pins only briefly.  by_name:
+ * the digest may also be the key of the name it is exported under (a
+ * manifest request; chunks are only ever asked for by digest).
  */
-struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest);
+struct hbx_layer *hbx_layer_get_exported(struct net *net, const u8 *digest,
+					 bool by_name);
 void hbx_layer_put_exported(struct hbx_layer *layer);
 
 /*

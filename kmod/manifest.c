@@ -140,7 +140,7 @@ static int hbx_manifest_check(struct hbx_manifest *m, const u8 *expected_digest,
 	err = crypto_shash_tfm_digest(sha256, m->buf, m->len, m->digest);
 	if (err)
 		goto err_free;
-	if (memcmp(m->digest, expected_digest, HBX_DIGEST_SIZE)) {
+	if (expected_digest && memcmp(m->digest, expected_digest, HBX_DIGEST_SIZE)) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "manifest does not match the expected digest");
 		err = -EBADMSG;
 		goto err_free;
@@ -204,6 +204,21 @@ int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
 		return -ENOMEM;
 	m->len = len;
 	return hbx_manifest_check(m, expected_digest, sha256, extack, attr);
+}
+
+int hbx_export_name_key(struct crypto_shash *sha256, const char *name,
+			u8 key[HBX_DIGEST_SIZE])
+{
+	static const char prefix[] = HBX_EXPORT_NAME_KEY_PREFIX;
+	SHASH_DESC_ON_STACK(desc, sha256);
+	int err;
+
+	desc->tfm = sha256;
+	err = crypto_shash_init(desc) ?:
+	      crypto_shash_update(desc, prefix, sizeof(prefix)) ?:
+	      crypto_shash_finup(desc, name, strlen(name), key);
+	shash_desc_zero(desc);
+	return err;
 }
 
 void hbx_manifest_free(struct hbx_manifest *m)

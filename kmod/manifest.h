@@ -29,12 +29,22 @@ int hbx_manifest_load(struct hbx_manifest *m, struct file *file,
 /*
  * Take ownership of a manifest already in memory (kvmalloc'd buf, e.g.
  * fetched from a peer) and check it exactly as hbx_manifest_load() does;
- * on failure buf is freed.
+ * on failure buf is freed.  A NULL expected_digest takes whatever the
+ * manifest hashes to (a layer asked for by export name).
  */
 int hbx_manifest_adopt(struct hbx_manifest *m, void *buf, size_t len,
 		       const u8 *expected_digest, struct crypto_shash *sha256,
 		       struct netlink_ext_ack *extack, const struct nlattr *attr);
 void hbx_manifest_free(struct hbx_manifest *m);
+
+/*
+ * The key a layer exported under name is asked for by, in place of a
+ * digest (HBX_A_LAYER_EXPORT_NAME): SHA-256 of the UAPI's prefix, its NUL
+ * included, then the name: it names a manifest only by a SHA-256
+ * collision.
+ */
+int hbx_export_name_key(struct crypto_shash *sha256, const char *name,
+			u8 key[HBX_DIGEST_SIZE]);
 
 /*
  * The manifest's bytes, referenced: a server sending them to a slow peer

@@ -52,7 +52,11 @@ static const struct nla_policy hbx_layer_peers_policy[HBX_A_LAYER_PEER + 1] = {
 	[HBX_A_LAYER_PEER]		= { .type = NLA_U32 },
 };
 
-static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_HASHES_FD + 1] = {
+/* Checked again by hbx_export_name_ok(): printable, no spaces. */
+#define HBX_EXPORT_NAME_POLICY \
+	{ .type = NLA_NUL_STRING, .len = HBX_EXPORT_NAME_MAX - 1 }
+
+static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_EXPORT_NAME + 1] = {
 	[HBX_A_LAYER_IMAGE_FD]		= { .type = NLA_U32 },
 	[HBX_A_LAYER_MANIFEST_FD]	= { .type = NLA_U32 },
 	[HBX_A_LAYER_DIGEST]		= NLA_POLICY_EXACT_LEN(HBX_DIGEST_SIZE),
@@ -64,6 +68,7 @@ static const struct nla_policy hbx_layer_add_policy[HBX_A_LAYER_HASHES_FD + 1] =
 	[HBX_A_LAYER_VERIFY]		= NLA_POLICY_RANGE(NLA_U32, HBX_VERIFY_ALWAYS,
 							   HBX_VERIFY_ONCE),
 	[HBX_A_LAYER_HASHES_FD]		= { .type = NLA_U32 },
+	[HBX_A_LAYER_EXPORT_NAME]	= HBX_EXPORT_NAME_POLICY,
 };
 
 static const struct nla_policy hbx_layer_pull_policy[HBX_A_LAYER_PULL_WINDOW + 1] = {
@@ -80,11 +85,12 @@ static const struct nla_policy hbx_layer_get_policy[HBX_A_LAYER_INDEX + 1] = {
 	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
 };
 
-static const struct nla_policy hbx_layer_export_policy[HBX_A_LAYER_EXPORT_MISSING + 1] = {
+static const struct nla_policy hbx_layer_export_policy[HBX_A_LAYER_EXPORT_NAME + 1] = {
 	[HBX_A_LAYER_INDEX]		= NLA_POLICY_MAX(NLA_U32, HBX_MAX_LAYERS - 1),
 	[HBX_A_LAYER_EXPORTED]		= NLA_POLICY_MAX(NLA_U8, 1),
 	[HBX_A_LAYER_EXPORT_MISSING]	= NLA_POLICY_RANGE(NLA_U32, HBX_EXPORT_MISSING_FETCH,
 							   HBX_EXPORT_MISSING_NOT_HERE),
+	[HBX_A_LAYER_EXPORT_NAME]	= HBX_EXPORT_NAME_POLICY,
 };
 
 static const struct nla_policy hbx_peer_sockets_policy[HBX_A_PEER_SOCKET_FD + 1] = {
@@ -177,7 +183,9 @@ static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 	    nla_put_u32(skb, HBX_A_LAYER_VERIFY,
 			c->always ? HBX_VERIFY_ALWAYS : HBX_VERIFY_ONCE) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_BLOCKS_VERIFIED, atomic64_read(&c->nr_blocks)) ||
-	    nla_put_u8(skb, HBX_A_LAYER_DIRECT_IO, c->direct))
+	    nla_put_u8(skb, HBX_A_LAYER_DIRECT_IO, c->direct) ||
+	    (layer->export_net && layer->export_name[0] &&
+	     nla_put_string(skb, HBX_A_LAYER_EXPORT_NAME, layer->export_name)))
 		return -EMSGSIZE;
 	return hbx_layer_fill_remote(skb, layer);
 }
@@ -395,6 +403,30 @@ static int hbx_layer_parse_peers(struct hbx_layer_params *p,
 	return 0;
 }
 
+/*
+ * An export name, if given: what the policy cannot say.  Names travel in
+ * messages and logs, so no spaces or control characters.
+ */
+static int hbx_export_name_get(struct genl_info *info, const char **name)
+{
+	const struct nlattr *attr = info->attrs[HBX_A_LAYER_EXPORT_NAME];
+	const char *s;
+
+	*name = NULL;
+	if (!attr)
+		return 0;
+	for (s = nla_data(attr); *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			break;
+	if (*s || s == (const char *)nla_data(attr)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "an export name is 1 to 127 printable characters, no spaces");
+		return -EINVAL;
+	}
+	*name = nla_data(attr);
+	return 0;
+}
+
 static u32 hbx_pull_window(struct genl_info *info)
 {
 	const struct nlattr *attr = info->attrs[HBX_A_LAYER_PULL_WINDOW];
@@ -438,9 +470,24 @@ static int hbx_layer_add_doit(struct sk_buff *skb, struct genl_info *info)
 		if (info->attrs[HBX_A_LAYER_HASHES_FD])
 			p.hashes_fd = nla_get_u32(info->attrs[HBX_A_LAYER_HASHES_FD]);
 	}
-	if (HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
+	err = hbx_export_name_get(info, &p.export_name);
+	if (err)
+		return err;
+	if (p.export_name && !p.remote) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_EXPORT_NAME],
+				    "only a remote layer is added by export name");
 		return -EINVAL;
-	p.digest = nla_data(info->attrs[HBX_A_LAYER_DIGEST]);
+	}
+	if (p.export_name && info->attrs[HBX_A_LAYER_DIGEST]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_EXPORT_NAME],
+				    "give a digest or an export name, not both");
+		return -EINVAL;
+	}
+	if (!p.export_name) {
+		if (HBX_REQUIRE(info, HBX_A_LAYER_DIGEST, "manifest digest is required"))
+			return -EINVAL;
+		p.digest = nla_data(info->attrs[HBX_A_LAYER_DIGEST]);
+	}
 	if (info->attrs[HBX_A_LAYER_FLAGS])
 		p.flags = nla_get_u32(info->attrs[HBX_A_LAYER_FLAGS]);
 	if (p.flags & HBX_LAYER_F_PREFETCH && !p.remote) {
@@ -479,16 +526,28 @@ static int hbx_layer_del_doit(struct sk_buff *skb, struct genl_info *info)
 
 static int hbx_layer_export_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	const char *name;
+	bool on;
+	int err;
+
 	if (!hbx_may_manage_layers(skb, info))
 		return -EPERM;
 	if (HBX_REQUIRE(info, HBX_A_LAYER_INDEX, "layer index is required") ||
 	    HBX_REQUIRE(info, HBX_A_LAYER_EXPORTED, "exported (0 or 1) is required"))
 		return -EINVAL;
-	return hbx_layer_export(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]),
-				nla_get_u8(info->attrs[HBX_A_LAYER_EXPORTED]),
+	on = nla_get_u8(info->attrs[HBX_A_LAYER_EXPORTED]);
+	err = hbx_export_name_get(info, &name);
+	if (err)
+		return err;
+	if (name && !on) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HBX_A_LAYER_EXPORT_NAME],
+				    "an export name is only given when exporting");
+		return -EINVAL;
+	}
+	return hbx_layer_export(nla_get_u32(info->attrs[HBX_A_LAYER_INDEX]), on,
 				info->attrs[HBX_A_LAYER_EXPORT_MISSING] ?
 				nla_get_u32(info->attrs[HBX_A_LAYER_EXPORT_MISSING]) :
-				HBX_EXPORT_MISSING_FETCH, info);
+				HBX_EXPORT_MISSING_FETCH, name, info);
 }
 
 static int hbx_layer_pull_doit(struct sk_buff *skb, struct genl_info *info)

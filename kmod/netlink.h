@@ -22,7 +22,7 @@ static inline void hbx_extack_attr(struct netlink_ext_ack *extack,
 /* What this build of the module offers (HBX_A_INFO_FEATURES). */
 #define HBX_FEATURES (HBX_FEATURE_LAYERS | HBX_FEATURE_VERIFY | \
 		      HBX_FEATURE_EVENTS | HBX_FEATURE_SERVE | HBX_FEATURE_REMOTE | \
-		      HBX_FEATURE_LAZY_PULL)
+		      HBX_FEATURE_LAZY_PULL | HBX_FEATURE_EXPORT_NAMES)
 
 int hbx_netlink_init(void);
 void hbx_netlink_exit(void);

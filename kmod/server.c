@@ -196,7 +196,8 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 	struct hbx_layer *layer;
 	int err = 0;
 
-	layer = hbx_layer_get_exported(ps->peer->net, get->digest);
+	layer = hbx_layer_get_exported(ps->peer->net, get->digest,
+				       hdr->type == HBX_STOQ_GET_MANIFEST);
 	if (layer) {
 		err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
 		trace_hbx_serve(ps->peer, layer, hdr->type, chunk, a.status, a.len, a.file, start);

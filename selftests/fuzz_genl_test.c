@@ -103,6 +103,7 @@ static const uint8_t layer_kinds[HBX_A_LAYER_MAX + 1] = {
 	[HBX_A_LAYER_PULL_BYTES] = K_U64,
 	[HBX_A_LAYER_PULL_NSECS] = K_U64,
 	[HBX_A_LAYER_EXPORT_MISSING] = K_U32,
+	[HBX_A_LAYER_EXPORT_NAME] = K_STR,
 };
 
 static const uint8_t peer_kinds[HBX_A_PEER_MAX + 1] = {
@@ -366,6 +367,21 @@ static void put_random_attr(size_t *off, uint8_t cmd)
 	put_attr(off, type, kind, 0);
 }
 
+/*
+ * An export name: one of a few, so exports clash and remote adds find
+ * them, or any string at all.
+ */
+static void put_export_name(size_t *off)
+{
+	static const char *const names[] = { "a", "img/x:1", "b" };
+	const char *name = names[fz_below(&rng, 3)];
+
+	if (fz_pct(&rng, 70))
+		put_raw(off, HBX_A_LAYER_EXPORT_NAME, name, strlen(name) + 1);
+	else
+		put_attr(off, HBX_A_LAYER_EXPORT_NAME, K_STR, 0);
+}
+
 /* The attributes of a well-formed request for cmd, values from the pools. */
 static void put_template(size_t *off, uint8_t cmd)
 {
@@ -384,7 +400,9 @@ static void put_template(size_t *off, uint8_t cmd)
 			if (fz_pct(&rng, 30))
 				put_attr(off, HBX_A_LAYER_PULL_WINDOW, K_WINDOW, 0);
 		}
-		if (fz_pct(&rng, 90))
+		if (fz_pct(&rng, 20))
+			put_export_name(off);
+		if (fz_pct(&rng, 80))
 			put_raw(off, HBX_A_LAYER_DIGEST, fz_pct(&rng, 70) ? good.digest :
 				(uint8_t [32]){ 1 }, 32);
 		if (fz_pct(&rng, 20))
@@ -407,6 +425,8 @@ static void put_template(size_t *off, uint8_t cmd)
 			put_raw(off, HBX_A_LAYER_EXPORTED, (uint8_t []){ fz_below(&rng, 3) }, 1);
 		if (fz_pct(&rng, 30))
 			put_u32(off, HBX_A_LAYER_EXPORT_MISSING, fz_below(&rng, 4));
+		if (fz_pct(&rng, 40))
+			put_export_name(off);
 		break;
 	case HBX_CMD_PEER_ADD:
 		put_u32(off, HBX_A_PEER_ROLE, fz_pct(&rng, 90) ? 1 + fz_below(&rng, 2) : interesting_u32());

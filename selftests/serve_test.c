@@ -1487,4 +1487,302 @@ TEST_F(serve, a_peer_without_room_for_all_new_sockets_takes_none)
 	}
 }
 
+/* --- export names ---------------------------------------------------------- */
+
+/* LAYER_EXPORT on, under name (NULL: none). */
+static int layer_export_as(struct hbx_nl *nl, uint32_t index, const char *name)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, index);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 1);
+	if (name)
+		nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name);
+	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
+}
+
+struct layer_named {
+	uint32_t	index;
+	uint8_t		digest[HBX_DIGEST_SIZE];
+	char		name[HBX_EXPORT_NAME_MAX];	/* "" if none */
+};
+
+static int layer_named_cb(uint8_t cmd, struct nlattr **tb, void *arg)
+{
+	struct layer_named *l = arg;
+
+	if (tb[HBX_A_LAYER_INDEX])
+		l->index = nla_get_u32(tb[HBX_A_LAYER_INDEX]);
+	if (tb[HBX_A_LAYER_DIGEST])
+		memcpy(l->digest, nla_data(tb[HBX_A_LAYER_DIGEST]), HBX_DIGEST_SIZE);
+	l->name[0] = '\0';
+	if (tb[HBX_A_LAYER_EXPORT_NAME])
+		snprintf(l->name, sizeof(l->name), "%s",
+			 nla_get_string(tb[HBX_A_LAYER_EXPORT_NAME]));
+	return 0;
+}
+
+static int layer_get_named(struct hbx_nl *nl, uint32_t index, struct layer_named *l)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_GET, 0);
+
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, index);
+	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_named_cb, l);
+}
+
+/* LAYER_ADD of a remote layer by export name, asked again while it comes. */
+static int remote_add_by_name(struct _test_data_serve *self, uint32_t peer,
+			      int cache, const char *name, struct layer_named *l)
+{
+	int err, tries = 0;
+
+	do {
+		struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+
+		if (tries)
+			usleep(20 * 1000);
+		nla_put_u32(msg, HBX_A_LAYER_PEER, peer);
+		nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache);
+		nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name);
+		err = hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_named_cb, l);
+	} while (err == -EINPROGRESS && ++tries < 500);
+	return err;
+}
+
+/* What a GET_MANIFEST by name carries in place of a digest (the UAPI's key). */
+static void export_name_key(const char *name, uint8_t key[HBX_DIGEST_SIZE])
+{
+	char buf[sizeof(HBX_EXPORT_NAME_KEY_PREFIX) + HBX_EXPORT_NAME_MAX];
+	size_t n = sizeof(HBX_EXPORT_NAME_KEY_PREFIX);
+
+	memcpy(buf, HBX_EXPORT_NAME_KEY_PREFIX, n);
+	memcpy(buf + n, name, strlen(name));
+	hbx_sha256(buf, n + strlen(name), key);
+}
+
+TEST_F(serve, a_layer_exported_under_a_name_is_added_remotely_by_it)
+{
+	struct peer_info srv, cli;
+	struct layer_named l, shown;
+	uint8_t buf[4096];
+	char dev[32];
+	int cache, fd;
+
+	ASSERT_EQ(0, layer_export_as(self->nl, self->layer, "test/layer:1")) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	ASSERT_EQ(0, layer_get_named(self->nl, self->layer, &shown));
+	EXPECT_STREQ("test/layer:1", shown.name);
+	ASSERT_EQ(0, remote_peers(self, &srv, &cli));
+	cache = open_cache(self, "named.cache", 0);
+	ASSERT_EQ(0, remote_add_by_name(self, cli.id, cache, "test/layer:1", &l)) {
+		TH_LOG("%s", hbx_nl_error(self->nl));
+	}
+	/* The layer is the one exported under the name: same digest, same bytes. */
+	EXPECT_EQ(0, memcmp(l.digest, self->digest, HBX_DIGEST_SIZE));
+	snprintf(dev, sizeof(dev), "/dev/hbx%u", l.index);
+	fd = open(dev, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 5 * 4096));
+	EXPECT_EQ(0, memcmp(buf, self->data + 5 * 4096, sizeof(buf)));
+	close(fd);
+	EXPECT_EQ(0, layer_del(self->nl, l.index));
+	close(cache);
+	/* Exported again without the name: the name is gone. */
+	ASSERT_EQ(0, layer_export_as(self->nl, self->layer, NULL));
+	ASSERT_EQ(0, layer_get_named(self->nl, self->layer, &shown));
+	EXPECT_STREQ("", shown.name);
+	cache = open_cache(self, "named2.cache", 0);
+	EXPECT_EQ(-ENOENT, remote_add_by_name(self, cli.id, cache, "test/layer:1", &l));
+	EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "does not have"));
+	close(cache);
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+	EXPECT_EQ(0, peer_del(self->nl, srv.id));
+}
+
+/* A name is a question for a manifest only: chunks are asked for by digest. */
+TEST_F(serve, a_name_key_gets_the_manifest_but_no_chunk)
+{
+	struct get_frame f;
+	struct hbx_stoq_hdr h;
+	struct peer_info p;
+	uint8_t key[HBX_DIGEST_SIZE];
+	void *data;
+
+	ASSERT_EQ(0, layer_export_as(self->nl, self->layer, "by-key"));
+	export_name_key("by-key", key);
+	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
+	ASSERT_EQ(0, send_hello(self->client));
+	ASSERT_EQ(0, recv_frame(self->client, &h, &data));
+	free(data);
+	f = get_frame_of(HBX_STOQ_GET_MANIFEST, key, 0);
+	ASSERT_EQ(0, send_all(self->client, &f, sizeof(f)));
+	ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	ASSERT_EQ(self->mlen, be32toh(h.len));
+	EXPECT_EQ(0, memcmp(data, self->mbuf, self->mlen));
+	free(data);
+	f = get_frame_of(HBX_STOQ_GET_CHUNK, key, 0);
+	ASSERT_EQ(0, send_all(self->client, &f, sizeof(f)));
+	EXPECT_EQ(HBX_STOQ_UNKNOWN_LAYER, recv_frame(self->client, &h, &data));
+	free(data);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+/* A second layer: the fixture's image under a manifest of bigger chunks. */
+static uint32_t second_layer(struct __test_metadata *_metadata,
+			     struct _test_data_serve *self)
+{
+	struct hbx_manifest_info info;
+	char path[128];
+	uint32_t index;
+	struct nl_msg *msg;
+	int ifd, mfd;
+
+	snprintf(path, sizeof(path), "%s/manifest2", self->dir);
+	ifd = open(self->image, O_RDONLY);
+	mfd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (ifd < 0 || mfd < 0 || hbx_manifest_build(ifd, CHUNK_SHIFT + 1, mfd, &info))
+		abort();
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, info.digest);
+	if (hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, &index))
+		abort();
+	close(ifd);
+	close(mfd);
+	return index;
+}
+
+TEST_F(serve, an_export_name_is_one_layers_in_a_namespace)
+{
+	uint32_t other = second_layer(_metadata, self);
+	struct layer_named shown;
+
+	ASSERT_EQ(0, layer_export_as(self->nl, self->layer, "taken"));
+	EXPECT_EQ(-EEXIST, layer_export_as(self->nl, other, "taken"));
+	EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "another layer is exported under that name"));
+	/* Refused means unchanged: the other is not exported, the first keeps it. */
+	ASSERT_EQ(0, layer_get_named(self->nl, other, &shown));
+	EXPECT_STREQ("", shown.name);
+	ASSERT_EQ(0, layer_get_named(self->nl, self->layer, &shown));
+	EXPECT_STREQ("taken", shown.name);
+	/* The same layer may say its own name again; once it lets go, so may others. */
+	EXPECT_EQ(0, layer_export_as(self->nl, self->layer, "taken"));
+	EXPECT_EQ(0, layer_export(self->nl, self->layer, 0));
+	EXPECT_EQ(0, layer_export_as(self->nl, other, "taken"));
+	EXPECT_EQ(0, layer_del(self->nl, other));
+}
+
+TEST_F(serve, bad_export_names_are_refused_with_a_sentence)
+{
+	static const char *const bad[] = { "", "a b", "tab\there", "\x7f", "caf\xc3\xa9" };
+	char longest[HBX_EXPORT_NAME_MAX + 1];
+	struct nl_msg *msg;
+	int cache, err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, layer_export_as(self->nl, self->layer, bad[i]));
+		EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "printable")) {
+			TH_LOG("name %zu: %s", i, hbx_nl_error(self->nl));
+		}
+	}
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[HBX_EXPORT_NAME_MAX - 1] = '\0';	/* 127: the most */
+	EXPECT_EQ(0, layer_export_as(self->nl, self->layer, longest));
+	longest[HBX_EXPORT_NAME_MAX - 1] = 'x';
+	longest[HBX_EXPORT_NAME_MAX] = '\0';		/* 128: the policy says no */
+	err = layer_export_as(self->nl, self->layer, longest);
+	EXPECT_TRUE(err == -EINVAL || err == -ERANGE) {	/* 6.1, 6.12 */
+		TH_LOG("a name of 128 got %d", err);
+	}
+	/* A name with exported 0, on a local layer, or beside a digest. */
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);
+	nla_put_u32(msg, HBX_A_LAYER_INDEX, self->layer);
+	nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 0);
+	nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, "x");
+	EXPECT_EQ(-EINVAL, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "only given when exporting"));
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, 0);
+	nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, "x");
+	EXPECT_EQ(-EINVAL, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "only a remote layer"));
+	cache = open_cache(self, "both.cache", 0);
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_PEER, 0);
+	nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+	nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, "x");
+	EXPECT_EQ(-EINVAL, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "not both"));
+	close(cache);
+}
+
+static int hbx_devices(void)
+{
+	char cmd[] = "ls /sys/block | grep -c '^hbx'";
+	FILE *f = popen(cmd, "r");
+	int n = -1;
+
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+/*
+ * A manifest asked for by name is not checked against a digest: what a
+ * peer sends is parsed as any untrusted manifest.  Garbage attaches nothing,
+ * says why, and leaves the socket in step.
+ */
+TEST_F(serve, a_peer_that_answers_a_name_with_garbage_attaches_nothing)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	uint8_t key[HBX_DIGEST_SIZE], junk[4096];
+	struct hbx_stoq_get *get;
+	struct peer_info cli, g;
+	struct layer_named l;
+	struct hbx_stoq_hdr h;
+	int cache, devices = hbx_devices(), r, err;
+	void *data;
+
+	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(0, peer_add_socks_to(self->nl, 0, HBX_PEER_ROLE_CLIENT, &self->client,
+				       1, 1, 5000, &cli));
+	ASSERT_EQ(0, recv_frame(self->server, &h, &data));	/* its hello */
+	free(data);
+	ASSERT_EQ(0, send_hello(self->server));
+	cache = open_cache(self, "liar.cache", 0);
+	struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+
+	nla_put_u32(msg, HBX_A_LAYER_PEER, cli.id);
+	nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache);
+	nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, "liar");
+	ASSERT_EQ(-EINPROGRESS, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, NULL, NULL));
+	ASSERT_EQ(0, recv_frame(self->server, &h, &data));
+	get = data;
+	export_name_key("liar", key);
+	EXPECT_EQ(HBX_STOQ_GET_MANIFEST, h.type);
+	EXPECT_EQ(0, memcmp(get->digest, key, HBX_DIGEST_SIZE));
+	r = open("/dev/urandom", O_RDONLY);
+	ASSERT_EQ(sizeof(junk), read(r, junk, sizeof(junk)));
+	close(r);
+	ASSERT_EQ(0, send_frame(self->server, HBX_STOQ_REPLY, be64toh(h.id), junk, sizeof(junk)));
+	free(data);
+	err = remote_add_by_name(self, cli.id, cache, "liar", &l);
+	TH_LOG("garbage for a name: %d, \"%s\"", err, hbx_nl_error(self->nl));
+	EXPECT_GT(0, err);
+	EXPECT_NE(-EINPROGRESS, err);
+	EXPECT_NE(NULL, strstr(hbx_nl_error(self->nl), "manifest"));
+	EXPECT_EQ(devices, hbx_devices());
+	ASSERT_EQ(0, peer_get(self->nl, cli.id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
+	EXPECT_EQ(0, g.protocol_errors);
+	close(cache);
+	EXPECT_EQ(0, peer_del(self->nl, cli.id));
+}
+
 TEST_HARNESS_MAIN

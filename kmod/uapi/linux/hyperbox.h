@@ -25,6 +25,7 @@ enum hbx_feature {
 	HBX_FEATURE_SERVE	= 1 << 3,	/* PEER_ADD servers, LAYER_EXPORT */
 	HBX_FEATURE_REMOTE	= 1 << 4,	/* client peers, remote layers */
 	HBX_FEATURE_LAZY_PULL	= 1 << 5,	/* prefetch, several peers, re-serve */
+	HBX_FEATURE_EXPORT_NAMES = 1 << 6,	/* layers exported and added by name */
 };
 
 /*
@@ -191,10 +192,25 @@ enum hbx_layer_attr {
 	HBX_A_LAYER_BLOCK,		/* u64: 4 KiB block index (VERIFY_FAIL_NTF) */
 	HBX_A_LAYER_BLOCKS_VERIFIED,	/* u64: blocks checked on reads from storage */
 	HBX_A_LAYER_DIRECT_IO,		/* u8: storage read with direct I/O (1) or buffered */
+	HBX_A_LAYER_EXPORT_NAME,	/* string: the name peers ask for it by */
 
 	__HBX_A_LAYER_MAX,
 	HBX_A_LAYER_MAX = __HBX_A_LAYER_MAX - 1
 };
+
+/*
+ * HBX_A_LAYER_EXPORT_NAME: on LAYER_EXPORT, a name that peers may ask for
+ * the layer's manifest by, unique among the exports of the caller's network
+ * namespace; on LAYER_ADD of a remote layer, instead of a digest, the name
+ * to ask the peers for (the layer is then whatever manifest the first peer
+ * that knows the name sends: trusted as far as that peer is, its chunks
+ * checked against it as always).  1 to HBX_EXPORT_NAME_MAX - 1 printable
+ * ASCII characters, no spaces.  On the wire it is a GET_MANIFEST whose
+ * digest is the name's key, SHA-256 of HBX_EXPORT_NAME_KEY_PREFIX (its NUL
+ * included) followed by the name.
+ */
+#define HBX_EXPORT_NAME_MAX		128
+#define HBX_EXPORT_NAME_KEY_PREFIX	"hyperbox export name"
 
 /* Peer roles (HBX_A_PEER_ROLE). */
 enum hbx_peer_role {
@@ -243,7 +259,10 @@ enum hbx_peer_attr {
  * and GET_CHUNK requests, each with an id of its choosing, and may have many
  * in flight on one socket; every request gets one REPLY carrying its id, a
  * status and, on success, the manifest or the chunk's bytes.  A server only
- * sends chunks that have been verified against the manifest.  A frame with
+ * sends chunks that have been verified against the manifest.  GET_MANIFEST
+ * may name the layer by its export name's key instead of its digest
+ * (HBX_A_LAYER_EXPORT_NAME); a server that has no such name answers
+ * UNKNOWN_LAYER, as for a digest.  A frame with
  * a bad magic, version, type or length ends the socket.
  */
 #define HBX_STOQ_MAGIC		0x53544f51	/* "STOQ" */
