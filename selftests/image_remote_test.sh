@@ -6,10 +6,15 @@
 # with --prefetch and runs it with crun before the pull is done: when the
 # container's output is there, chunks are still missing.  Once the pulls
 # end, B's root equals A's.  B exports what it pulled, under the very same
-# reference (the meta layer is reproducible), and C pulls it from B.  Bad
-# input: a reference no peer exports, a name that is another image's, a
-# tampered meta layer (B's module refuses its bytes), a peer that is down;
-# each fails with a sentence and leaves the store as it was.  image rm
+# reference (the meta layer is reproducible), and C pulls it from B.  The
+# meta layer is exported under the image's name too: C pulls it again by
+# that bare name, into a store of its own, and gets the same image.  Bad
+# input: a reference or a bare name no peer exports, a name that is another
+# image's, a tampered meta layer (B's module refuses its bytes), a peer
+# that is down; each fails with a sentence and leaves the store as it was.
+# An export name is one layer's in a network namespace: a second layer, or
+# a second image of that name, is refused and nothing stays exported
+# half-way.  image rm
 # refuses an exported image and lets a pulled one's layers go.  Runs inside
 # the VM with hyperbox.ko loaded.
 set -u
@@ -158,6 +163,11 @@ tap_check "export.every_layer_and_the_meta_layer_are_attached_and_exported" \
 tap_check "export.again_is_the_same_reference_and_attaches_nothing_more" \
 	test "$(img a export app)" = "$ref" -a "$(( $(nlayers) - layers_before ))" = 3
 tap_check "export.unknown_image_is_refused" fails_with "no image 'nope'" img a export nope
+meta_a=$(json "$work/export-a.json" 'j["meta"]["index"]')
+tap_check "export.the_meta_layer_is_exported_under_the_images_name" \
+	test "$(json "$work/export-a.json" 'j.get("export-name")')" = app -a \
+	"$(nlayers "l[\"index\"] == $meta_a and l.get(\"export-name\") == \"app\"")" = 1
+tap_check "export.layer_list_says_the_name" sh -c "$hbx layer list | grep -q 'exported as app, '"
 
 # --- B pulls over a slowed link and runs the image before the pull is done
 # 1 Mbit/s from A to B until the container is done: the 20 MiB layer takes
@@ -239,6 +249,26 @@ crun delete -f hbx-c 2>/dev/null
 img c umount "$work/b-c/rootfs"
 elapsed
 
+# --- by name: C pulls from B by the bare name, into a store of its own
+tap_check "byname.b_exports_the_pulled_image_under_its_name_too" \
+	test "$(img b export app -j | json /dev/stdin 'j.get("export-name")')" = app
+cn=$work/store-cn
+nc=$(nlayers)
+on c "$hbx" image pull --remote "$pb" app -j --store "$cn" > "$work/pull-cn.json"
+tap_result $? "byname.c_pulls_the_image_by_its_bare_name"
+tap_check "byname.the_reference_is_the_one_a_printed" \
+	test "$(json "$work/pull-cn.json" 'j["reference"]')" = "$ref"
+# image_digest STORE: the digest image list gives "app" there.
+image_digest() {
+	"$hbx" image list -j --store "$1" |
+		python3 -c 'import json, sys; print([i["digest"] for i in json.load(sys.stdin) if i["name"] == "app"][0])'
+}
+tap_check "byname.it_is_the_same_image_as_a_imported" \
+	test "$(image_digest "$cn")" = "$(image_digest "$work/store-a")"
+"$hbx" image rm app --store "$cn" && test "$(nlayers)" = "$nc"
+tap_result $? "byname.c_removes_it_and_its_layers_go"
+elapsed
+
 # --- podman: its own runtime around a root that hbx mounted (--rootfs)
 if command -v podman > /dev/null; then
 	mkdir -p "$work/mnt-p" "$work/p-upper" "$work/p-work"
@@ -277,6 +307,18 @@ tap_check "bad.a_name_that_is_another_image_is_refused" \
 	fails_with "exists and is another image" img b pull --remote "$pa" "$oref" --name app
 tap_check "bad.the_store_is_as_it_was_after_the_taken_name" \
 	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
+tap_check "bad.a_bare_name_no_peer_exports_is_refused" \
+	fails_with "peer $pa exports no image named 'ghost' (hbx image export ghost there)" \
+	img b pull --remote "$pa" ghost
+tap_check "bad.it_leaves_nothing_attached_and_the_store_as_it_was_after_the_name" \
+	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
+# Any layer by name: B attaches the one A exports as "other", learning its digest.
+on b "$hbx" layer add --remote "$pa" --export-name other --cache "$work/other.cache" -j > "$work/add-other.json"
+tap_result $? "names.layer_add_by_export_name"
+tap_check "names.it_is_the_layer_of_that_reference" \
+	test "$(json "$work/add-other.json" 'j["digest"]')" = "${oref#*@}"
+$hbx layer del "$(json "$work/add-other.json" 'j["index"]')" && rm -f "$work/other.cache"
+tap_result $? "names.it_detaches"
 # Tamper with A's meta layer of "other" while it is not exported, then
 # export it again: a pull of it must fail, and leave nothing behind.
 adigest=$(json "$work/export-a.json" 'j["digest"]')
@@ -313,6 +355,24 @@ tap_check "bad.within_the_peers_timeout" test "$took" -le 10
 tap_check "bad.nothing_half_pulled_from_the_dead_peer" \
 	test "$(nlayers)" = "$nb" -a "$(store_is b app; echo $?)" = 0
 ip -n hbxa link set vhbxb up
+elapsed
+
+# --- export names are unique in a network namespace
+ometa_a=$(img a export other -j | json /dev/stdin 'j["meta"]["index"]')
+tap_check "names.a_layer_cannot_take_the_name_of_another_export" \
+	fails_with "another layer is exported under that name in this network namespace" \
+	on a "$hbx" layer export "$ometa_a" --name app
+tap_check "names.both_keep_their_names" \
+	test "$(nlayers "(l[\"index\"], l.get(\"export-name\")) in (($meta_a, \"app\"), ($ometa_a, \"other\"))")" = 2
+# Another store of node A holds another image named app.
+"$hbx" image import "$work/layout:o" --name app --store "$work/store-a2" > /dev/null
+tap_result $? "names.a_second_store_imports_another_image_named_app"
+nb=$(nlayers) ne=$(nlayers 'l["exported"]')
+tap_check "names.exporting_it_is_refused" \
+	fails_with "cannot export it under the name 'app': another layer is exported under that name" \
+	on a "$hbx" image export app --store "$work/store-a2"
+tap_check "names.nothing_is_left_attached_or_exported_half_way" \
+	test "$(nlayers)" = "$nb" -a "$(nlayers 'l["exported"]')" = "$ne"
 elapsed
 
 # --- rm: an exported image stays, a pulled one lets its layers go

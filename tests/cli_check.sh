@@ -126,6 +126,26 @@ refused trace_layer_past_the_module "^hbx: trace: --layer '256' is out of range:
 refused trace_events_peer "^hbx: trace events: --peer '1e3' $nan" trace events --peer 1e3
 refused top_iterations "^hbx: top: --iterations '1x' $nan" top -b -n 1x
 refused top_delay_past_a_day "^hbx: top: --delay '25h' $range" top -b -d 25h
+# Export names (issue 14): 1 to 127 printable characters, no spaces.
+refused export_name_with_a_space "^hbx: layer export: --name 'a b' is not an export name: give 1 to 127 printable characters, no spaces$" \
+	layer export 0 --name "a b"
+refused export_name_empty "^hbx: layer export: --name '' is not an export name" layer export 0 --name ""
+refused export_name_128_chars "^hbx: layer export: --name '$(printf 'n%.0s' $(seq 128))' is not an export name" \
+	layer export 0 --name "$(printf 'n%.0s' $(seq 128))"
+refused export_name_with_off "^hbx: layer export: --name is the name to serve the layer under: it does not go with --off$" \
+	layer export 0 --off --name app
+refused add_export_name_and_digest "^hbx: layer add: give the remote layer's --digest or its --export-name, not both$" \
+	layer add --remote 1 --digest sha256:00 --export-name app --cache "$work/c"
+refused add_export_name_without_remote "^hbx: layer add: --export-name is the name peers export a layer under: it needs --remote$" \
+	layer add "$work/x.erofs" --export-name app
+refused add_export_name_tab "^hbx: layer add: --export-name 'a.b' is not an export name" \
+	layer add --remote 1 --export-name "a	b" --cache "$work/c"
+refused image_pull_name_with_a_space "^hbx: image pull: 'a b' is not an image reference: give NAME or NAME@sha256:HEX" \
+	image pull --remote 1 "a b"
+refused image_pull_short_digest_is_not_a_name "^hbx: image pull: 'app@sha256:12' is not an image reference" \
+	image pull --remote 1 app@sha256:12
+refused image_pull_name_past_127 "^hbx: image pull: '$(printf 'n%.0s' $(seq 128))' is too long to be an export name \(at most 127 characters\): pull it by NAME@sha256:HEX$" \
+	image pull --remote 1 "$(printf 'n%.0s' $(seq 128))"
 SOURCE_DATE_EPOCH=12x refused source_date_epoch "^hbx: layer build: SOURCE_DATE_EPOCH '12x' $nan" \
 	layer build "$work" -o "$work/x.erofs"
 
@@ -155,6 +175,10 @@ taken serve_listen_all_with_a_timeout serve --listen :7411 --insecure --timeout 
 taken serve_listen_v6 serve --listen "[::1]:7411" --insecure
 taken window_32_and_a_remote_list layer add --remote 1,2 --digest sha256:00 --cache "$work/c" --window 32
 taken layer_dev_name layer del /dev/hbx3
+taken export_name layer export 0 --name registry.local/app:1.2
+taken add_by_export_name layer add --remote 1,2 --export-name app --cache "$work/c"
+taken image_pull_by_bare_name image pull --remote 1 app --store "$work/store"
+taken image_pull_by_bare_name_as_another image pull --remote 1 app --name app2 --store "$work/store"
 taken trace_interval_500ms trace -i 500ms -c 1
 taken trace_interval_fraction_of_seconds trace -i 0.3 -c 1
 taken top_delay_1s top -b -n 1 -d 1s

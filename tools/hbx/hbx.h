@@ -49,6 +49,9 @@ int hbx_arg_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 #define HBX_CLI_TIMEOUT_MAX_MS	(3600 * 1000)
 int hbx_arg_timeout(const char *opt, const char *s, uint32_t *ms);
 
+/* The loaded module's HBX_FEATURE_* bits; prints why not and returns -1. */
+int hbx_module_features(struct hbx_nl *nl, uint64_t *features);
+
 /* names[value] if the table has it, else "unknown". */
 const char *hbx_name_of(const char *const *names, size_t n, uint32_t value);
 #define HBX_NAME_OF(names, value) hbx_name_of(names, sizeof(names) / sizeof(names[0]), value)

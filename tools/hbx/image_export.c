@@ -4,8 +4,11 @@
  * manifest and config, see image.h) and each of its layers are attached, or
  * found attached already, and exported like any layer; what comes out is
  * the reference peers pull it by, NAME@sha256:HEX (HEX the meta layer's
- * digest).  --off stops serving them and detaches what nothing else holds.
+ * digest).  The meta layer is exported under the image's name too (a module
+ * with export names), so peers may pull it by NAME alone.  --off stops
+ * serving them and detaches what nothing else holds.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,19 +29,59 @@ static int set_exported(struct hbx_nl *nl, uint32_t index, bool on)
 			    !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, on), NULL);
 }
 
+/*
+ * Export the meta layer under the image's name, keeping what it fetches
+ * for missing chunks (a request says the whole export).  A name another
+ * export of this network namespace holds fails, with a sentence.
+ */
+static int export_named(struct hbx_nl *nl, const struct hbx_layer_info *l,
+			const char *name)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+	int err;
+
+	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, l->index) ||
+	    nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 1) ||
+	    (l->exported && l->export_missing &&
+	     nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, l->export_missing)) ||
+	    nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name)) {
+		nlmsg_free(msg);
+		hbx_err("out of memory");
+		return -1;
+	}
+	err = hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
+	if (err == -EEXIST)
+		hbx_err("cannot export it under the name '%s': %s (hbx layer list shows which; stop exporting that first)",
+			name, hbx_nl_error(nl));
+	else if (err)
+		hbx_err("%s", hbx_nl_error(nl));
+	return err ? -1 : 0;
+}
+
 /* What export_one() did to a layer, for undoing it if a later one fails. */
 struct exported {
 	struct hbx_layer_info	l;
 	bool			attached, flipped;
 };
 
+/* Whether to export l under name now. */
+static bool wants_name(const struct hbx_layer_info *l, const char *name, bool rename)
+{
+	if (!name || !strcmp(l->export_name, name))
+		return false;
+	/* Exported under another name: kept, unless that name was asked for. */
+	return !l->exported || !*l->export_name || rename;
+}
+
 /*
  * The layer attached and exported: the one this store attached already (a
  * pulled one serves what it has and fetches the rest), else its image from
- * the store, attached now.
+ * the store, attached now.  With a name (the meta layer), exported under it;
+ * one it is exported under already stays unless rename.
  */
 static int export_one(struct hbx_store *s, struct hbx_nl *nl,
-		      const struct hbx_image_layer *il, struct exported *e)
+		      const struct hbx_image_layer *il, const char *name, bool rename,
+		      struct exported *e)
 {
 	if (hbx_store_attached_get(s, nl, il->digest, &e->l)) {
 		if (access(il->image, F_OK)) {
@@ -52,11 +95,20 @@ static int export_one(struct hbx_store *s, struct hbx_nl *nl,
 		if (hbx_store_attached_set(s, il->digest, e->l.index))
 			return -1;
 	}
+	if (wants_name(&e->l, name, rename)) {
+		if (export_named(nl, &e->l, name))
+			return -1;
+		e->flipped = !e->l.exported;
+		e->l.exported = true;
+		snprintf(e->l.export_name, sizeof(e->l.export_name), "%s", name);
+		return 0;
+	}
 	if (e->l.exported)
 		return 0;
 	if (set_exported(nl, e->l.index, true))
 		return -1;
 	e->flipped = true;
+	e->l.exported = true;
 	return 0;
 }
 
@@ -106,10 +158,15 @@ static void layer_json(struct hbx_json *j, const char *key, const struct exporte
 	hbx_json_object_end(j);
 }
 
+/*
+ * The reference on stdout (scripts take it whole); then, on stderr, that
+ * peers may pull it by its name alone, or why they may not.
+ */
 static void print_exported(const char *name, const struct hbx_image *img,
 			   const struct hbx_image_layer *meta,
-			   const struct exported *ls, bool json)
+			   const struct exported *ls, const char *why, bool json)
 {
+	const char *by = ls[img->nr_layers].l.export_name;
 	char ref[HBX_IMAGE_NAME_MAX + OCI_DIGEST_LEN + 2];
 	struct hbx_json j;
 	unsigned int i;
@@ -117,6 +174,12 @@ static void print_exported(const char *name, const struct hbx_image *img,
 	snprintf(ref, sizeof(ref), "%s@%s", name, meta->digest);
 	if (!json) {
 		printf("%s\n", ref);
+		fflush(stdout);
+		if (*by)
+			hbx_err("peers can pull it by that reference or by its name alone: hbx image pull --remote PEER %s",
+				by);
+		else
+			hbx_err("peers can pull it by that reference only: %s", why);
 		return;
 	}
 	hbx_json_init(&j, stdout);
@@ -124,6 +187,8 @@ static void print_exported(const char *name, const struct hbx_image *img,
 	hbx_json_string(&j, "name", name);
 	hbx_json_string(&j, "digest", img->digest);
 	hbx_json_string(&j, "reference", ref);
+	if (*by)
+		hbx_json_string(&j, "export-name", by);
 	layer_json(&j, "meta", &ls[img->nr_layers]);
 	hbx_json_array_begin(&j, "layers");
 	for (i = 0; i < img->nr_layers; i++)
@@ -133,9 +198,12 @@ static void print_exported(const char *name, const struct hbx_image *img,
 	hbx_json_finish(&j);
 }
 
-/* The name the reference carries: what, if it is one, else the image's first. */
+/*
+ * The name the reference carries: what, if it is one (*asked), else the
+ * image's first.
+ */
 static int image_name(struct hbx_store *s, const char *what, const char *digest,
-		      char name[HBX_IMAGE_NAME_MAX + 1])
+		      char name[HBX_IMAGE_NAME_MAX + 1], bool *asked)
 {
 	struct hbx_store_name *v;
 	ssize_t n = hbx_store_names(s, &v), i, found = -1;
@@ -146,12 +214,36 @@ static int image_name(struct hbx_store *s, const char *what, const char *digest,
 		if (found < 0 || !strcmp(v[i].name, what))
 			found = i;
 	}
-	if (found >= 0)
+	if (found >= 0) {
 		strcpy(name, v[found].name);
+		*asked = !strcmp(name, what);
+	}
 	free(v);
 	if (found < 0)
 		hbx_err("image %s has no name in %s", digest, s->dir);
 	return found < 0 ? -1 : 0;
+}
+
+/*
+ * The name to export the meta layer under: the image's, if the module can
+ * and the name fits; else NULL and why not in *why.  -1 if the module
+ * cannot say what it can.
+ */
+static int meta_export_name(struct hbx_nl *nl, const char *name, const char **by,
+			    const char **why)
+{
+	uint64_t features;
+
+	*by = NULL;
+	if (hbx_module_features(nl, &features))
+		return -1;
+	if (!(features & HBX_FEATURE_EXPORT_NAMES))
+		*why = "the loaded hyperbox module cannot export under a name (it lacks the export-names feature)";
+	else if (!hbx_export_name_valid(name))
+		*why = "its name is longer than an export name may be (127 characters)";
+	else
+		*by = name;
+	return 0;
 }
 
 int image_export_main(int argc, char **argv)
@@ -163,10 +255,10 @@ int image_export_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	char digest[OCI_DIGEST_LEN + 1], name[HBX_IMAGE_NAME_MAX + 1];
-	const char *store = NULL, *what;
+	const char *store = NULL, *what, *by, *why = "";
 	struct exported *ls = NULL;
 	struct hbx_image_layer meta;
-	bool off = false, json = false;
+	bool off = false, json = false, asked = false;
 	struct hbx_store s;
 	struct hbx_image img;
 	struct hbx_nl *nl = NULL;
@@ -186,7 +278,7 @@ int image_export_main(int argc, char **argv)
 	what = argv[optind];
 	if (hbx_store_open(&s, store, false))
 		return 1;
-	if (hbx_store_resolve(&s, what, digest) || image_name(&s, what, digest, name) ||
+	if (hbx_store_resolve(&s, what, digest) || image_name(&s, what, digest, name, &asked) ||
 	    hbx_image_load(&s, digest, &img))
 		goto out_store;
 	/* Stopping builds nothing: without a meta layer it was never served. */
@@ -210,15 +302,21 @@ int image_export_main(int argc, char **argv)
 				ret = 1;
 		goto out;
 	}
-	/* The layers before the meta layer: a peer that finds the image finds them. */
+	if (meta_export_name(nl, name, &by, &why))
+		goto out;
+	/*
+	 * The layers before the meta layer: a peer that finds the image finds
+	 * them.  The meta layer's name may be taken: then all is undone.
+	 */
 	for (i = 0; i < img.nr_layers; i++)
-		if (export_one(&s, nl, &img.layers[i], &ls[i]))
+		if (export_one(&s, nl, &img.layers[i], NULL, false, &ls[i]))
 			break;
-	if (i < img.nr_layers || export_one(&s, nl, &meta, &ls[img.nr_layers])) {
+	if (i < img.nr_layers ||
+	    export_one(&s, nl, &meta, by, asked, &ls[img.nr_layers])) {
 		undo_export(&s, nl, &img, &meta, ls);
 		goto out;
 	}
-	print_exported(name, &img, &meta, ls, json);
+	print_exported(name, &img, &meta, ls, why, json);
 	ret = 0;
 out:
 	free(ls);

@@ -4,6 +4,8 @@
  * exports it (hbx image export), without waiting for its data.  The meta
  * layer HEX comes first, through the module like any remote layer (so its
  * bytes are checked against HEX), and tells the image manifest and config;
+ * by a bare NAME, the meta layer is the one the peer exports under that
+ * name (trusted as far as the peer is) and its digest becomes the reference;
  * then every layer of the image is attached remotely at once, each with a
  * cache file in the store.  A container can start as soon as this returns:
  * the chunks it reads are fetched when read, the others stay with the peer
@@ -31,7 +33,7 @@
 #include "layer.h"
 
 static const char usage[] =
-	"image pull --remote PEER[,PEER...] NAME@sha256:HEX|sha256:HEX [--name NAME]"
+	"image pull --remote PEER[,PEER...] NAME|NAME@sha256:HEX|sha256:HEX [--name NAME]"
 	" [--prefetch [--window N]] [--store DIR] [-j]";
 
 /* Where each layer of the image is once pulled. */
@@ -56,6 +58,8 @@ struct pull {
 	char			peers[64];	/* as given, for messages */
 	char			tmp[HBX_STORE_DIR_MAX + 32];
 	char			name[HBX_IMAGE_NAME_MAX + 1];
+	/* A pull by bare name: the name the peers export it under, else "". */
+	char			export_name[HBX_EXPORT_NAME_MAX];
 	char			ref[OCI_DIGEST_LEN + 1];	/* the meta layer */
 	char			digest[OCI_DIGEST_LEN + 1];	/* the image */
 	char			*image_json, *config;
@@ -93,24 +97,47 @@ static int name_fits(struct pull *p)
 	return 0;
 }
 
+/* The meta layer could not be attached (hbx_layer_attach_remote() said why). */
+static void fetch_meta_failed(const struct pull *p, int err)
+{
+	bool several = strchr(p->peers, ',');
+
+	if (!*p->export_name)
+		hbx_err("cannot fetch the image %s from peer %s (is it exported there, with hbx image export?)",
+			p->ref, p->peers);
+	else if (err == -ENOENT && strstr(hbx_nl_error(p->nl), "does not have"))
+		/* Not "no client peer with that id": the kernel said which it was. */
+		hbx_err("%s %s export%s no image named '%s' (hbx image export %s there)",
+			several ? "peers" : "peer", p->peers, several ? "" : "s",
+			p->export_name, p->export_name);
+	else if (err == -EOPNOTSUPP)
+		hbx_err("pull it by NAME@sha256:HEX instead, as hbx image export prints it");
+	else
+		hbx_err("cannot fetch the image named '%s' from peer %s", p->export_name,
+			p->peers);
+}
+
 /* The meta layer, attached remotely, mounted, read, let go again. */
 static int fetch_meta(struct pull *p)
 {
 	struct hbx_remote_opts r = p->r;
 	char cache[HBX_STORE_DIR_MAX + 64], dir[HBX_STORE_DIR_MAX + 64], dev[64];
 	struct hbx_layer_info l;
-	int ret = -1;
+	int ret = -1, err;
 
 	snprintf(cache, sizeof(cache), "%s/meta.cache", p->tmp);
 	snprintf(dir, sizeof(dir), "%s/meta", p->tmp);
-	r.digest = p->ref;
+	r.digest = *p->export_name ? NULL : p->ref;
+	r.name = *p->export_name ? p->export_name : NULL;
 	r.cache = cache;
 	r.prefetch = false;
-	if (hbx_layer_attach_remote(p->nl, &r, &l)) {
-		hbx_err("cannot fetch the image %s from peer %s (is it exported there, with hbx image export?)",
-			p->ref, p->peers);
+	err = hbx_layer_attach_remote(p->nl, &r, &l);
+	if (err) {
+		fetch_meta_failed(p, err);
 		return -1;
 	}
+	/* By name, the peer said which meta layer: from here on it is the reference. */
+	snprintf(p->ref, sizeof(p->ref), "%s", l.digest);
 	snprintf(dev, sizeof(dev), "/dev/%s", l.device);
 	if (mkdir(dir, 0700)) {
 		hbx_err("cannot create %s: %s", dir, strerror(errno));
@@ -419,6 +446,31 @@ out:
 	return ret;
 }
 
+/*
+ * NAME@sha256:HEX or sha256:HEX as always; anything else that is an image
+ * name is a bare NAME, asked for by its export name.  A sentence and -1 if
+ * it is neither: exit 2.
+ */
+static int parse_ref(struct pull *p, const char *ref)
+{
+	if (!hbx_image_ref_parse(ref, p->name, sizeof(p->name), p->ref))
+		return 0;
+	/* "app@sha256:12" is a mistyped reference, not a name. */
+	if (!hbx_image_name_valid(ref) || strstr(ref, "@sha256:")) {
+		hbx_err("'%s' is not an image reference: give NAME or NAME@sha256:HEX (as hbx image export prints it), or sha256:HEX with --name",
+			ref);
+		return -1;
+	}
+	if (!hbx_export_name_valid(ref)) {
+		hbx_err("'%s' is too long to be an export name (at most %d characters): pull it by NAME@sha256:HEX",
+			ref, HBX_EXPORT_NAME_MAX - 1);
+		return -1;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", ref);
+	snprintf(p->export_name, sizeof(p->export_name), "%s", ref);
+	return 0;
+}
+
 int image_pull_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -461,11 +513,8 @@ int image_pull_main(int argc, char **argv)
 		hbx_err("--window is how many chunks --prefetch fetches at once: give --prefetch too");
 		return 2;
 	}
-	if (hbx_image_ref_parse(argv[optind], p.name, sizeof(p.name), p.ref)) {
-		hbx_err("'%s' is not an image reference (NAME@sha256:HEX, as hbx image export prints it, or sha256:HEX with --name)",
-			argv[optind]);
+	if (parse_ref(&p, argv[optind]))
 		return 2;
-	}
 	if (given)
 		snprintf(p.name, sizeof(p.name), "%s", given);
 	if (!*p.name) {

@@ -15,7 +15,10 @@ struct module_info {
 	uint64_t	features;
 };
 
-static const char *const feature_names[] = { "layers", "verify", "events" };
+/* Bit i of the features attribute is feature_names[i] (the YAML spec's names). */
+static const char *const feature_names[] = {
+	"layers", "verify", "events", "serve", "remote", "lazy-pull", "export-names",
+};
 
 static int info_parse(uint8_t cmd, struct nlattr **tb, void *arg)
 {
@@ -55,6 +58,16 @@ static int get_info(struct hbx_nl *nl, struct module_info *mi)
 		hbx_err("%s", hbx_nl_error(nl));
 		return -1;
 	}
+	return 0;
+}
+
+int hbx_module_features(struct hbx_nl *nl, uint64_t *features)
+{
+	struct module_info mi;
+
+	if (get_info(nl, &mi))
+		return -1;
+	*features = mi.features;
 	return 0;
 }
 

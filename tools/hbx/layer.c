@@ -94,6 +94,9 @@ void hbx_layer_parse(struct nlattr **tb, struct hbx_layer_info *l)
 			    l->nr_peers < HBX_LAYER_PEERS_MAX)
 				l->peers[l->nr_peers++] = nla_get_u32(a);
 	}
+	if (tb[HBX_A_LAYER_EXPORT_NAME])
+		snprintf(l->export_name, sizeof(l->export_name), "%s",
+			 nla_get_string(tb[HBX_A_LAYER_EXPORT_NAME]));
 	if (tb[HBX_A_LAYER_DEVICE])
 		snprintf(l->device, sizeof(l->device), "%s",
 			 nla_get_string(tb[HBX_A_LAYER_DEVICE]));
@@ -129,6 +132,8 @@ void hbx_layer_json(struct hbx_json *j, const char *key,
 		hbx_json_string(j, "export-missing",
 				l->export_missing == HBX_EXPORT_MISSING_NOT_HERE ?
 				"not-here" : "fetch");
+	if (*l->export_name)
+		hbx_json_string(j, "export-name", l->export_name);
 	hbx_json_u64(j, "chunks-fetched", l->chunks_fetched);
 	if (l->nr_peers) {
 		uint32_t i;
@@ -267,6 +272,7 @@ int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 	return hbx_layer_attach_opts(nl, image, &o, l);
 }
 
+/* digest NULL: the layer is asked for by r->name. */
 static int put_remote(struct nl_msg *msg, const struct hbx_remote_opts *r,
 		      const uint8_t *digest, int cache_fd)
 {
@@ -274,7 +280,8 @@ static int put_remote(struct nl_msg *msg, const struct hbx_remote_opts *r,
 	unsigned int i;
 
 	if (nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache_fd) ||
-	    nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, digest) ||
+	    (digest ? nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, digest) :
+		      nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, r->name)) ||
 	    (r->prefetch && nla_put_u32(msg, HBX_A_LAYER_FLAGS, HBX_LAYER_F_PREFETCH)) ||
 	    (r->window && nla_put_u32(msg, HBX_A_LAYER_PULL_WINDOW, r->window)) ||
 	    (r->verify && nla_put_u32(msg, HBX_A_LAYER_VERIFY, r->verify)))
@@ -297,15 +304,24 @@ int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 	struct nl_msg *msg;
 	int fd, err;
 
-	if (hbx_digest_parse(r->digest, want)) {
-		hbx_err("'%s' is not a digest (want sha256:<64 hex digits>)", r->digest);
-		return -1;
+	if (!r->digest == !r->name) {
+		hbx_err("a remote layer is asked for by its digest or by its export name: give one of them");
+		return -EINVAL;
 	}
+	if (r->digest && hbx_digest_parse(r->digest, want)) {
+		hbx_err("'%s' is not a digest (want sha256:<64 hex digits>)", r->digest);
+		return -EINVAL;
+	}
+	if (r->name && hbx_arg_export_name(NULL, r->name))
+		return -EINVAL;
+	if (r->name && hbx_need_export_names(nl, "ask peers for a layer by name"))
+		return -EOPNOTSUPP;
 	/* The kernel writes fetched chunks here and grows it to the image size. */
 	fd = open(r->cache, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
+		err = -errno;
 		hbx_err("cannot open cache %s: %s", r->cache, strerror(errno));
-		return -1;
+		return err;
 	}
 	/*
 	 * The module fetches the manifest in the background (never while it
@@ -314,7 +330,7 @@ int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 	 */
 	for (delay_ms = 10;; delay_ms = delay_ms < 200 ? delay_ms * 2 : 200) {
 		msg = hbx_nl_msg(nl, HBX_CMD_LAYER_ADD, 0);
-		err = !msg || put_remote(msg, r, want, fd) ? -ENOMEM :
+		err = !msg || put_remote(msg, r, r->digest ? want : NULL, fd) ? -ENOMEM :
 		      hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_reply, l);
 		if (err != -EINPROGRESS)
 			break;
@@ -323,7 +339,41 @@ int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 	if (err)
 		hbx_err("%s", err == -ENOMEM ? "out of memory" : hbx_nl_error(nl));
 	close(fd);
-	return err ? -1 : 0;
+	return err;
+}
+
+bool hbx_export_name_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (!n || n >= HBX_EXPORT_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (name[i] < 0x21 || name[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int hbx_arg_export_name(const char *opt, const char *name)
+{
+	if (hbx_export_name_valid(name))
+		return 0;
+	hbx_err("%s%s'%s' is not an export name: give 1 to %d printable characters, no spaces",
+		opt ? opt : "", opt ? " " : "", name, HBX_EXPORT_NAME_MAX - 1);
+	return -1;
+}
+
+int hbx_need_export_names(struct hbx_nl *nl, const char *what)
+{
+	uint64_t features;
+
+	if (hbx_module_features(nl, &features))
+		return -1;
+	if (features & HBX_FEATURE_EXPORT_NAMES)
+		return 0;
+	hbx_err("the loaded hyperbox module cannot %s (it lacks the export-names feature): load a newer one",
+		what);
+	return -1;
 }
 
 int hbx_layer_do(struct hbx_nl *nl, struct nl_msg *msg, bool built,
@@ -489,6 +539,15 @@ static void print_verify_text(const struct hbx_layer_info *l)
 	       l->blocks_verified, l->direct_io ? "direct" : "buffered");
 }
 
+/* "exported as app, 812 chunks served" (a name only if it has one). */
+static void print_export_text(const struct hbx_layer_info *l)
+{
+	printf("%8s exported%s%s, %" PRIu64 " chunks served%s\n", "",
+	       *l->export_name ? " as " : "", l->export_name, l->chunks_served,
+	       l->export_missing == HBX_EXPORT_MISSING_NOT_HERE ?
+	       ", missing ones not here" : "");
+}
+
 static void print_layer_text(const struct hbx_layer_info *l)
 {
 	printf("%-6s %.19s  %10" PRIu64 "  %6" PRIu64 "/%-6" PRIu64 " %12" PRIu64
@@ -498,6 +557,8 @@ static void print_layer_text(const struct hbx_layer_info *l)
 	       hbx_layer_state_name(l->state), l->openers);
 	if (l->verify)
 		print_verify_text(l);
+	if (l->exported)
+		print_export_text(l);
 	if (l->nr_peers)
 		print_pull_text(l);
 }
@@ -549,7 +610,8 @@ struct attach_opts {
 
 /*
  * Parse [--manifest M] [--digest D] [--verify once|always] [--hashes F] [-j]
- * and the remote options; returns 0 or a usage status.
+ * and the remote options (--export-name asks for it by name instead of
+ * --digest); returns 0 or a usage status.
  */
 static int parse_attach_opts(int argc, char **argv, const char *usage,
 			     struct attach_opts *o)
@@ -563,6 +625,7 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		{ "window", required_argument, NULL, 'w' },
 		{ "verify", required_argument, NULL, 'V' },
 		{ "hashes", required_argument, NULL, 'H' },
+		{ "export-name", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -577,6 +640,11 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		case 'p': o->r.prefetch = true; break;
 		case 'j': o->json = true; break;
 		case 'H': o->hashes = optarg; break;
+		case 'e':
+			if (hbx_arg_export_name("--export-name", optarg))
+				return 2;
+			o->r.name = optarg;
+			break;
 		case 'V':
 			if (hbx_parse_verify_mode(optarg, &o->r.verify))
 				return hbx_usage(usage);
@@ -594,8 +662,17 @@ static int parse_attach_opts(int argc, char **argv, const char *usage,
 		default: return hbx_usage(usage);
 		}
 	}
-	/* A remote layer is named by its digest and lands in a cache file. */
-	if (o->remote && (!o->r.digest || !o->r.cache || o->manifest || o->hashes))
+	if (o->r.name && !o->remote) {
+		hbx_err("--export-name is the name peers export a layer under: it needs --remote");
+		return 2;
+	}
+	if (o->r.name && o->r.digest) {
+		hbx_err("give the remote layer's --digest or its --export-name, not both");
+		return 2;
+	}
+	/* A remote layer is named by its digest or name and lands in a cache file. */
+	if (o->remote && ((!o->r.digest && !o->r.name) || !o->r.cache || o->manifest ||
+			  o->hashes))
 		return hbx_usage(usage);
 	if (!o->remote && (o->r.cache || o->r.prefetch || o->r.window))
 		return hbx_usage(usage);
@@ -654,7 +731,7 @@ static int layer_add_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
 			   "layer add (IMAGE [--manifest M] [--digest sha256:HEX] [--hashes FILE] |"
-			   " --remote PEER[,PEER...] --digest sha256:HEX --cache FILE"
+			   " --remote PEER[,PEER...] (--digest sha256:HEX | --export-name NAME) --cache FILE"
 			   " [--prefetch] [--window N]) [--verify once|always] [-j]",
 			   false);
 }
@@ -739,7 +816,7 @@ static int layer_mount_main(int argc, char **argv)
 {
 	return attach_main(argc, argv,
 			   "layer mount (IMAGE [--manifest M] [--digest sha256:HEX] [--hashes FILE] |"
-			   " --remote PEER[,PEER...] --digest sha256:HEX --cache FILE"
+			   " --remote PEER[,PEER...] (--digest sha256:HEX | --export-name NAME) --cache FILE"
 			   " [--prefetch] [--window N]) [--verify once|always] DIR [-j]",
 			   true);
 }
@@ -792,13 +869,16 @@ static int layer_umount_main(int argc, char **argv)
 
 static int layer_export_main(int argc, char **argv)
 {
-	static const char usage[] = "layer export N [--off | --missing fetch|not-here]";
+	static const char usage[] =
+		"layer export N [--off | [--name NAME] [--missing fetch|not-here]]";
 	static const struct option opts[] = {
 		{ "off", no_argument, NULL, 'o' },
 		{ "missing", required_argument, NULL, 'm' },
+		{ "name", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	uint32_t index, missing = 0;
+	const char *name = NULL;
 	struct nl_msg *msg;
 	struct hbx_nl *nl;
 	bool off = false;
@@ -811,8 +891,16 @@ static int layer_export_main(int argc, char **argv)
 			missing = HBX_EXPORT_MISSING_FETCH;
 		else if (c == 'm' && !strcmp(optarg, "not-here"))
 			missing = HBX_EXPORT_MISSING_NOT_HERE;
+		else if (c == 'n' && hbx_arg_export_name("--name", optarg))
+			return 2;
+		else if (c == 'n')
+			name = optarg;
 		else
 			return hbx_usage(usage);
+	}
+	if (off && name) {
+		hbx_err("--name is the name to serve the layer under: it does not go with --off");
+		return 2;
 	}
 	if (off && missing)
 		return hbx_usage(usage);
@@ -823,10 +911,16 @@ static int layer_export_main(int argc, char **argv)
 	nl = hbx_connect();
 	if (!nl)
 		return 1;
+	/* An old module would refuse the attribute without saying which. */
+	if (name && hbx_need_export_names(nl, "export a layer under a name")) {
+		hbx_nl_close(nl);
+		return 1;
+	}
 	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
 	err = hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
 			   !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) &&
-			   !(missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)),
+			   !(missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)) &&
+			   !(name && nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name)),
 			   NULL);
 	hbx_nl_close(nl);
 	return err ? 1 : 0;

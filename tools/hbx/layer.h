@@ -23,6 +23,7 @@ struct hbx_layer_info {
 	uint64_t	bytes_fetched, fetch_retries, pull_bytes, pull_nsecs;
 	uint32_t	pull_state, pull_error, pull_window, export_missing;
 	bool		exported;
+	char		export_name[HBX_EXPORT_NAME_MAX];	/* "": none */
 	char		device[32];
 	char		digest[HBX_DIGEST_STR_LEN + 1];
 };
@@ -63,13 +64,28 @@ int hbx_layer_attach(struct hbx_nl *nl, const char *image, const char *manifest,
 struct hbx_remote_opts {
 	uint32_t	peers[HBX_LAYER_PEERS_MAX];
 	unsigned int	nr_peers;
-	const char	*digest, *cache;
+	/* Exactly one: the digest, or the name the peers export it under. */
+	const char	*digest, *name;
+	const char	*cache;
 	bool		prefetch;
 	uint32_t	window;		/* 0: the kernel's default */
 	uint32_t	verify;		/* enum hbx_verify_mode; 0: the kernel's */
 };
+/*
+ * Attach a remote layer; by name, l->digest is the one the peer sent.  Returns
+ * 0, or a negative errno after printing why (-ENOENT: no peer has it).
+ */
 int hbx_layer_attach_remote(struct hbx_nl *nl, const struct hbx_remote_opts *r,
 			    struct hbx_layer_info *l);
+/* 1 to HBX_EXPORT_NAME_MAX - 1 printable ASCII characters, no spaces. */
+bool hbx_export_name_valid(const char *name);
+/* "OPT 'NAME' is not an export name: ..." and -1 if it is not one: exit 2. */
+int hbx_arg_export_name(const char *opt, const char *name);
+/*
+ * Whether the loaded module exports and adds layers by name; if not, a
+ * sentence saying it cannot <what> and -1.
+ */
+int hbx_need_export_names(struct hbx_nl *nl, const char *what);
 /*
  * Send msg (built: every attribute went in) and parse the reply into *l if
  * l is given; prints the error (the kernel's sentence) and returns -1.
