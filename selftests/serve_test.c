@@ -893,9 +893,12 @@ static int remote_peers(struct _test_data_serve *self, struct peer_info *srv,
 	return remote_peers_timeout(self, srv, cli, 5000);
 }
 
-/* LAYER_ADD of a remote layer, asked again while the manifest is on its way. */
-static int remote_add(struct _test_data_serve *self, uint32_t peer, int cache,
-		      uint32_t *index)
+/*
+ * LAYER_ADD of a remote layer, the fixture's by digest or, with a name, by
+ * export name; asked again while the manifest is on its way.
+ */
+static int remote_add_as(struct _test_data_serve *self, uint32_t peer, int cache,
+			 const char *name, hbx_nl_reply_fn cb, void *arg)
 {
 	int err, tries = 0;
 
@@ -906,10 +909,19 @@ static int remote_add(struct _test_data_serve *self, uint32_t peer, int cache,
 			usleep(20 * 1000);
 		nla_put_u32(msg, HBX_A_LAYER_PEER, peer);
 		nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache);
-		nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
-		err = hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, index);
+		if (name)
+			nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name);
+		else
+			nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+		err = hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, cb, arg);
 	} while (err == -EINPROGRESS && ++tries < 500);
 	return err;
+}
+
+static int remote_add(struct _test_data_serve *self, uint32_t peer, int cache,
+		      uint32_t *index)
+{
+	return remote_add_as(self, peer, cache, NULL, layer_index_cb, index);
 }
 
 static int layer_del(struct hbx_nl *nl, uint32_t index)
@@ -1530,23 +1542,10 @@ static int layer_get_named(struct hbx_nl *nl, uint32_t index, struct layer_named
 	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, layer_named_cb, l);
 }
 
-/* LAYER_ADD of a remote layer by export name, asked again while it comes. */
 static int remote_add_by_name(struct _test_data_serve *self, uint32_t peer,
 			      int cache, const char *name, struct layer_named *l)
 {
-	int err, tries = 0;
-
-	do {
-		struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
-
-		if (tries)
-			usleep(20 * 1000);
-		nla_put_u32(msg, HBX_A_LAYER_PEER, peer);
-		nla_put_u32(msg, HBX_A_LAYER_CACHE_FD, cache);
-		nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name);
-		err = hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_named_cb, l);
-	} while (err == -EINPROGRESS && ++tries < 500);
-	return err;
+	return remote_add_as(self, peer, cache, name, layer_named_cb, l);
 }
 
 /* What a GET_MANIFEST by name carries in place of a digest (the UAPI's key). */
