@@ -52,7 +52,7 @@ static const struct nla_policy hbx_layer_peers_policy[HBX_A_LAYER_PEER + 1] = {
 	[HBX_A_LAYER_PEER]		= { .type = NLA_U32 },
 };
 
-/* Checked again by hbx_export_name_ok(): printable, no spaces. */
+/* Checked again by hbx_export_name_get(): printable, no spaces. */
 #define HBX_EXPORT_NAME_POLICY \
 	{ .type = NLA_NUL_STRING, .len = HBX_EXPORT_NAME_MAX - 1 }
 

@@ -23,10 +23,11 @@ static const char usage[] = "image export NAME|DIGEST [--off] [--store DIR] [-j]
 
 static int set_exported(struct hbx_nl *nl, uint32_t index, bool on)
 {
-	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+	int err = hbx_layer_set_export(nl, index, on, 0, NULL);
 
-	return hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
-			    !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, on), NULL);
+	if (err && err != -ENOMEM)
+		hbx_err("%s", hbx_nl_error(nl));
+	return err ? -1 : 0;
 }
 
 /*
@@ -37,23 +38,13 @@ static int set_exported(struct hbx_nl *nl, uint32_t index, bool on)
 static int export_named(struct hbx_nl *nl, const struct hbx_layer_info *l,
 			const char *name)
 {
-	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
-	int err;
+	int err = hbx_layer_set_export(nl, l->index, true,
+				       l->exported ? l->export_missing : 0, name);
 
-	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, l->index) ||
-	    nla_put_u8(msg, HBX_A_LAYER_EXPORTED, 1) ||
-	    (l->exported && l->export_missing &&
-	     nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, l->export_missing)) ||
-	    nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name)) {
-		nlmsg_free(msg);
-		hbx_err("out of memory");
-		return -1;
-	}
-	err = hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
 	if (err == -EEXIST)
 		hbx_err("cannot export it under the name '%s': %s (hbx layer list shows which; stop exporting that first)",
 			name, hbx_nl_error(nl));
-	else if (err)
+	else if (err && err != -ENOMEM)
 		hbx_err("%s", hbx_nl_error(nl));
 	return err ? -1 : 0;
 }

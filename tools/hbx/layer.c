@@ -363,6 +363,22 @@ int hbx_arg_export_name(const char *opt, const char *name)
 	return -1;
 }
 
+int hbx_layer_set_export(struct hbx_nl *nl, uint32_t index, bool on,
+			 uint32_t missing, const char *name)
+{
+	struct nl_msg *msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
+
+	if (!msg || nla_put_u32(msg, HBX_A_LAYER_INDEX, index) ||
+	    nla_put_u8(msg, HBX_A_LAYER_EXPORTED, on) ||
+	    (missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)) ||
+	    (name && nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name))) {
+		nlmsg_free(msg);
+		hbx_err("out of memory");
+		return -ENOMEM;
+	}
+	return hbx_nl_request(nl, msg, HBX_A_LAYER_MAX, NULL, NULL);
+}
+
 int hbx_need_export_names(struct hbx_nl *nl, const char *what)
 {
 	uint64_t features;
@@ -879,7 +895,6 @@ static int layer_export_main(int argc, char **argv)
 	};
 	uint32_t index, missing = 0;
 	const char *name = NULL;
-	struct nl_msg *msg;
 	struct hbx_nl *nl;
 	bool off = false;
 	int c, err;
@@ -916,12 +931,9 @@ static int layer_export_main(int argc, char **argv)
 		hbx_nl_close(nl);
 		return 1;
 	}
-	msg = hbx_nl_msg(nl, HBX_CMD_LAYER_EXPORT, 0);
-	err = hbx_layer_do(nl, msg, msg && !nla_put_u32(msg, HBX_A_LAYER_INDEX, index) &&
-			   !nla_put_u8(msg, HBX_A_LAYER_EXPORTED, !off) &&
-			   !(missing && nla_put_u32(msg, HBX_A_LAYER_EXPORT_MISSING, missing)) &&
-			   !(name && nla_put_string(msg, HBX_A_LAYER_EXPORT_NAME, name)),
-			   NULL);
+	err = hbx_layer_set_export(nl, index, !off, missing, name);
+	if (err && err != -ENOMEM)
+		hbx_err("%s", hbx_nl_error(nl));
 	hbx_nl_close(nl);
 	return err ? 1 : 0;
 }

@@ -87,6 +87,14 @@ int hbx_arg_export_name(const char *opt, const char *name);
  */
 int hbx_need_export_names(struct hbx_nl *nl, const char *what);
 /*
+ * LAYER_EXPORT: serve the layer (on) or stop; on, what a missing chunk gets
+ * (0: the module's default) and the name it is served under (NULL: none).
+ * 0 or a negative errno; the module's refusal is hbx_nl_error()'s to say
+ * (an out-of-memory is said here).
+ */
+int hbx_layer_set_export(struct hbx_nl *nl, uint32_t index, bool on,
+			 uint32_t missing, const char *name);
+/*
  * Send msg (built: every attribute went in) and parse the reply into *l if
  * l is given; prints the error (the kernel's sentence) and returns -1.
  */
