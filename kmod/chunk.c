@@ -8,12 +8,14 @@
  * read with acquire ordering, so whoever sees it sees them.
  */
 #include <linux/bitmap.h>
+#include <linux/bvec.h>
 #include <linux/file.h>
 #include <linux/pagemap.h>
 #include <linux/fs.h>
 #include <linux/wait_bit.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 #include <crypto/hash.h>
 #include "chunk.h"
 #include "manifest.h"
@@ -289,6 +291,53 @@ int hbx_chunk_matches(struct hbx_chunks *c, u64 index, const void *buf)
 	return err ?: hbx_chunk_digest_is(c, index, digest);
 }
 
+/* Write len bytes of buf, whole pages of memory, at pos with direct I/O. */
+static int hbx_write_direct(struct file *file, const void *buf, u32 len, loff_t pos)
+{
+	struct bio_vec bv[HBX_RXBUF_BVECS];
+	struct iov_iter from;
+	struct kiocb kiocb;
+	unsigned int n;
+	u32 covered;
+	ssize_t done;
+
+	while (len) {
+		n = hbx_rxbuf_bvec(bv, buf, len, &covered);
+		iov_iter_bvec(&from, ITER_SOURCE, bv, n, covered);
+		init_sync_kiocb(&kiocb, file);	/* O_DIRECT: IOCB_DIRECT */
+		kiocb.ki_pos = pos;
+		/* Straight to ->write_iter, as for reads (layer.c). */
+		file_start_write(file);
+		done = file->f_op->write_iter(&kiocb, &from);
+		file_end_write(file);
+		if (done != covered)
+			return done < 0 ? done : -EIO;
+		buf += covered;
+		pos += covered;
+		len -= covered;
+	}
+	return 0;
+}
+
+/*
+ * A fetched chunk into the cache, the module's own file (layer.c), at its
+ * place.  Where the cache has direct I/O, the chunk goes straight to
+ * storage: it is read back with direct I/O into the device's page cache,
+ * so the cache file's page cache would be a second copy of it (and every
+ * page of it allocated, cleared and copied into on the way).  What direct
+ * I/O cannot take (a short last chunk, a filesystem that refuses the
+ * alignment) is written buffered.
+ */
+static int hbx_cache_write(struct hbx_chunks *c, const void *buf, u32 len,
+			   loff_t pos)
+{
+	if (c->direct && IS_ALIGNED(len, HBX_BLOCK_SIZE) &&
+	    hbx_rxbuf_is_pages(buf, len) &&
+	    !hbx_write_direct(c->direct, buf, len, pos))
+		return 0;
+	return kernel_write(c->image, buf, len, &pos) == len ? 0 : -EIO;
+}
+
 /*
  * Fetch a remote layer's chunk (the fetcher checks it against the manifest)
  * and write it to the cache.  Only then is it marked verified: a crash
@@ -306,8 +355,7 @@ static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
 	err = c->fetch(c->fetch_ctx, index, &buf, len);
 	if (err)
 		return err;
-	/* The cache is the module's own file (layer.c): it writes at pos. */
-	if (kernel_write(c->image, buf, len, &pos) != len)
+	if (hbx_cache_write(c, buf, len, pos))
 		err = -EIO;
 	if (!err) {
 		atomic64_inc(&c->nr_fetched);

@@ -21,9 +21,17 @@ struct hbx_chunks {
 	int			id;		/* the layer's index, for tracing */
 	const struct hbx_manifest *manifest;
 	struct file		*image;		/* buffered reads and writes */
+	/*
+	 * Verify always: the image opened again with O_DIRECT (a remote
+	 * layer's cache read-write), held by the layer.  Blocks go from
+	 * storage straight into the request's pages, and a cache's chunks
+	 * straight to storage, so the device's page cache is the only cache.
+	 * NULL where the filesystem has no direct I/O (tmpfs before 6.6):
+	 * then buffered, and reads still checked.
+	 */
+	struct file		*direct;
 	struct crypto_shash	*sha256;
 	bool			always;		/* enum hbx_verify_mode: always */
-	bool			direct;		/* reads of blocks bypass image's cache */
 	unsigned long		*verified;	/* bitmap, one bit per chunk */
 	unsigned long		*failed;	/* chunks known not to match */
 	/*

@@ -153,7 +153,7 @@ static blk_status_t hbx_do_read(struct hbx_layer *layer, struct request *rq)
 	if (!layer->chunks.always)
 		return hbx_read_into_request(layer->image, rq, pos, len) ?
 		       BLK_STS_IOERR : BLK_STS_OK;
-	if (hbx_read_into_request(layer->direct ?: layer->image, rq, pos, len))
+	if (hbx_read_into_request(layer->chunks.direct ?: layer->image, rq, pos, len))
 		return BLK_STS_IOERR;
 	return hbx_check_blocks(layer, rq, pos);
 }
@@ -602,23 +602,25 @@ err_put:
 }
 
 /*
- * Verify always: the backing file again, with O_DIRECT.  A filesystem
- * without direct I/O refuses it; reads stay buffered then, and checked.
+ * Verify always: the backing file again, with O_DIRECT; a remote layer's
+ * cache read-write, as its own file is (its chunks are written with it
+ * too).  A filesystem without direct I/O refuses it; reads (and writes)
+ * stay buffered then, and reads checked.
  */
 static void hbx_layer_open_direct(struct hbx_layer *layer)
 {
+	int mode = hbx_layer_is_remote(layer) ? O_RDWR : O_RDONLY;
 	struct file *file;
 
 	/* tmpfs's page cache is its storage: nothing to bypass or drop. */
 	if (!layer->chunks.always ||
 	    file_inode(layer->image)->i_sb->s_magic == TMPFS_MAGIC)
 		return;
-	file = dentry_open(&layer->image->f_path, O_RDONLY | O_LARGEFILE | O_DIRECT,
+	file = dentry_open(&layer->image->f_path, mode | O_LARGEFILE | O_DIRECT,
 			   layer->image->f_cred);
 	if (IS_ERR(file))
 		return;
-	layer->direct = file;
-	layer->chunks.direct = true;
+	layer->chunks.direct = file;
 }
 
 /* Verify always, a local layer: its hash file, if user space gave one. */
@@ -646,9 +648,9 @@ static int hbx_layer_open_hashes(struct hbx_layer *layer,
 
 static void hbx_layer_close_image(struct hbx_layer *layer)
 {
-	if (layer->direct)
-		fput(layer->direct);
-	layer->direct = NULL;
+	if (layer->chunks.direct)
+		fput(layer->chunks.direct);
+	layer->chunks.direct = NULL;
 	if (hbx_layer_is_remote(layer))
 		hbx_cache_unclaim(layer->image);
 	else

@@ -25,15 +25,11 @@ struct hbx_layer {
 	 * up to its peers' timeout) holds up this device's reads only.
 	 */
 	struct workqueue_struct	*io_wq;
-	struct file		*image;		/* write access denied while held */
 	/*
-	 * Verify always: the image (or cache) opened again with O_DIRECT, so
-	 * blocks go from storage straight into the request's pages and the
-	 * device's page cache is the only cache.  NULL where the filesystem
-	 * has no direct I/O (tmpfs before 6.6): reads are then buffered, and
-	 * still checked.
+	 * Write access denied while held (a cache: claimed).  The layer also
+	 * holds chunks.direct, the image opened again with O_DIRECT.
 	 */
-	struct file		*direct;
+	struct file		*image;
 	struct hbx_manifest	manifest;
 	struct hbx_chunks	chunks;
 

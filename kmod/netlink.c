@@ -183,7 +183,7 @@ static int hbx_layer_fill(struct sk_buff *skb, struct hbx_layer *layer)
 	    nla_put_u32(skb, HBX_A_LAYER_VERIFY,
 			c->always ? HBX_VERIFY_ALWAYS : HBX_VERIFY_ONCE) ||
 	    hbx_put_u64(skb, HBX_A_LAYER_BLOCKS_VERIFIED, atomic64_read(&c->nr_blocks)) ||
-	    nla_put_u8(skb, HBX_A_LAYER_DIRECT_IO, c->direct) ||
+	    nla_put_u8(skb, HBX_A_LAYER_DIRECT_IO, !!c->direct) ||
 	    (layer->export_net && layer->export_name[0] &&
 	     nla_put_string(skb, HBX_A_LAYER_EXPORT_NAME, layer->export_name)))
 		return -EMSGSIZE;

@@ -9,9 +9,11 @@
  * buffer it no longer holds), freed when the module goes.  Any other size
  * is allocated and freed as before.
  */
+#include <linux/bvec.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/vmalloc.h>
 #include "rxbuf.h"
 
 #define HBX_RXBUF_SIZE	(64U << 10)	/* hbx layer build's chunk size */
@@ -53,6 +55,32 @@ void hbx_rxbuf_free(void *buf, u32 len)
 		spin_unlock(&hbx_rxbufs_lock);
 	}
 	kvfree(buf);
+}
+
+bool hbx_rxbuf_is_pages(const void *buf, u32 len)
+{
+	return len >= PAGE_SIZE &&
+	       (is_vmalloc_addr(buf) || !folio_test_slab(virt_to_folio(buf)));
+}
+
+unsigned int hbx_rxbuf_bvec(struct bio_vec *bv, const void *buf, u32 len,
+			    u32 *covered)
+{
+	unsigned int n;
+
+	len = min(len, HBX_RXBUF_WINDOW);
+	*covered = 0;
+	for (n = 0; *covered < len; n++) {
+		const void *at = buf + *covered;
+		u32 off = offset_in_page(at);
+		u32 seg = min_t(u32, len - *covered, PAGE_SIZE - off);
+
+		bvec_set_page(&bv[n], is_vmalloc_addr(at) ? vmalloc_to_page(at) :
+							      virt_to_page(at),
+			      seg, off);
+		*covered += seg;
+	}
+	return n;
 }
 
 /* Module unload: nobody holds a reply any more. */

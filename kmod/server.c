@@ -6,8 +6,8 @@
  * verify always it is read through the device, whose request path checks
  * every block it reads from storage.
  * A layer is pinned only while a request is decided, never while we wait
- * on the network to send (a chunk's file or copy is referenced instead),
- * so a slow reader cannot hold up a delete.
+ * on the network to send (a chunk's file, pages or copy is referenced
+ * instead), so a slow reader cannot hold up a delete.
  *
  * A layer this node is still pulling is served too: a chunk it does not
  * have yet is fetched from its own peers first (the pin then lasts that
@@ -55,6 +55,8 @@ struct hbx_server_answer {
 	void		*data;		/* or a copied chunk */
 	struct file	*file;		/* or a chunk spliced from this file */
 	loff_t		pos;
+	struct page	**pages;	/* or the device's cached pages of it */
+	unsigned long	nr_pages;	/* referenced in pages[] */
 };
 
 /* The device's own page cache: what its readers (and mounts) read through. */
@@ -67,6 +69,14 @@ static struct address_space *hbx_server_device_cache(struct hbx_layer *layer)
 #endif
 }
 
+static void hbx_server_put_pages(struct hbx_server_answer *a)
+{
+	while (a->nr_pages)
+		put_page(a->pages[--a->nr_pages]);
+	kvfree(a->pages);
+	a->pages = NULL;
+}
+
 /*
  * Verify always: the chunk as a read of the device gets it, through the
  * device's page cache.  A page enters that cache only through the request
@@ -75,17 +85,27 @@ static struct address_space *hbx_server_device_cache(struct hbx_layer *layer)
  * changed after attach fails here and is answered FAILED, never sent.  A
  * chunk sent again to the next peer costs no second hash while its pages
  * stay cached, as for local readers, and the image's page cache is not
- * filled beside the device's: one cache.  The pin keeps the disk: a layer
- * dying meanwhile fails the read with EIO.
+ * filled beside the device's: one cache.
+ *
+ * The pages go to the socket by reference, as sendfile's do: no buffer to
+ * allocate (and clear) and no copy, where a copy costs a pass over the
+ * chunk twice (into a buffer, then into kTLS's records).  The device is
+ * read-only, so a cached page never changes; a page the cache lets go
+ * meanwhile (the layer deleted, memory reclaimed) lives on, unchanged, until
+ * our reference and the socket's are dropped.  The layer's pin is not
+ * needed for that, so a slow reader still cannot hold up a delete.
  */
-static void hbx_server_read_device(struct hbx_layer *layer, u64 chunk,
-				   struct hbx_server_answer *a)
+static int hbx_server_read_device(struct hbx_layer *layer, u64 chunk,
+				  struct hbx_server_answer *a)
 {
 	struct address_space *cache = hbx_server_device_cache(layer);
 	pgoff_t first = (chunk << layer->manifest.chunk_shift) >> PAGE_SHIFT;
-	unsigned long i, pages = DIV_ROUND_UP(a->len, PAGE_SIZE);
+	unsigned long pages = DIV_ROUND_UP(a->len, PAGE_SIZE);
 	struct file_ra_state ra;
 
+	a->pages = kvmalloc_array(pages, sizeof(*a->pages), GFP_KERNEL);
+	if (!a->pages)
+		return -ENOMEM;
 	/*
 	 * One request for the chunk's missing pages, not one per page, and
 	 * not a page past it: the next chunk of a layer still being pulled
@@ -94,26 +114,25 @@ static void hbx_server_read_device(struct hbx_layer *layer, u64 chunk,
 	file_ra_state_init(&ra, cache);
 	ra.ra_pages = pages;
 	page_cache_sync_readahead(cache, &ra, NULL, first, pages);
-	for (i = 0; i < pages; i++) {
-		size_t off = i << PAGE_SHIFT;
-		struct page *page = read_mapping_page(cache, first + i, NULL);
+	while (a->nr_pages < pages) {
+		struct page *page = read_mapping_page(cache, first + a->nr_pages, NULL);
 
 		if (IS_ERR(page)) {
+			hbx_server_put_pages(a);
 			a->status = HBX_STOQ_FAILED;
-			return;
+			return 0;
 		}
-		memcpy_from_page(a->data + off, page, 0,
-				 min_t(size_t, PAGE_SIZE, a->len - off));
-		put_page(page);
+		a->pages[a->nr_pages++] = page;
 	}
+	return 0;
 }
 
 /*
  * A verified chunk.  Verify once trusts its storage: spliced from the
  * image's page cache when its filesystem can and the socket blocks (splice
  * honours O_NONBLOCK; the file is referenced, so the pin can go before the
- * send), else copied from the image.  Verify always: copied from the
- * device (hbx_server_read_device()).
+ * send), else copied from the image.  Verify always: the device's
+ * cached pages, by reference (hbx_server_read_device()).
  */
 static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 			    u64 chunk, struct hbx_server_answer *a)
@@ -127,13 +146,11 @@ static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 		a->pos = pos;
 		return 0;
 	}
+	if (layer->chunks.always)
+		return hbx_server_read_device(layer, chunk, a);
 	a->data = kvmalloc(a->len, GFP_KERNEL);
 	if (!a->data)
 		return -ENOMEM;
-	if (layer->chunks.always) {
-		hbx_server_read_device(layer, chunk, a);
-		return 0;
-	}
 	n = kernel_read(layer->image, a->data, a->len, &pos);
 	if (n != a->len)
 		a->status = HBX_STOQ_FAILED;
@@ -182,6 +199,8 @@ static int hbx_server_send(struct hbx_peer_sock *ps, u64 id,
 
 	if (a->file)
 		return hbx_stoq_send_file(ps->sock, timeout, id, a->file, a->pos, a->len);
+	if (a->pages)
+		return hbx_stoq_send_pages(ps->sock, timeout, id, a->pages, a->len);
 	return hbx_stoq_send(ps->sock, timeout, HBX_STOQ_REPLY, a->status, id,
 			     a->manifest ?: a->data, len);
 }
@@ -200,7 +219,8 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 				       hdr->type == HBX_STOQ_GET_MANIFEST);
 	if (layer) {
 		err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
-		trace_hbx_serve(ps->peer, layer, hdr->type, chunk, a.status, a.len, a.file, start);
+		trace_hbx_serve(ps->peer, layer, hdr->type, chunk, a.status, a.len,
+				a.file || a.pages, start);
 		hbx_layer_put_exported(layer);
 	} else {
 		a.status = HBX_STOQ_UNKNOWN_LAYER;
@@ -215,6 +235,7 @@ static int hbx_server_get(struct hbx_peer_sock *ps,
 		fput(a.file);
 	hbx_manifest_put_bytes(a.manifest);
 	kvfree(a.data);
+	hbx_server_put_pages(&a);
 	if (err) {
 		*why = err == -ETIMEDOUT ? "reply not sent in time" :
 					   "socket send failed or timed out";

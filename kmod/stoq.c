@@ -13,6 +13,7 @@
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
 #include <net/sock.h>
+#include "rxbuf.h"
 #include "stoq.h"
 
 long hbx_stoq_rx_left(const struct hbx_stoq_rx *rx)
@@ -47,50 +48,17 @@ void hbx_stoq_rx_expect(struct hbx_stoq_rx *rx)
  * pages of its own, freshly allocated (and zeroed: Debian's kernels
  * initialise every allocation), and copies out of those.
  */
-#define HBX_RX_WINDOW	(64U << 10)
-#define HBX_RX_PAGES	(HBX_RX_WINDOW / PAGE_SIZE + 1)
-
-static bool hbx_stoq_rx_as_pages(const void *buf, u32 len)
-{
-	return len >= PAGE_SIZE &&
-	       (is_vmalloc_addr(buf) || !folio_test_slab(virt_to_folio(buf)));
-}
-
-/* At most HBX_RX_WINDOW bytes of buf as pages: how many pages it took. */
-static unsigned int hbx_stoq_rx_bvec(struct bio_vec *bv, void *buf, u32 len,
-				     u32 *covered)
-{
-	unsigned int n;
-
-	len = min(len, HBX_RX_WINDOW);
-	*covered = 0;
-	for (n = 0; *covered < len; n++) {
-		void *at = buf + *covered;
-		u32 off = offset_in_page(at);
-		u32 seg = min_t(u32, len - *covered, PAGE_SIZE - off);
-
-		bv[n] = (struct bio_vec) {
-			.bv_page = is_vmalloc_addr(at) ? vmalloc_to_page(at) :
-							 virt_to_page(at),
-			.bv_len = seg,
-			.bv_offset = off,
-		};
-		*covered += seg;
-	}
-	return n;
-}
-
 static int hbx_stoq_recv_some(struct socket *sock, void *buf, u32 len)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
-	struct bio_vec bv[HBX_RX_PAGES];
+	struct bio_vec bv[HBX_RXBUF_BVECS];
 	struct kvec iov = { buf, len };
 	unsigned int n;
 	u32 covered;
 
-	if (!hbx_stoq_rx_as_pages(buf, len))
+	if (!hbx_rxbuf_is_pages(buf, len))
 		return kernel_recvmsg(sock, &msg, &iov, 1, len, msg.msg_flags);
-	n = hbx_stoq_rx_bvec(bv, buf, len, &covered);
+	n = hbx_rxbuf_bvec(bv, buf, len, &covered);
 	iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, covered);
 	return sock_recvmsg(sock, &msg, msg.msg_flags);
 }
@@ -197,16 +165,24 @@ static int hbx_tx_arm(struct socket *sock, unsigned long deadline, long timeout)
 	return 0;
 }
 
-/* A short send means the socket is done. */
+/*
+ * What one send call's count means here: nothing sent within the send
+ * timeout (-EAGAIN) is a reply late mid-frame; a short send means the
+ * socket is done.
+ */
+static int hbx_stoq_sent(int n, size_t total)
+{
+	if (n < 0)
+		return n == -EAGAIN ? -ETIMEDOUT : n;
+	return n == total ? 0 : -EPIPE;
+}
+
 static int hbx_stoq_sendmsg(struct socket *sock, struct kvec *iov, int nr,
 			    size_t total, int flags)
 {
 	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | flags };
-	int n = kernel_sendmsg(sock, &msg, iov, nr, total);
 
-	if (n < 0)
-		return n == -EAGAIN ? -ETIMEDOUT : n;
-	return n == total ? 0 : -EPIPE;
+	return hbx_stoq_sent(kernel_sendmsg(sock, &msg, iov, nr, total), total);
 }
 
 int hbx_stoq_send(struct socket *sock, long timeout, u8 type, u16 status,
@@ -253,6 +229,64 @@ int hbx_stoq_send_file(struct socket *sock, long timeout, u64 id,
 			err = n ? n : -EIO;	/* the file ended early */
 		else
 			len -= n;
+	}
+	return err;
+}
+
+/* Pages handed to the socket per call: each call may wait the send timeout. */
+#define HBX_SEND_PAGES	16
+
+#ifdef HBX_HAVE_MSG_SPLICE_PAGES
+/* Up to HBX_SEND_PAGES of the pages, by reference; how many bytes it took. */
+static int hbx_stoq_send_some_pages(struct socket *sock, struct page **pages,
+				    u32 len, u32 *sent)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL | MSG_SPLICE_PAGES };
+	struct bio_vec bv[HBX_SEND_PAGES];
+	unsigned int n;
+
+	for (n = 0, *sent = 0; n < HBX_SEND_PAGES && *sent < len; n++) {
+		u32 seg = min_t(u32, len - *sent, PAGE_SIZE);
+
+		bvec_set_page(&bv[n], pages[n], seg, 0);
+		*sent += seg;
+	}
+	if (*sent < len)
+		msg.msg_flags |= MSG_MORE;
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n, *sent);
+	return hbx_stoq_sent(sock_sendmsg(sock, &msg), *sent);
+}
+#else
+static int hbx_stoq_send_some_pages(struct socket *sock, struct page **pages,
+				    u32 len, u32 *sent)
+{
+	u32 seg = min_t(u32, len, PAGE_SIZE);
+	int flags = MSG_NOSIGNAL;
+
+	if (seg < len)
+		flags |= MSG_MORE;
+	*sent = seg;
+	return hbx_stoq_sent(kernel_sendpage(sock, pages[0], 0, seg, flags), seg);
+}
+#endif
+
+int hbx_stoq_send_pages(struct socket *sock, long timeout, u64 id,
+			struct page **pages, u32 len)
+{
+	unsigned long deadline = jiffies + timeout;
+	struct hbx_stoq_hdr hdr;
+	struct kvec iov = { &hdr, sizeof(hdr) };
+	u32 sent;
+	int err;
+
+	hbx_stoq_hdr_init(&hdr, HBX_STOQ_REPLY, HBX_STOQ_OK, id, len);
+	/* MSG_MORE: the header and the data go out in TLS records together. */
+	err = hbx_tx_arm(sock, deadline, timeout) ?:
+	      hbx_stoq_sendmsg(sock, &iov, 1, sizeof(hdr), len ? MSG_MORE : 0);
+	while (!err && len && !(err = hbx_tx_arm(sock, deadline, timeout))) {
+		err = hbx_stoq_send_some_pages(sock, pages, len, &sent);
+		pages += DIV_ROUND_UP(sent, PAGE_SIZE);
+		len -= sent;
 	}
 	return err;
 }

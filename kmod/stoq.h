@@ -7,6 +7,7 @@
 #include <linux/hyperbox.h>
 
 struct file;
+struct page;
 struct socket;
 
 /*
@@ -62,5 +63,12 @@ int hbx_stoq_send(struct socket *sock, long timeout, u8 type, u16 status,
  */
 int hbx_stoq_send_file(struct socket *sock, long timeout, u64 id,
 		       struct file *file, loff_t pos, u32 len);
+/*
+ * The same with the data in pages (each whole but the last), handed to the
+ * socket by reference: the pages must not change until they are sent, and
+ * the caller may drop its references when this returns.
+ */
+int hbx_stoq_send_pages(struct socket *sock, long timeout, u64 id,
+			struct page **pages, u32 len);
 
 #endif

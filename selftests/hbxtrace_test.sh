@@ -245,6 +245,17 @@ sent = [e for e in ev if e["event"] == "fetch-send"]
 assert len(sent) == len(done), (len(sent), len(done))
 ' "$work/rev.json" "$pl"
 tap_result $? "remote.trace_events_peer_shows_the_liars_corrupt_answers"
+# A serves in verify always (the default) from its device's page cache, by
+# reference: every chunk it answered went out without a copy.
+python3 -c '
+import json, sys
+v = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+lay = [x for x in v["layers"] if x["layer"] == int(sys.argv[2])]
+assert lay, "the served layer is not in the trace"
+print("# served %d, zero-copy %d" % (lay[0]["served"], lay[0]["served-zero-copy"]))
+assert lay[0]["served"] > 0 and lay[0]["served-zero-copy"] == lay[0]["served"], lay[0]
+' "$work/remote.json" "$seed"
+tap_result $? "remote.verify_always_serves_from_the_device_cache_without_a_copy"
 # Failover: each chunk the liar spoiled came from the honest peer next.
 tb $hbx layer del "$b"
 tracer "$work/fo.json" "$work/fo.err" ip netns exec hbxtb $hbx trace events -j

@@ -8,6 +8,8 @@
 #                  verify once serves the changed bytes (the documented
 #                  difference), other blocks still read right
 #   tamper-cache   the same for a remote layer's cache file
+#   one-cache-remote  a remote layer's fetched chunks are not kept in its
+#                  cache file's page cache too (direct I/O both ways)
 #   tamper-serve   a served layer's storage changed: the server checks the
 #                  blocks it reads to send and answers FAILED, never the bytes
 #   hashes         a hash file that is short or another layer's is refused
@@ -152,6 +154,19 @@ dd if="$work/evil" of="$loop" bs=4096 seek="$phys" count=1 oflag=direct conv=not
 echo 3 > /proc/sys/vm/drop_caches
 ! read_block "/dev/hbx$r" "$n" > /dev/null 2>&1
 tap_result $? "tamper_cache.changed_cache_gets_eio"
+"$hbx" layer del "$r"
+
+# --- one-cache-remote: a remote layer's chunks go to its cache with direct
+# I/O and are read back with direct I/O, so the cache file's page cache
+# holds none of them: the device's is the only cache (written buffered,
+# every chunk stayed in both).
+echo 3 > /proc/sys/vm/drop_caches
+r=$("$hbx" layer add --remote "$p" --digest "$odigest" --cache "$work/fs/remote2.cache" -j | index_of)
+cmp -s "/dev/hbx$r" "$work/other.erofs"
+tap_result $? "one_cache_remote.reads_right"
+res=$(fincore --bytes --noheadings --output RES "$work/fs/remote2.cache" | tr -d " ")
+echo "# the cache file's own page cache after the whole layer was fetched and read: ${res:-?} bytes (direct I/O: $(lf "$r" direct-io))"
+tap_check "one_cache_remote.cache_file_holds_no_copy" test "${res:-999999999}" -lt $((1 << 20))
 "$hbx" layer del "$r"
 
 # --- tamper-serve: a node never sends what no longer matches.  The served

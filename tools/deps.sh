@@ -15,7 +15,7 @@ apt-get install -y --no-install-recommends \
 	qemu-system-x86 busybox-static \
 	libnl-3-dev libnl-genl-3-dev libmbedtls-dev libseccomp-dev libjson-c-dev \
 	libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev \
-	erofs-utils dkms cryptsetup-bin nbd-server nbd-client iproute2 util-linux libcap2-bin \
+	erofs-utils dkms cryptsetup-bin nbd-server nbd-client iproute2 util-linux util-linux-extra libcap2-bin \
 	time fio python3 python3-yaml attr openssl \
 	libarchive-dev zstd crun runc umoci skopeo podman \
 	debhelper dh-dkms lintian linux-source-6.12 python3-jsonschema tmux \

@@ -19,6 +19,11 @@
 #define HBX_HAVE_BLK_MODE_T 1
 #endif
 
+/* 6.5: sendpage went; sendmsg takes pages by reference (MSG_SPLICE_PAGES). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define HBX_HAVE_MSG_SPLICE_PAGES 1
+#endif
+
 /* 6.9: blk_mq_alloc_disk() takes queue_limits; the setters went away. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 #define HBX_HAVE_QUEUE_LIMITS_ALLOC 1
