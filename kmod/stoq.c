@@ -200,19 +200,29 @@ int hbx_stoq_send(struct socket *sock, long timeout, u8 type, u16 status,
 /* Each splice call may wait the send timeout: keep the pieces small. */
 #define HBX_SPLICE_PIECE	(64U << 10)
 
+/*
+ * An OK reply's header, by the reply's deadline; MSG_MORE: it goes out in
+ * one TLS record with the data that follows.
+ */
+static int hbx_stoq_send_reply_header(struct socket *sock, unsigned long deadline,
+				      long timeout, u64 id, u32 len)
+{
+	struct hbx_stoq_hdr hdr;
+	struct kvec iov = { &hdr, sizeof(hdr) };
+
+	hbx_stoq_hdr_init(&hdr, HBX_STOQ_REPLY, HBX_STOQ_OK, id, len);
+	return hbx_tx_arm(sock, deadline, timeout) ?:
+	       hbx_stoq_sendmsg(sock, &iov, 1, sizeof(hdr), len ? MSG_MORE : 0);
+}
+
 int hbx_stoq_send_file(struct socket *sock, long timeout, u64 id,
 		       struct file *file, loff_t pos, u32 len)
 {
 	unsigned long deadline = jiffies + timeout;
-	struct hbx_stoq_hdr hdr;
-	struct kvec iov = { &hdr, sizeof(hdr) };
 	loff_t out = 0;
 	int err;
 
-	hbx_stoq_hdr_init(&hdr, HBX_STOQ_REPLY, HBX_STOQ_OK, id, len);
-	/* MSG_MORE: the header and the data go out in one TLS record. */
-	err = hbx_tx_arm(sock, deadline, timeout) ?:
-	      hbx_stoq_sendmsg(sock, &iov, 1, sizeof(hdr), MSG_MORE);
+	err = hbx_stoq_send_reply_header(sock, deadline, timeout, id, len);
 	while (!err && len && !(err = hbx_tx_arm(sock, deadline, timeout))) {
 		/* Page-cache pages go to the socket by reference, as sendfile's. */
 		long n = do_splice_direct(file, &pos, sock->file, &out,
@@ -233,7 +243,10 @@ int hbx_stoq_send_file(struct socket *sock, long timeout, u64 id,
 	return err;
 }
 
-/* Pages handed to the socket per call: each call may wait the send timeout. */
+/*
+ * Pages handed to the socket per call (their bvecs are on the stack); each
+ * call waits at most what is left of the reply's time (hbx_tx_arm()).
+ */
 #define HBX_SEND_PAGES	16
 
 #ifdef HBX_HAVE_MSG_SPLICE_PAGES
@@ -274,15 +287,10 @@ int hbx_stoq_send_pages(struct socket *sock, long timeout, u64 id,
 			struct page **pages, u32 len)
 {
 	unsigned long deadline = jiffies + timeout;
-	struct hbx_stoq_hdr hdr;
-	struct kvec iov = { &hdr, sizeof(hdr) };
 	u32 sent;
 	int err;
 
-	hbx_stoq_hdr_init(&hdr, HBX_STOQ_REPLY, HBX_STOQ_OK, id, len);
-	/* MSG_MORE: the header and the data go out in TLS records together. */
-	err = hbx_tx_arm(sock, deadline, timeout) ?:
-	      hbx_stoq_sendmsg(sock, &iov, 1, sizeof(hdr), len ? MSG_MORE : 0);
+	err = hbx_stoq_send_reply_header(sock, deadline, timeout, id, len);
 	while (!err && len && !(err = hbx_tx_arm(sock, deadline, timeout))) {
 		err = hbx_stoq_send_some_pages(sock, pages, len, &sent);
 		pages += DIV_ROUND_UP(sent, PAGE_SIZE);
