@@ -26,7 +26,8 @@ TLS_LIBS  := -lmbedtls -lmbedx509 -lmbedcrypto
 # hbx seccomp: libbpf (the learn tracer), libseccomp (filters), json-c (profiles).
 SECCOMP_LIBS := $(shell pkg-config --libs libbpf libseccomp json-c 2>/dev/null || echo -lbpf -lseccomp -ljson-c)
 # hbx image: libarchive unpacks OCI layers (gzip, zstd) and image archives.
-IMAGE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+# It is loaded when first used (user/archive_dl.h), not linked: only its
+# headers are needed to build.
 HBX_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser -Ikmod/uapi -Ikmod -Ibpf $(NL_CFLAGS)
 
 LIB_SRCS := $(wildcard user/*.c)
@@ -65,7 +66,7 @@ user/libhbx.a: $(LIB_OBJS)
 tools/hbx/%.o: tools/hbx/%.c $(wildcard tools/hbx/*.h) $(wildcard user/*.h) kmod/uapi/linux/hyperbox.h kmod/version.h
 	$(CC) $(HBX_CFLAGS) -c -o $@ $<
 tools/hbx/hbx: $(HBX_OBJS) user/libhbx.a
-	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS) $(IMAGE_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(HBX_OBJS) user/libhbx.a $(NL_LIBS) $(TLS_LIBS) $(SECCOMP_LIBS)
 
 selftests: tools tests/tls_pair tests/stoq_fetch tests/stoq_liar
 	$(MAKE) -C selftests

@@ -417,6 +417,18 @@ tap_check "bad.255_byte_name_refused_with_a_reason" \
 head -c 100000 "$work/oci.tar" > "$work/truncated.tar"
 tap_check "bad.truncated_archive_refused" \
 	fails_with "runcated" $hbx image import "$work/truncated.tar" --name c --store "$store"
+# libarchive is loaded when hbx first reads an image, not when it starts:
+# linked, it and the dozen libraries it brings (ICU, libxml2, libstdc++)
+# were loaded by every command, a quarter of a second under emulation on
+# the path from a pull to a container's output.  A node without it gets a
+# sentence from an import, and nothing imported.
+tap_check "startup.hbx_does_not_link_libarchive" \
+	sh -c "! ldd $hbx | grep -q libarchive"
+libarchive=$(ldconfig -p | sed -n 's/.*libarchive\.so\.13 (libc6,x86-64) => //p' | head -n1)
+tap_check "bad.without_libarchive_import_says_so" \
+	fails_with "cannot load libarchive, which reads images and layer tars" \
+	unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' - "$libarchive" \
+	$hbx image import "$layout:t" --name c --store "$store"
 tap_check "bad.taken_name_refused" \
 	fails_with "an image named 'bb' exists" $hbx image import "$layout:t" --name bb --store "$store"
 mkdir "$work/full"

@@ -3,8 +3,6 @@
  * OCI image layouts and docker-archives: find the image's manifest, config
  * and layers, checking every blob against the digest that names it.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include "archive_dl.h"
 #include "hex.h"
 #include "manifest.h"
 #include "oci_image.h"
@@ -595,9 +594,9 @@ void oci_image_free(struct oci_image *img)
 	img->nr_layers = 0;
 }
 
-int oci_archive_unpack(const char *archive, const char *dir, char *err)
+static int unpack_archive(const char *archive, const char *dir, char *err)
 {
-	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
+	struct archive *a = sym_archive_read_new(), *w = sym_archive_write_disk_new();
 	struct archive_entry *e;
 	char clean[PATH_MAX];
 	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -607,32 +606,32 @@ int oci_archive_unpack(const char *archive, const char *dir, char *err)
 		oci_seterr(err, "out of memory");
 		goto out;
 	}
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	sym_archive_read_support_filter_all(a);
+	sym_archive_read_support_format_tar(a);
+	sym_archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 				       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-	if (archive_read_open_filename(a, archive, 1 << 16)) {
-		oci_seterr(err, "cannot read %s: %s", archive, archive_error_string(a));
+	if (sym_archive_read_open_filename(a, archive, 1 << 16)) {
+		oci_seterr(err, "cannot read %s: %s", archive, sym_archive_error_string(a));
 		goto out;
 	}
 	if (chdir(dir)) {
 		oci_seterr(err, "cannot enter %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		mode_t type = archive_entry_filetype(e);
+	while ((r = sym_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		mode_t type = sym_archive_entry_filetype(e);
 
 		/* Blobs and JSON: docker-archive's layer.tar links are not needed. */
 		if (type != AE_IFREG && type != AE_IFDIR)
 			continue;
-		if (oci_clean_path(archive_entry_pathname(e), clean, sizeof(clean), err))
+		if (oci_clean_path(sym_archive_entry_pathname(e), clean, sizeof(clean), err))
 			goto out;
-		archive_entry_set_pathname(e, clean);
-		archive_entry_set_perm(e, type == AE_IFDIR ? 0700 : 0600);
-		if (archive_write_header(w, e) != ARCHIVE_OK) {
+		sym_archive_entry_set_pathname(e, clean);
+		sym_archive_entry_set_perm(e, type == AE_IFDIR ? 0700 : 0600);
+		if (sym_archive_write_header(w, e) != ARCHIVE_OK) {
 			oci_seterr(err, "cannot unpack %s from %s: %s", clean, archive,
-				   archive_error_string(w));
+				   sym_archive_error_string(w));
 			goto out;
 		}
 		for (;;) {
@@ -640,31 +639,31 @@ int oci_archive_unpack(const char *archive, const char *dir, char *err)
 			size_t len;
 			la_int64_t off;
 
-			r = archive_read_data_block(a, &buf, &len, &off);
+			r = sym_archive_read_data_block(a, &buf, &len, &off);
 			if (r == ARCHIVE_EOF)
 				break;
 			if (r != ARCHIVE_OK) {
 				oci_seterr(err, "cannot read %s: %s", archive,
-					   archive_error_string(a));
+					   sym_archive_error_string(a));
 				goto out;
 			}
-			if (archive_write_data_block(w, buf, len, off) != ARCHIVE_OK) {
+			if (sym_archive_write_data_block(w, buf, len, off) != ARCHIVE_OK) {
 				oci_seterr(err, "cannot unpack %s: %s", clean,
-					   archive_error_string(w));
+					   sym_archive_error_string(w));
 				goto out;
 			}
 		}
-		if (archive_write_finish_entry(w) != ARCHIVE_OK) {
-			oci_seterr(err, "cannot unpack %s: %s", clean, archive_error_string(w));
+		if (sym_archive_write_finish_entry(w) != ARCHIVE_OK) {
+			oci_seterr(err, "cannot unpack %s: %s", clean, sym_archive_error_string(w));
 			goto out;
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		oci_seterr(err, "cannot read %s: %s", archive, archive_error_string(a));
+		oci_seterr(err, "cannot read %s: %s", archive, sym_archive_error_string(a));
 		goto out;
 	}
-	if (archive_write_close(w) != ARCHIVE_OK) {
-		oci_seterr(err, "cannot unpack %s: %s", archive, archive_error_string(w));
+	if (sym_archive_write_close(w) != ARCHIVE_OK) {
+		oci_seterr(err, "cannot unpack %s: %s", archive, sym_archive_error_string(w));
 		goto out;
 	}
 	ret = 0;
@@ -674,7 +673,14 @@ out:
 			ret = -1;
 		close(cwd);
 	}
-	archive_read_free(a);
-	archive_write_free(w);
+	sym_archive_read_free(a);
+	sym_archive_write_free(w);
 	return ret;
+}
+
+int oci_archive_unpack(const char *archive, const char *dir, char *err)
+{
+	if (hbx_archive_load(err))
+		return -1;
+	return unpack_archive(archive, dir, err);
 }

@@ -5,8 +5,6 @@
  * (its diff_id), with OCI whiteouts turned into overlayfs ones.  libarchive
  * refuses to write through a symlink or outside the directory.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -19,6 +17,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <mbedtls/sha256.h>
+#include "archive_dl.h"
 #include "manifest.h"
 #include "oci_image.h"
 
@@ -60,7 +59,7 @@ static la_ssize_t blob_read(struct archive *a, void *p, const void **buf)
 		n = read(s->fd, s->buf, sizeof(s->buf));
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		archive_set_error(a, errno, "%s", strerror(errno));
+		sym_archive_set_error(a, errno, "%s", strerror(errno));
 		return -1;
 	}
 	mbedtls_sha256_update_ret(&s->blob, s->buf, n);
@@ -72,11 +71,11 @@ static la_ssize_t blob_read(struct archive *a, void *p, const void **buf)
 static la_ssize_t tar_read(struct archive *a, void *p, const void **buf)
 {
 	struct stream *s = p;
-	la_ssize_t n = archive_read_data(s->outer, s->dbuf, sizeof(s->dbuf));
+	la_ssize_t n = sym_archive_read_data(s->outer, s->dbuf, sizeof(s->dbuf));
 
 	if (n < 0) {
-		archive_set_error(a, EIO, "%s",
-				  archive_error_string(s->outer));
+		sym_archive_set_error(a, EIO, "%s",
+				  sym_archive_error_string(s->outer));
 		return -1;
 	}
 	mbedtls_sha256_update_ret(&s->diff, s->dbuf, n);
@@ -109,8 +108,8 @@ static int dirset_add(struct dirset *s, const char *path,
 	s->v[s->n].path = strdup(path);
 	if (!s->v[s->n].path)
 		return -1;
-	s->v[s->n].mtime.tv_sec = archive_entry_mtime(e);
-	s->v[s->n].mtime.tv_nsec = archive_entry_mtime_nsec(e);
+	s->v[s->n].mtime.tv_sec = sym_archive_entry_mtime(e);
+	s->v[s->n].mtime.tv_nsec = sym_archive_entry_mtime_nsec(e);
 	s->n++;
 	return 0;
 }
@@ -187,7 +186,7 @@ static int whiteout(int root, const char *path, struct archive_entry *e,
 			   errno == EEXIST ? "the layer also holds that path" : strerror(errno));
 		goto out;
 	}
-	ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
+	ts[0].tv_sec = ts[1].tv_sec = sym_archive_entry_mtime(e);
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
 	utimensat(dfd, base, ts, AT_SYMLINK_NOFOLLOW);
 	ret = 0;
@@ -207,9 +206,9 @@ static int filter_xattrs(struct archive_entry *e)
 	const void *val;
 	size_t len;
 
-	if (!archive_entry_xattr_reset(e))
+	if (!sym_archive_entry_xattr_reset(e))
 		return 0;
-	while (archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK) {
+	while (sym_archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK) {
 		if (!strncmp(name, OVL_PREFIX, strlen(OVL_PREFIX))) {
 			drop = true;
 			continue;
@@ -224,9 +223,9 @@ static int filter_xattrs(struct archive_entry *e)
 		lens[n++] = len;
 	}
 	if (drop) {
-		archive_entry_xattr_clear(e);
+		sym_archive_entry_xattr_clear(e);
 		for (i = 0; i < n; i++)
-			archive_entry_xattr_add_entry(e, names[i], vals[i], lens[i]);
+			sym_archive_entry_xattr_add_entry(e, names[i], vals[i], lens[i]);
 	}
 	for (i = 0; i < n; i++) {
 		free((void *)names[i]);
@@ -239,8 +238,8 @@ static int filter_xattrs(struct archive_entry *e)
 static const char *disk_error(struct archive *out)
 {
 	static char buf[OCI_ERR_LEN];
-	int e = archive_errno(out);
-	const char *msg = archive_error_string(out) ?: "failed";
+	int e = sym_archive_errno(out);
+	const char *msg = sym_archive_error_string(out) ?: "failed";
 
 	if (e <= 0 || strstr(msg, strerror(e)))
 		return msg;
@@ -256,7 +255,7 @@ static const char *disk_error(struct archive *out)
  */
 static bool unterminated_end(struct archive *in, const struct stream *s)
 {
-	const char *msg = archive_error_string(in);
+	const char *msg = sym_archive_error_string(in);
 
 	return s->tar_eof && msg && strstr(msg, "Truncated");
 }
@@ -270,8 +269,8 @@ static int copy_data(struct archive *in, struct archive *out, const char *path,
 	int64_t done = 0;
 	int r;
 
-	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
-		if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {
+	while ((r = sym_archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
+		if (sym_archive_write_data_block(out, buf, len, off) != ARCHIVE_OK) {
 			oci_seterr(err, "cannot write %s: %s", path, disk_error(out));
 			return -1;
 		}
@@ -282,7 +281,7 @@ static int copy_data(struct archive *in, struct archive *out, const char *path,
 		return 0;
 	}
 	if (r != ARCHIVE_EOF) {
-		oci_seterr(err, "%s", archive_error_string(in));
+		oci_seterr(err, "%s", sym_archive_error_string(in));
 		return -1;
 	}
 	return 0;
@@ -297,11 +296,11 @@ static int unpack_entries(struct archive *in, struct archive *out, int root,
 	const char *base;
 	int r;
 
-	while (!s->ended && (r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		if (oci_clean_path(archive_entry_pathname(e), path, sizeof(path), err))
+	while (!s->ended && (r = sym_archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		if (oci_clean_path(sym_archive_entry_pathname(e), path, sizeof(path), err))
 			return -1;
-		if (archive_entry_mtime(e) > *max_mtime)
-			*max_mtime = archive_entry_mtime(e);
+		if (sym_archive_entry_mtime(e) > *max_mtime)
+			*max_mtime = sym_archive_entry_mtime(e);
 		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 		/* Debian 12's mkfs.erofs (erofs-utils 1.5) fails on them with ENOENT. */
 		if (strlen(base) >= 255) {
@@ -314,49 +313,49 @@ static int unpack_entries(struct archive *in, struct archive *out, int root,
 				return -1;
 			continue;
 		}
-		if (archive_entry_filetype(e) == AE_IFSOCK)
+		if (sym_archive_entry_filetype(e) == AE_IFSOCK)
 			continue;	/* sockets are made at run time, not unpacked */
 		/* The root exists already: its metadata is set at the end. */
-		if (!strcmp(path, ".") && archive_entry_filetype(e) == AE_IFDIR) {
-			archive_entry_free(s->root);
-			s->root = archive_entry_clone(e);
+		if (!strcmp(path, ".") && sym_archive_entry_filetype(e) == AE_IFDIR) {
+			sym_archive_entry_free(s->root);
+			s->root = sym_archive_entry_clone(e);
 			if (!s->root || dirset_add(dirs, path, e)) {
 				oci_seterr(err, "out of memory");
 				return -1;
 			}
 			continue;
 		}
-		if (archive_entry_filetype(e) == AE_IFDIR && dirset_add(dirs, path, e)) {
+		if (sym_archive_entry_filetype(e) == AE_IFDIR && dirset_add(dirs, path, e)) {
 			oci_seterr(err, "out of memory");
 			return -1;
 		}
-		archive_entry_set_pathname(e, path);
-		if (archive_entry_hardlink(e)) {
-			if (oci_clean_path(archive_entry_hardlink(e), link, sizeof(link), err))
+		sym_archive_entry_set_pathname(e, path);
+		if (sym_archive_entry_hardlink(e)) {
+			if (oci_clean_path(sym_archive_entry_hardlink(e), link, sizeof(link), err))
 				return -1;
-			archive_entry_set_hardlink(e, link);
+			sym_archive_entry_set_hardlink(e, link);
 		}
 		if (filter_xattrs(e)) {
 			oci_seterr(err, "%s: too many xattrs", path);
 			return -1;
 		}
-		if (archive_write_header(out, e) != ARCHIVE_OK) {
+		if (sym_archive_write_header(out, e) != ARCHIVE_OK) {
 			oci_seterr(err, "cannot unpack %s: %s", path, disk_error(out));
 			return -1;
 		}
-		if (archive_entry_size(e) > 0 &&
-		    copy_data(in, out, path, s, archive_entry_size(e), err))
+		if (sym_archive_entry_size(e) > 0 &&
+		    copy_data(in, out, path, s, sym_archive_entry_size(e), err))
 			return -1;
-		if (archive_write_finish_entry(out) != ARCHIVE_OK) {
+		if (sym_archive_write_finish_entry(out) != ARCHIVE_OK) {
 			oci_seterr(err, "cannot unpack %s: %s", path, disk_error(out));
 			return -1;
 		}
 	}
 	if (!s->ended && r != ARCHIVE_EOF && !unterminated_end(in, s)) {
-		oci_seterr(err, "%s", archive_error_string(in));
+		oci_seterr(err, "%s", sym_archive_error_string(in));
 		return -1;
 	}
-	if (archive_write_close(out) != ARCHIVE_OK) {
+	if (sym_archive_write_close(out) != ARCHIVE_OK) {
 		oci_seterr(err, "%s", disk_error(out));
 		return -1;
 	}
@@ -464,17 +463,17 @@ static int fix_dir(const char *path, const struct stat *st, int flag,
 /* The tar's own entry for the root directory, applied to dir. */
 static int set_root(const char *dir, struct archive_entry *e)
 {
-	struct timespec ts[2] = { { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } };
+	struct timespec ts[2] = { { sym_archive_entry_mtime(e), sym_archive_entry_mtime_nsec(e) } };
 	const char *name;
 	const void *val;
 	size_t len;
 
 	ts[1] = ts[0];
-	if (lchown(dir, archive_entry_uid(e), archive_entry_gid(e)) ||
-	    chmod(dir, archive_entry_perm(e)))
+	if (lchown(dir, sym_archive_entry_uid(e), sym_archive_entry_gid(e)) ||
+	    chmod(dir, sym_archive_entry_perm(e)))
 		return -1;
-	archive_entry_xattr_reset(e);
-	while (archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK)
+	sym_archive_entry_xattr_reset(e);
+	while (sym_archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK)
 		if (strncmp(name, OVL_PREFIX, strlen(OVL_PREFIX)) &&
 		    lsetxattr(dir, name, val, len, 0))
 			return -1;
@@ -504,22 +503,21 @@ static void set_filters(struct archive *a, enum oci_compression c)
 	case OCI_PLAIN:
 		break;
 	case OCI_GZIP:
-		archive_read_support_filter_gzip(a);
+		sym_archive_read_support_filter_gzip(a);
 		break;
 	case OCI_ZSTD:
-		archive_read_support_filter_zstd(a);
+		sym_archive_read_support_filter_zstd(a);
 		break;
 	case OCI_SNIFF:
-		archive_read_support_filter_all(a);
+		sym_archive_read_support_filter_all(a);
 		break;
 	}
 }
 
-int oci_layer_unpack(const struct oci_layer *l, const char *dir,
-		     const char *const *lowers, unsigned int nr_lowers,
-		     char *err)
+static int layer_unpack(const struct oci_layer *l, const char *dir,
+			const char *const *lowers, unsigned int nr_lowers, char *err)
 {
-	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
+	struct archive *in = sym_archive_read_new(), *out = sym_archive_write_disk_new();
 	struct stream *s = calloc(1, sizeof(*s));
 	struct archive_entry *e;
 	struct dirset dirs = { 0 };
@@ -533,7 +531,7 @@ int oci_layer_unpack(const struct oci_layer *l, const char *dir,
 	la_ssize_t n;
 	int ret = -1;
 
-	if (!in || !out || !s || !(s->outer = archive_read_new())) {
+	if (!in || !out || !s || !(s->outer = sym_archive_read_new())) {
 		oci_seterr(err, "out of memory");
 		goto out;
 	}
@@ -554,30 +552,30 @@ int oci_layer_unpack(const struct oci_layer *l, const char *dir,
 	hashing = true;
 
 	set_filters(s->outer, l->compression);
-	archive_read_support_format_raw(s->outer);
-	archive_read_support_format_tar(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
+	sym_archive_read_support_format_raw(s->outer);
+	sym_archive_read_support_format_tar(in);
+	sym_archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
 				       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
 				       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 				       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-	if (archive_read_open(s->outer, s, NULL, blob_read, NULL) ||
-	    archive_read_next_header(s->outer, &e) != ARCHIVE_OK) {
+	if (sym_archive_read_open(s->outer, s, NULL, blob_read, NULL) ||
+	    sym_archive_read_next_header(s->outer, &e) != ARCHIVE_OK) {
 		oci_seterr(err, "cannot decompress the blob: %s",
-			   archive_error_string(s->outer) ?: "it is empty");
+			   sym_archive_error_string(s->outer) ?: "it is empty");
 		goto out;
 	}
-	if (archive_read_open(in, s, NULL, tar_read, NULL)) {
-		oci_seterr(err, "not a tar: %s", archive_error_string(in));
+	if (sym_archive_read_open(in, s, NULL, tar_read, NULL)) {
+		oci_seterr(err, "not a tar: %s", sym_archive_error_string(in));
 		goto out;
 	}
 	if (unpack_entries(in, out, root, s, &dirs, &mtime, err))
 		goto out;
 	/* The tar's end may leave padding unread: the diff_id covers it too. */
-	while ((n = archive_read_data(s->outer, s->dbuf, sizeof(s->dbuf))) > 0)
+	while ((n = sym_archive_read_data(s->outer, s->dbuf, sizeof(s->dbuf))) > 0)
 		mbedtls_sha256_update_ret(&s->diff, s->dbuf, n);
 	if (n < 0) {
-		oci_seterr(err, "%s", archive_error_string(s->outer));
+		oci_seterr(err, "%s", sym_archive_error_string(s->outer));
 		goto out;
 	}
 	while (blob_read(s->outer, s, &rest) > 0)
@@ -639,12 +637,21 @@ out:
 	if (s) {
 		if (s->fd > 0)
 			close(s->fd);
-		archive_read_free(s->outer);
-		archive_entry_free(s->root);
+		sym_archive_read_free(s->outer);
+		sym_archive_entry_free(s->root);
 		free(s);
 	}
-	archive_read_free(in);
-	archive_write_free(out);
+	sym_archive_read_free(in);
+	sym_archive_write_free(out);
 	dirset_free(&dirs);
 	return ret;
+}
+
+int oci_layer_unpack(const struct oci_layer *l, const char *dir,
+		     const char *const *lowers, unsigned int nr_lowers,
+		     char *err)
+{
+	if (hbx_archive_load(err))
+		return -1;
+	return layer_unpack(l, dir, lowers, nr_lowers, err);
 }
