@@ -14,7 +14,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-/* Every libarchive function hbx calls. */
+/*
+ * Every libarchive function hbx calls.  hbx does not link libarchive, so a
+ * direct call fails to link, and a sym_ not listed here fails to compile.
+ */
 #define HBX_ARCHIVE_SYMBOLS(X) \
 	X(archive_entry_clone) \
 	X(archive_entry_filetype) \
