@@ -419,7 +419,7 @@ tap_check "bad.truncated_archive_refused" \
 	fails_with "runcated" $hbx image import "$work/truncated.tar" --name c --store "$store"
 # libarchive is loaded when hbx first reads an image, not when it starts:
 # linked, it and the dozen libraries it brings (ICU, libxml2, libstdc++)
-# were loaded by every command, a quarter of a second under emulation on
+# were loaded by every command, a fifth of a second under emulation on
 # the path from a pull to a container's output.  A node without it gets a
 # sentence from an import, and nothing imported.
 tap_check "startup.hbx_does_not_link_libarchive" \

@@ -3,8 +3,9 @@
  * libarchive, loaded when an image or a layer's tar is first read rather
  * than when hbx starts.  Linked, it brings a dozen libraries with it (ICU,
  * libxml2, libstdc++, the compressors), and every hbx command paid for
- * loading them: under emulation a quarter of a second, a large part of the
- * path from a pull to a container's first output.  The code calls
+ * loading them: under emulation, with caches cold, `hbx --version` took
+ * 0.58 s linked and takes 0.40 s so, on the path from a pull to a
+ * container's first output that runs hbx twice.  The code calls
  * sym_archive_*, pointers of libarchive's own types; hbx_archive_load()
  * fills them all or says why it could not.
  */
