@@ -609,8 +609,8 @@ static int unpack_archive(const char *archive, const char *dir, char *err)
 	sym_archive_read_support_filter_all(a);
 	sym_archive_read_support_format_tar(a);
 	sym_archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-				       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+					   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+					   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	if (sym_archive_read_open_filename(a, archive, 1 << 16)) {
 		oci_seterr(err, "cannot read %s: %s", archive, sym_archive_error_string(a));
 		goto out;

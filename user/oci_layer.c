@@ -74,8 +74,7 @@ static la_ssize_t tar_read(struct archive *a, void *p, const void **buf)
 	la_ssize_t n = sym_archive_read_data(s->outer, s->dbuf, sizeof(s->dbuf));
 
 	if (n < 0) {
-		sym_archive_set_error(a, EIO, "%s",
-				  sym_archive_error_string(s->outer));
+		sym_archive_set_error(a, EIO, "%s", sym_archive_error_string(s->outer));
 		return -1;
 	}
 	mbedtls_sha256_update_ret(&s->diff, s->dbuf, n);
@@ -555,10 +554,10 @@ static int layer_unpack(const struct oci_layer *l, const char *dir,
 	sym_archive_read_support_format_raw(s->outer);
 	sym_archive_read_support_format_tar(in);
 	sym_archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-				       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-				       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-				       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+					   ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+					   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+					   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+					   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	if (sym_archive_read_open(s->outer, s, NULL, blob_read, NULL) ||
 	    sym_archive_read_next_header(s->outer, &e) != ARCHIVE_OK) {
 		oci_seterr(err, "cannot decompress the blob: %s",
