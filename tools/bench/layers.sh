@@ -226,8 +226,8 @@ printf '\ncontainer start (python imports, cold): hbx %s s, loop+dm-verity %s s,
 printf 'hbx / loop + dm-verity: %s   (target <= 1.0)\n' "$(ratio "${med[start.hbx]}" "${med[start.verity]}")"
 
 # One line for tools/bench/run to save under bench/.
-printf 'HBX_BENCH_JSON {"bench":"layers","kernel":"%s","rounds":%s,"warm_rounds":%s,"image_bytes":%s,' \
-	"$(uname -r)" "$rounds" "$warm_rounds" "$(stat -c %s "$img")"
+printf 'HBX_BENCH_JSON {"bench":"layers","kernel":"%s","rounds":%s,"warm_rounds":%s,"start_rounds":%s,"image_bytes":%s,' \
+	"$(uname -r)" "$rounds" "$warm_rounds" "$start_rounds" "$(stat -c %s "$img")"
 json_cases() {	# json_cases PATTERN: "case":median,... for every case
 	local c sep=
 	for c in $cases; do printf '%s"%s":%s' "$sep" "${c//-/_}" "${med[$1.$c]}"; sep=,; done
