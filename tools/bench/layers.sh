@@ -74,9 +74,10 @@ measure() {
 	# in turn, so they lie in runs of some 40 instead of hundreds, and under
 	# TCG a hit on such pages copies some 15 % slower (the profile of the
 	# hits is the same: the copy, nothing of the device's).  hyperbox's
-	# cold fill moves the reader more than loop's (its hashing takes a CPU
-	# away), which made this bench compare page layouts, not page-cache
-	# hits.  The hits themselves run unpinned.
+	# cold fill left its pages scattered where loop's were not (likely as
+	# its hashing takes a CPU and the reader wakes on the other), so this
+	# bench compared page layouts, not page-cache hits.  The hits
+	# themselves run unpinned.
 	local buffered=
 	case $1 in
 	*-warm)	buffered=1
