@@ -339,31 +339,42 @@ static int hbx_cache_write(struct hbx_chunks *c, const void *buf, u32 len,
 }
 
 /*
- * Fetch a remote layer's chunk (the fetcher checks it against the manifest)
- * and write it to the cache.  Only then is it marked verified: a crash
- * before the write leaves a hole or a torn chunk, which a re-attach hashes
- * and fetches again.
+ * Fetch count chunks of a remote layer from first on, whose locks the
+ * caller holds, with one request (a reply may carry a run of chunks, each
+ * checked by the fetcher against the manifest), and write what came to the
+ * cache.  A chunk is marked verified only once it is written, so a crash
+ * before leaves a hole or a torn chunk, which a re-attach hashes and
+ * fetches again.  Every lock is let go here: a chunk is locked for one
+ * request at most, however short the peers cut their runs.  Returns how
+ * many chunks from first on are settled (at least one), or an error with
+ * *bad = first.
  */
-static int hbx_chunk_fetch(struct hbx_chunks *c, u64 index)
+static int hbx_chunks_fetch(struct hbx_chunks *c, u64 first, u64 count, u64 *bad)
 {
 	const struct hbx_manifest *m = c->manifest;
-	u32 len = hbx_manifest_chunk_len(m, index);
-	loff_t pos = index << m->chunk_shift;
 	void *buf = NULL;
-	int err;
+	int got, err;
+	u32 len;
+	u64 i;
 
-	err = c->fetch(c->fetch_ctx, index, &buf, len);
-	if (err)
-		return err;
-	if (hbx_cache_write(c, buf, len, pos))
-		err = -EIO;
-	if (!err) {
-		atomic64_inc(&c->nr_fetched);
-		atomic64_add(len, &c->bytes_fetched);
-		hbx_chunk_set_verified(c, index);
+	got = c->fetch(c->fetch_ctx, first, count, &buf, &len);
+	if (got > 0) {
+		err = hbx_cache_write(c, buf, len, first << m->chunk_shift);
+		hbx_rxbuf_free(buf, len);
+		if (err)
+			got = -EIO;
 	}
-	hbx_rxbuf_free(buf, len);
-	return err;
+	if (got > 0) {
+		atomic64_add(got, &c->nr_fetched);
+		atomic64_add(len, &c->bytes_fetched);
+		for (i = first; i < first + got; i++)
+			hbx_chunk_set_verified(c, i);
+	} else {
+		*bad = first;
+	}
+	for (i = first; i < first + count; i++)
+		hbx_chunk_unlock(c, i);
+	return got;
 }
 
 /*
@@ -403,8 +414,17 @@ static int hbx_chunk_establish(struct hbx_chunks *c, u64 index, void **buf)
 	return ok ? 0 : -EBADMSG;
 }
 
-static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void **buf,
-				bool may_fetch, bool may_wait)
+/* hbx_chunk_begin()'s answer for a chunk that must be fetched. */
+#define HBX_CHUNK_TO_FETCH	1
+
+/*
+ * Lock a chunk and settle it if this node can: 0 when it is verified
+ * (by us or by whoever held it before), HBX_CHUNK_TO_FETCH when a remote
+ * layer's chunk is not (correctly) in its cache, still locked for the
+ * caller, or an error.
+ */
+static int hbx_chunk_begin(struct hbx_chunks *c, u64 index, void **buf,
+			   bool may_wait)
 {
 	int err;
 
@@ -422,7 +442,7 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void **buf,
 		hbx_chunk_set_verified(c, index);
 	} else if (c->fetch && err != -ENOMEM) {
 		/* Not here yet, or torn: fetch it.  Never sticky: retry later. */
-		err = may_fetch ? hbx_chunk_fetch(c, index) : -ENODATA;
+		return HBX_CHUNK_TO_FETCH;
 	} else if (err == -EBADMSG) {
 		atomic64_inc(&c->nr_failed);
 		/*
@@ -437,25 +457,59 @@ static int hbx_chunk_verify_one(struct hbx_chunks *c, u64 index, void **buf,
 	return err;
 }
 
+/*
+ * Chunks that must be fetched are gathered into runs of neighbours, each
+ * locked, and each run is asked for at once: a large read or a pull costs a
+ * request per run, not per chunk.  What a reply leaves out is taken up
+ * again from there.
+ */
 int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 {
+	u64 i, run = 0, nr = 0, max = hbx_manifest_run_max(c->manifest);
 	void *buf = NULL;
-	u64 i;
 	int err = 0;
 
-	for (i = first; i <= last; i++) {
-		if (hbx_chunk_verified(c, i))
+	for (i = first; ; i++) {
+		bool more = i <= last;
+
+		if (more && hbx_chunk_verified(c, i))
 			continue;
+		/* A run ends at a gap, at its size or at the end: ask for it. */
+		if (nr && (!more || run + nr != i || nr == max)) {
+			err = hbx_chunks_fetch(c, run, nr, bad);
+			if (err < 0) {
+				nr = 0;
+				break;
+			}
+			if (err < nr) {
+				/* Cut short: take up the rest again from there. */
+				i = run + err - 1;
+				nr = 0;
+				continue;
+			}
+			nr = 0;
+			err = 0;
+		}
+		if (!more)
+			break;
 		if (test_bit(i, c->failed)) {
 			err = -EIO;
+			*bad = i;
 			break;
 		}
-		err = hbx_chunk_verify_one(c, i, &buf, true, true);
-		if (err) {
+		err = hbx_chunk_begin(c, i, &buf, true);
+		if (err == HBX_CHUNK_TO_FETCH) {
+			if (!nr)
+				run = i;
+			nr++;
+			err = 0;
+		} else if (err) {
 			*bad = i;
 			break;
 		}
 	}
+	while (nr)	/* failing: the run is let go as it was */
+		hbx_chunk_unlock(c, run + --nr);
 	kvfree(buf);
 	return err;
 }
@@ -482,13 +536,20 @@ int hbx_block_check(struct hbx_chunks *c, u64 block, const void *data)
 int hbx_chunk_verify_serving(struct hbx_chunks *c, u64 index, bool may_fetch)
 {
 	void *buf = NULL;
+	u64 bad;
 	int err;
 
 	if (hbx_chunk_verified(c, index))
 		return 0;
 	if (test_bit(index, c->failed))
 		return -EIO;
-	err = hbx_chunk_verify_one(c, index, &buf, may_fetch, false);
+	err = hbx_chunk_begin(c, index, &buf, false);
+	if (err == HBX_CHUNK_TO_FETCH && may_fetch) {
+		err = min(hbx_chunks_fetch(c, index, 1, &bad), 0);
+	} else if (err == HBX_CHUNK_TO_FETCH) {
+		hbx_chunk_unlock(c, index);
+		err = -ENODATA;
+	}
 	kvfree(buf);
 	return err;
 }

@@ -53,12 +53,15 @@ struct hbx_chunks {
 	atomic64_t		bytes_fetched;
 
 	/*
-	 * Remote layers: where a chunk that is not (correctly) in the image
-	 * comes from.  Fills a kvmalloc'd *buf (the caller frees it) with the
-	 * len bytes of chunk index, already checked with hbx_chunk_matches();
-	 * 0 or -errno.
+	 * Remote layers: where chunks that are not (correctly) in the image
+	 * come from.  Asked for count chunks from first on (their locks
+	 * held), fills *buf (hbx_rxbuf_alloc()'d, the caller frees it with
+	 * hbx_rxbuf_free(*buf, *len)) with the *len bytes of the first k of
+	 * them, each already checked with hbx_chunk_matches(); returns k
+	 * (1 <= k <= count) or -errno.
 	 */
-	int			(*fetch)(void *ctx, u64 index, void **buf, u32 len);
+	int			(*fetch)(void *ctx, u64 first, u64 count, void **buf,
+					 u32 *len);
 	void			*fetch_ctx;
 };
 
@@ -80,7 +83,9 @@ int hbx_chunks_set_hashes(struct hbx_chunks *c, struct file *hashes,
 /*
  * Make sure chunks [first, last] are verified, hashing those that are not.
  * A remote layer's chunk that is missing or wrong in the image (its cache)
- * is fetched, checked and written there first.
+ * is fetched, checked and written there first; neighbours that are missing
+ * are asked for together, at most HBX_STOQ_RUN_BYTES (or one chunk) at a
+ * time.
  * Returns 0; -EBADMSG if a chunk was just found not to match the manifest
  * (*bad is then its index); -EIO for a chunk that failed before (the image
  * cannot change while attached, so it is not hashed again); or another

@@ -125,7 +125,9 @@ static int hbx_client_hello(struct hbx_peer_sock *ps, const char **why)
 		*why = "peer speaks another protocol version";
 		return -EPROTO;
 	}
-	WRITE_ONCE(ps->ready, true);
+	/* What the server takes, known before any request can be sent. */
+	WRITE_ONCE(ps->runs, !!(be64_to_cpu(hello->features) & HBX_STOQ_FEATURE_RUNS));
+	smp_store_release(&ps->ready, true);
 	ps->skip = be32_to_cpu(ps->hdr.len) - sizeof(*hello);
 	ps->step = HBX_RX_DISCARD;
 	return 0;
@@ -341,12 +343,29 @@ static void hbx_client_give_up(struct hbx_peer *peer, struct hbx_client_req *req
 }
 
 /*
+ * Send the request (its send lock held): a run as one GET_CHUNKS where the
+ * socket's server takes them, else the question for its first chunk.
+ */
+static int hbx_client_send(struct hbx_peer_sock *ps, long timeout, u8 type,
+			   const struct hbx_stoq_get_run *run, u32 id)
+{
+	struct hbx_stoq_get get = { .chunk = run->chunk };
+
+	if (type == HBX_STOQ_GET_CHUNK && be32_to_cpu(run->count) > 1 &&
+	    READ_ONCE(ps->runs))
+		return hbx_stoq_send(ps->sock, timeout, HBX_STOQ_GET_CHUNKS, 0, id,
+				     run, sizeof(*run));
+	memcpy(get.digest, run->digest, HBX_DIGEST_SIZE);
+	return hbx_stoq_send(ps->sock, timeout, type, 0, id, &get, sizeof(get));
+}
+
+/*
  * One try on one socket, waiting at most timeout: 0 and *out, the answered
  * request; -EPIPE if that socket died or could not send (try another); or
  * another error.
  */
 static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
-			  u8 type, const struct hbx_stoq_get *get, u32 max,
+			  u8 type, const struct hbx_stoq_get_run *run, u32 max,
 			  long timeout, const struct hbx_cancel *cancel,
 			  struct hbx_client_req **out)
 {
@@ -377,10 +396,8 @@ static int hbx_client_try(struct hbx_peer *peer, struct hbx_peer_sock *ps,
 		return -EINTR;
 	}
 	req->gen = ps->gen;
-	sending = READ_ONCE(ps->ready);
-	err = sending ?
-	      hbx_stoq_send(ps->sock, timeout, type, 0, req->id, get, sizeof(*get)) :
-	      -EPIPE;
+	sending = smp_load_acquire(&ps->ready);
+	err = sending ? hbx_client_send(ps, timeout, type, run, req->id) : -EPIPE;
 	mutex_unlock(&ps->send_lock);
 	if (err == -ERESTARTSYS || err == -EINTR) {
 		/* A signal before the first byte: the socket is as it was. */
@@ -433,11 +450,14 @@ static int hbx_client_status(const struct hbx_client_req *req)
  * when the layer goes.  Killable throughout.
  */
 static int hbx_client_request(struct hbx_peer *peer, u8 type,
-			      const u8 *digest, u64 chunk, u32 max,
+			      const u8 *digest, u64 chunk, u64 count, u32 max,
 			      void **buf, u32 *len,
 			      const struct hbx_cancel *cancel)
 {
-	struct hbx_stoq_get get = { .chunk = cpu_to_be64(chunk) };
+	struct hbx_stoq_get_run run = {
+		.chunk = cpu_to_be64(chunk),
+		.count = cpu_to_be32(min_t(u64, count, U32_MAX)),
+	};
 	long timeout = hbx_peer_timeout(peer);
 	bool bounded = timeout != MAX_SCHEDULE_TIMEOUT;
 	unsigned long deadline = jiffies + (bounded ? timeout : 0);
@@ -451,7 +471,7 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 		deadline = cancel->deadline;
 		bounded = true;
 	}
-	memcpy(get.digest, digest, HBX_DIGEST_SIZE);
+	memcpy(run.digest, digest, HBX_DIGEST_SIZE);
 	for (;;) {
 		left = bounded ? (long)(deadline - jiffies) : MAX_SCHEDULE_TIMEOUT;
 		if (left <= 0)
@@ -461,7 +481,7 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 		ps = READ_ONCE(peer->stopping) ? NULL : hbx_client_pick(peer, true);
 		if (!ps)
 			return -ENOTCONN;
-		err = hbx_client_try(peer, ps, type, &get, max, left, cancel, &req);
+		err = hbx_client_try(peer, ps, type, &run, max, left, cancel, &req);
 		if (err == -EPIPE)
 			continue;	/* that socket is no longer ready */
 		if (err)
@@ -480,14 +500,14 @@ static int hbx_client_request(struct hbx_peer *peer, u8 type,
 int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
 			    void **buf, u32 *len, const struct hbx_cancel *cancel)
 {
-	return hbx_client_request(peer, HBX_STOQ_GET_MANIFEST, digest, 0,
+	return hbx_client_request(peer, HBX_STOQ_GET_MANIFEST, digest, 0, 1,
 				  HBX_MANIFEST_MAX, buf, len, cancel);
 }
 
-int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
-			 u32 max, void **buf, u32 *len,
-			 const struct hbx_cancel *cancel)
+int hbx_client_get_chunks(struct hbx_peer *peer, const u8 *digest, u64 chunk,
+			  u64 count, u32 max, void **buf, u32 *len,
+			  const struct hbx_cancel *cancel)
 {
-	return hbx_client_request(peer, HBX_STOQ_GET_CHUNK, digest, chunk, max,
-				  buf, len, cancel);
+	return hbx_client_request(peer, HBX_STOQ_GET_CHUNK, digest, chunk, count,
+				  max, buf, len, cancel);
 }

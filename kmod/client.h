@@ -38,8 +38,10 @@ void hbx_client_fail_pending(struct hbx_peer *peer, struct hbx_peer_sock *ps);
 bool hbx_client_ready(struct hbx_peer *peer);
 
 /*
- * Ask the peer for a layer's manifest or for one chunk (at most max bytes).
- * On success *buf is a kvmalloc'd reply the caller owns and *len its
+ * Ask the peer for a layer's manifest, or for count chunks from chunk on
+ * (at most max bytes; a socket whose server takes runs gets one GET_CHUNKS,
+ * any other the first chunk's GET_CHUNK: the reply says which).  On
+ * success *buf is the reply, the caller's (hbx_rxbuf_free()), and *len its
  * length.  Waits at most the peer's timeout and can be killed; a requester
  * that gives up leaves nothing behind that the socket's reader still
  * writes to.  Returns 0, -ENOTCONN (no socket up), -ENOENT (the peer does
@@ -47,8 +49,8 @@ bool hbx_client_ready(struct hbx_peer *peer);
  */
 int hbx_client_get_manifest(struct hbx_peer *peer, const u8 *digest,
 			    void **buf, u32 *len, const struct hbx_cancel *cancel);
-int hbx_client_get_chunk(struct hbx_peer *peer, const u8 *digest, u64 chunk,
-			 u32 max, void **buf, u32 *len,
-			 const struct hbx_cancel *cancel);
+int hbx_client_get_chunks(struct hbx_peer *peer, const u8 *digest, u64 chunk,
+			  u64 count, u32 max, void **buf, u32 *len,
+			  const struct hbx_cancel *cancel);
 
 #endif

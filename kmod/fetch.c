@@ -113,26 +113,43 @@ static void hbx_fetch_cancel_init(struct hbx_cancel *c, struct hbx_source *src,
 	c->deadline = deadline;
 }
 
+/* The bytes of count chunks from first on. */
+static u32 hbx_fetch_run_len(const struct hbx_manifest *m, u64 first, u64 count)
+{
+	u32 len = 0;
+
+	while (count--)
+		len += hbx_manifest_chunk_len(m, first++);
+	return len;
+}
+
 /*
- * One peer, once: 0 and *buf (the caller's to free) if it sent exactly the
- * chunk the manifest names.
+ * One peer, once: how many chunks from first on it sent (at least one),
+ * each exactly as the manifest names it, in *buf (the caller's to free,
+ * *len bytes), or -errno.  A reply with a chunk that does not match, or
+ * that is not whole chunks, is rejected whole.
  */
 static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
-			  u64 index, void **buf, u32 len,
+			  u64 first, u64 count, void **buf, u32 *len,
 			  const struct hbx_cancel *cancel)
 {
-	u64 start = ktime_get_ns();
+	const struct hbx_manifest *m = &layer->manifest;
+	u32 max = hbx_fetch_run_len(m, first, count), got = 0, off = 0;
+	u64 start = ktime_get_ns(), k = 0;
 	void *data = NULL;
-	u32 got = 0;
 	int err;
 
-	trace_hbx_fetch_send(layer, peer, index, len);
-	err = hbx_client_get_chunk(peer, layer->manifest.digest, index, len,
-				   &data, &got, cancel);
-	if (!err && got != len)
-		err = -EPROTO;
-	if (!err) {
-		err = hbx_chunk_matches(&layer->chunks, index, data);
+	trace_hbx_fetch_send(layer, peer, first, count, max);
+	err = hbx_client_get_chunks(peer, m->digest, first, count, max,
+				    &data, &got, cancel);
+	while (!err && off < got && k < count) {
+		u32 chunk_len = hbx_manifest_chunk_len(m, first + k);
+
+		if (got - off < chunk_len) {
+			err = -EPROTO;
+			break;
+		}
+		err = hbx_chunk_matches(&layer->chunks, first + k, data + off);
 		if (err == 0) {
 			/* Wrong bytes: counted, and never written anywhere. */
 			atomic64_inc(&layer->chunks.nr_failed);
@@ -141,13 +158,19 @@ static int hbx_fetch_from(struct hbx_layer *layer, struct hbx_peer *peer,
 		} else if (err == 1) {
 			err = 0;
 		}
+		off += chunk_len;
+		k++;
 	}
-	trace_hbx_fetch_done(layer, peer, index, got, err, start);
-	if (err)
+	if (!err && (!k || off != got))
+		err = -EPROTO;
+	trace_hbx_fetch_done(layer, peer, first, err ? 0 : k, got, err, start);
+	if (err) {
 		hbx_rxbuf_free(data, got);
-	else
-		*buf = data;
-	return err;
+		return err;
+	}
+	*buf = data;
+	*len = got;
+	return k;
 }
 
 /* One question for one peer: 0 when it answered well. */
@@ -217,27 +240,32 @@ static int hbx_fetch_ask(struct hbx_source *src, hbx_ask_fn ask, void *arg,
 
 struct hbx_chunk_ask {
 	struct hbx_layer	*layer;
-	u64			index;
+	u64			first;
+	u64			count;
 	void			**buf;
-	u32			len;
+	u32			*len;
+	int			got;	/* chunks sent, once one peer answered */
 };
 
-static int hbx_ask_chunk(struct hbx_source *src, struct hbx_peer *peer,
-			 void *arg, const struct hbx_cancel *cancel)
+static int hbx_ask_chunks(struct hbx_source *src, struct hbx_peer *peer,
+			  void *arg, const struct hbx_cancel *cancel)
 {
 	struct hbx_chunk_ask *a = arg;
 
-	return hbx_fetch_from(a->layer, peer, a->index, a->buf, a->len, cancel);
+	a->got = hbx_fetch_from(a->layer, peer, a->first, a->count, a->buf,
+				a->len, cancel);
+	return min(a->got, 0);
 }
 
-int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len)
+int hbx_fetch_chunks(void *ctx, u64 first, u64 count, void **buf, u32 *len)
 {
 	struct hbx_layer *layer = ctx;
 	struct hbx_chunk_ask a = {
-		.layer = layer, .index = index, .buf = buf, .len = len,
+		.layer = layer, .first = first, .count = count,
+		.buf = buf, .len = len,
 	};
 
-	return hbx_fetch_ask(&layer->src, hbx_ask_chunk, &a, false);
+	return hbx_fetch_ask(&layer->src, hbx_ask_chunks, &a, false) ?: a.got;
 }
 
 /*

@@ -48,7 +48,7 @@ int hbx_fetch_manifest(struct hbx_source *src, const u8 *digest, bool by_name,
 		       const struct nlattr *attr);
 void hbx_fetch_exit(void);
 
-/* The chunk fetcher of struct hbx_chunks: ctx is the layer. */
-int hbx_fetch_chunk(void *ctx, u64 index, void **buf, u32 len);
+/* The chunk fetcher of struct hbx_chunks (its fetch): ctx is the layer. */
+int hbx_fetch_chunks(void *ctx, u64 first, u64 count, void **buf, u32 *len);
 
 #endif

@@ -742,7 +742,7 @@ struct hbx_layer *hbx_layer_add(const struct hbx_layer_params *p,
 		goto err_free_chunks;
 	hbx_pull_setup(&layer->pull, &layer->chunks);
 	if (hbx_layer_is_remote(layer)) {
-		layer->chunks.fetch = hbx_fetch_chunk;
+		layer->chunks.fetch = hbx_fetch_chunks;
 		layer->chunks.fetch_ctx = layer;
 	}
 	err = hbx_layer_create_disk(layer);

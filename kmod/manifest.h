@@ -65,4 +65,10 @@ static inline u32 hbx_manifest_chunk_len(const struct hbx_manifest *m, u64 index
 		     m->image_size - (index << m->chunk_shift));
 }
 
+/* The most chunks one STOQ run asks for: HBX_STOQ_RUN_BYTES, or one chunk. */
+static inline u32 hbx_manifest_run_max(const struct hbx_manifest *m)
+{
+	return max(1U, HBX_STOQ_RUN_BYTES >> m->chunk_shift);
+}
+
 #endif

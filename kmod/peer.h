@@ -45,6 +45,7 @@ struct hbx_peer_sock {
 	struct socket		*sock;		/* NULL once released */
 	bool			up;
 	bool			ready;		/* client: hello answered */
+	bool			runs;		/* client: its server takes GET_CHUNKS */
 	struct mutex		send_lock;	/* client: one frame at a time; ready, sock */
 	spinlock_t		sock_lock;	/* sock and gen, for hbx_peer_sock_abort() */
 	u32			gen;		/* bumped when the slot takes a new socket */

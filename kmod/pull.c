@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Pulls: fetching every chunk of a remote layer that is not here yet, in the
- * background.  Each worker claims the next chunk and verifies it, which
- * hashes what the cache already holds and fetches the rest, so a pull after
- * a crash resumes where the cache left off and a chunk a reader is already
- * fetching is fetched once (the chunk's lock is shared with the I/O path).
+ * background.  Each worker claims the next run of chunks (as many as one
+ * request may ask for) and verifies it, which hashes what the cache already
+ * holds and fetches the rest, so a pull after a crash resumes where the
+ * cache left off and a chunk a reader is already fetching is fetched once
+ * (the chunk's lock is shared with the I/O path).
  */
 #include <linux/ktime.h>
 #include "chunk.h"
@@ -35,14 +36,17 @@ static void hbx_pull_work(struct work_struct *work)
 {
 	struct hbx_pull *pull = container_of(work, struct hbx_pull_worker, work)->pull;
 	struct hbx_chunks *c = pull->chunks;
-	u64 count = c->manifest->chunk_count, i, bad;
+	u64 count = c->manifest->chunk_count, i, last, bad;
+	/* A run at a time: one request for its missing chunks (chunk.c). */
+	u64 run = hbx_manifest_run_max(c->manifest);
 	int err = 0;
 
 	while (!READ_ONCE(pull->stop)) {
-		i = atomic64_fetch_inc(&pull->next);
+		i = atomic64_fetch_add(run, &pull->next);
 		if (i >= count)
 			break;
-		err = hbx_chunks_verify(c, i, i, &bad);
+		last = min(i + run, count) - 1;
+		err = hbx_chunks_verify(c, i, last, &bad);
 		if (err) {
 			/*
 			 * The first error fails the pull and stops the others;
@@ -56,7 +60,7 @@ static void hbx_pull_work(struct work_struct *work)
 			WRITE_ONCE(pull->stop, true);
 			break;
 		}
-		trace_hbx_pull_progress(pull, i);
+		trace_hbx_pull_progress(pull, last);
 	}
 	if (atomic_dec_and_test(&pull->running))
 		hbx_pull_finish(pull);

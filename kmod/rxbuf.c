@@ -1,32 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The buffers replies arrive in, kept for the next reply.  A pull receives
- * one chunk-sized buffer per chunk and frees it once the chunk is in the
+ * one buffer per run of chunks (a reply of at most HBX_STOQ_RUN_BYTES with
+ * hbx layer build's 64 KiB chunks) and frees it once the run is in the
  * cache; Debian's kernels zero every allocation (init_on_alloc), so a new
- * buffer per chunk costs a clear of the whole chunk for nothing.  A few
- * buffers of the usual chunk size are kept instead: at most
- * HBX_RXBUF_KEEP of them, the module's own (no caller is charged for a
- * buffer it no longer holds), freed when the module goes.  Any other size
- * is allocated and freed as before.
+ * buffer per reply costs a clear of all of it for nothing.  A few buffers
+ * of a run's size are kept instead: at most HBX_RXBUF_KEEP of them, the
+ * module's own (no caller is charged for a buffer it no longer holds),
+ * freed when the module goes.  They take any reply from a chunk of 32 KiB
+ * up to a run; other sizes are allocated and freed as before.
  */
 #include <linux/bvec.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
+#include <linux/hyperbox.h>
 #include "rxbuf.h"
 
-#define HBX_RXBUF_SIZE	(64U << 10)	/* hbx layer build's chunk size */
-#define HBX_RXBUF_KEEP	16		/* 1 MiB: a pull's window and more */
+#define HBX_RXBUF_SIZE	HBX_STOQ_RUN_BYTES
+#define HBX_RXBUF_KEEP	8		/* 2 MiB: a pull's default window */
 
 static DEFINE_SPINLOCK(hbx_rxbufs_lock);
 static void *hbx_rxbufs[HBX_RXBUF_KEEP];
 static unsigned int hbx_rxbufs_nr;
 
-/* Sizes served by a kept buffer: the usual chunk, and the last, shorter one. */
+/* Sizes served by a kept buffer: runs, and chunks of the usual size. */
 static bool hbx_rxbuf_kept_size(u32 len)
 {
-	return len > HBX_RXBUF_SIZE / 2 && len <= HBX_RXBUF_SIZE;
+	return len > (32U << 10) && len <= HBX_RXBUF_SIZE;
 }
 
 void *hbx_rxbuf_alloc(u32 len, gfp_t gfp)

@@ -37,6 +37,7 @@ static int hbx_server_hello(struct hbx_peer_sock *ps,
 {
 	struct hbx_stoq_hello ours = {
 		.version = cpu_to_be32(HBX_STOQ_VERSION),
+		.features = cpu_to_be64(HBX_STOQ_FEATURE_RUNS),
 	};
 
 	if (be32_to_cpu(hello->version) != HBX_STOQ_VERSION) {
@@ -51,6 +52,7 @@ static int hbx_server_hello(struct hbx_peer_sock *ps,
 struct hbx_server_answer {
 	u16		status;
 	u32		len;
+	u32		count;		/* chunks in it */
 	const void	*manifest;	/* the layer's manifest, shared */
 	void		*data;		/* or a copied chunk */
 	struct file	*file;		/* or a chunk spliced from this file */
@@ -157,8 +159,27 @@ static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 	return 0;
 }
 
+/* A status for a chunk that is not to be sent (yet). */
+static u16 hbx_server_refusal(int err)
+{
+	/*
+	 * Never send what did not verify.  Not here yet, or being worked on
+	 * by someone else here: ask again, or elsewhere.
+	 */
+	return err == -ENODATA || err == -EBUSY ? HBX_STOQ_NOT_HERE : HBX_STOQ_FAILED;
+}
+
+/*
+ * A run of count chunks from chunk on goes out as one reply: the first
+ * chunk is answered as GET_CHUNK's is, fetched first if the export says
+ * so; those after it go along only if they are verified here or can be at
+ * once, without a fetch or a wait, and the run stops before the first that
+ * cannot.  They are neighbours in the image and the device, so the reply is
+ * one range, sent as one chunk's is.
+ */
 static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
-			     u8 type, u64 chunk, struct hbx_server_answer *a)
+			     u8 type, u64 chunk, u64 count,
+			     struct hbx_server_answer *a)
 {
 	const struct hbx_manifest *m = &layer->manifest;
 	int err;
@@ -169,25 +190,26 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 		a->manifest = hbx_manifest_get_bytes(m);
 		return 0;
 	}
-	if (chunk >= m->chunk_count) {
+	if (chunk >= m->chunk_count || count > m->chunk_count - chunk ||
+	    count > hbx_manifest_run_max(m)) {
 		a->status = HBX_STOQ_OUT_OF_RANGE;
 		return 0;
 	}
 	err = hbx_chunk_verify_serving(&layer->chunks, chunk,
 				       READ_ONCE(layer->export_missing) != HBX_EXPORT_MISSING_NOT_HERE);
 	if (err) {
-		/*
-		 * Never send what did not verify.  Not here yet, or being
-		 * worked on by someone else here: ask again, or elsewhere.
-		 */
-		a->status = err == -ENODATA || err == -EBUSY ? HBX_STOQ_NOT_HERE :
-							       HBX_STOQ_FAILED;
+		a->status = hbx_server_refusal(err);
 		return 0;
 	}
 	a->len = hbx_manifest_chunk_len(m, chunk);
+	for (a->count = 1; a->count < count; a->count++) {
+		if (hbx_chunk_verify_serving(&layer->chunks, chunk + a->count, false))
+			break;
+		a->len += hbx_manifest_chunk_len(m, chunk + a->count);
+	}
 	err = hbx_server_chunk(layer, sock, chunk, a);
 	if (!err && a->status == HBX_STOQ_OK)
-		atomic64_inc(&layer->chunks_served);
+		atomic64_add(a->count, &layer->chunks_served);
 	return err;
 }
 
@@ -205,22 +227,35 @@ static int hbx_server_send(struct hbx_peer_sock *ps, u64 id,
 			     a->manifest ?: a->data, len);
 }
 
+/*
+ * A request's payload (its length checked with its header): GET_MANIFEST's
+ * and GET_CHUNK's are a struct hbx_stoq_get, GET_CHUNKS' that and more.
+ */
 static int hbx_server_get(struct hbx_peer_sock *ps,
 			  const struct hbx_stoq_hdr *hdr,
 			  const struct hbx_stoq_get *get, const char **why)
 {
-	u64 id = be64_to_cpu(hdr->id), chunk = be64_to_cpu(get->chunk);
+	const struct hbx_stoq_get_run *run = (const void *)get;
+	u64 id = be64_to_cpu(hdr->id), chunk = be64_to_cpu(get->chunk), count = 1;
 	struct hbx_server_answer a = { .status = HBX_STOQ_OK };
 	u64 start = ktime_get_ns();
 	struct hbx_layer *layer;
 	int err = 0;
 
+	if (hdr->type == HBX_STOQ_GET_CHUNKS) {
+		count = be32_to_cpu(run->count);
+		if (!count || run->reserved) {
+			*why = "malformed run request";
+			return -EPROTO;
+		}
+	}
+
 	layer = hbx_layer_get_exported(ps->peer->net, get->digest,
 				       hdr->type == HBX_STOQ_GET_MANIFEST);
 	if (layer) {
-		err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, &a);
-		trace_hbx_serve(ps->peer, layer, hdr->type, chunk, a.status, a.len,
-				a.file || a.pages, start);
+		err = hbx_server_answer(layer, ps->sock, hdr->type, chunk, count, &a);
+		trace_hbx_serve(ps->peer, layer, hdr->type, chunk, a.count, a.status,
+				a.len, a.file || a.pages, start);
 		hbx_layer_put_exported(layer);
 	} else {
 		a.status = HBX_STOQ_UNKNOWN_LAYER;

@@ -93,6 +93,7 @@ static u32 hbx_stoq_request_len(u8 type)
 	case HBX_STOQ_HELLO:		return sizeof(struct hbx_stoq_hello);
 	case HBX_STOQ_GET_MANIFEST:	/* fall through */
 	case HBX_STOQ_GET_CHUNK:	return sizeof(struct hbx_stoq_get);
+	case HBX_STOQ_GET_CHUNKS:	return sizeof(struct hbx_stoq_get_run);
 	default:			return 0;
 	}
 }

@@ -123,28 +123,30 @@ TRACE_EVENT(hbx_read,
 /* A remote layer's chunk was asked of one peer. */
 TRACE_EVENT(hbx_fetch_send,
 	TP_PROTO(const struct hbx_layer *layer, const struct hbx_peer *peer,
-		 u64 chunk, u32 len),
-	TP_ARGS(layer, peer, chunk, len),
+		 u64 chunk, u32 count, u32 len),
+	TP_ARGS(layer, peer, chunk, count, len),
 	TP_STRUCT__entry(
 		__field(u64, chunk)
 		__field(u32, peer)
 		__field(int, layer)
 		__field(u32, len)
+		__field(u32, count)
 	),
 	TP_fast_assign(
 		hbx_trace_assign_lp(__entry, layer, peer);
 		__entry->chunk = chunk;
 		__entry->len = len;
+		__entry->count = count;
 	),
-	TP_printk("hbx%d chunk=%llu len=%u from peer %u", __entry->layer,
-		  __entry->chunk, __entry->len, __entry->peer)
+	TP_printk("hbx%d chunk=%llu count=%u len=%u from peer %u", __entry->layer,
+		  __entry->chunk, __entry->count, __entry->len, __entry->peer)
 );
 
 /* That peer answered, or did not: result, and the bytes that came. */
 TRACE_EVENT(hbx_fetch_done,
 	TP_PROTO(const struct hbx_layer *layer, const struct hbx_peer *peer,
-		 u64 chunk, u32 len, int err, u64 start_ns),
-	TP_ARGS(layer, peer, chunk, len, err, start_ns),
+		 u64 chunk, u32 count, u32 len, int err, u64 start_ns),
+	TP_ARGS(layer, peer, chunk, count, len, err, start_ns),
 	TP_STRUCT__entry(
 		__field(u64, chunk)
 		__field(u64, ns)
@@ -153,6 +155,7 @@ TRACE_EVENT(hbx_fetch_done,
 		__field(u32, len)
 		__field(int, err)
 		__field(u8, result)
+		__field(u32, count)
 	),
 	TP_fast_assign(
 		hbx_trace_assign_lp(__entry, layer, peer);
@@ -161,18 +164,20 @@ TRACE_EVENT(hbx_fetch_done,
 		__entry->len = err ? 0 : len;
 		__entry->err = err;
 		__entry->result = hbx_trace_fetch_result(err);
+		__entry->count = err ? 0 : count;
 	),
-	TP_printk("hbx%d chunk=%llu len=%u from peer %u: %s (err=%d) in %llu ns",
-		  __entry->layer, __entry->chunk, __entry->len, __entry->peer,
-		  hbx_show_fetch_result(__entry->result), __entry->err, __entry->ns)
+	TP_printk("hbx%d chunk=%llu count=%u len=%u from peer %u: %s (err=%d) in %llu ns",
+		  __entry->layer, __entry->chunk, __entry->count, __entry->len,
+		  __entry->peer, hbx_show_fetch_result(__entry->result), __entry->err,
+		  __entry->ns)
 );
 
 /* A peer's request was answered: a chunk (or the manifest) or a status. */
 TRACE_EVENT(hbx_serve,
 	TP_PROTO(const struct hbx_peer *peer, const struct hbx_layer *layer,
-		 u8 type, u64 chunk, u16 status, u32 len, bool zero_copy,
-		 u64 start_ns),
-	TP_ARGS(peer, layer, type, chunk, status, len, zero_copy, start_ns),
+		 u8 type, u64 chunk, u32 count, u16 status, u32 len,
+		 bool zero_copy, u64 start_ns),
+	TP_ARGS(peer, layer, type, chunk, count, status, len, zero_copy, start_ns),
 	TP_STRUCT__entry(
 		__field(u64, chunk)
 		__field(u64, ns)
@@ -182,6 +187,7 @@ TRACE_EVENT(hbx_serve,
 		__field(u16, status)
 		__field(bool, manifest)
 		__field(bool, zero_copy)
+		__field(u32, count)
 	),
 	TP_fast_assign(
 		hbx_trace_assign_lp(__entry, layer, peer);
@@ -191,10 +197,11 @@ TRACE_EVENT(hbx_serve,
 		__entry->status = status;
 		__entry->manifest = type == HBX_STOQ_GET_MANIFEST;
 		__entry->zero_copy = zero_copy;
+		__entry->count = status ? 0 : count;
 	),
-	TP_printk("hbx%d %s%llu len=%u to peer %u status=%u %s in %llu ns",
+	TP_printk("hbx%d %s%llu count=%u len=%u to peer %u status=%u %s in %llu ns",
 		  __entry->layer, __entry->manifest ? "manifest" : "chunk=",
-		  __entry->manifest ? 0ULL : __entry->chunk, __entry->len,
+		  __entry->manifest ? 0ULL : __entry->chunk, __entry->count, __entry->len,
 		  __entry->peer, __entry->status,
 		  __entry->zero_copy ? "zero-copy" : "copied", __entry->ns)
 );

@@ -322,6 +322,12 @@ static unsigned long s_nretry;
 static int s_replaying;
 static double s_peer_add_max;
 
+/* The most chunks a run may ask for, with chunks of 1 << shift bytes. */
+static uint64_t run_max(unsigned int shift)
+{
+	return HBX_STOQ_RUN_BYTES >> shift ?: 1;
+}
+
 /*
  * The kernel's parse of the stream (server.c, stoq.c): the replies it owes,
  * in order, and whether it must close.  Sets the case's expectations.
@@ -357,7 +363,8 @@ static void oracle(struct scase *c)
 		id = be64toh(h.id);
 		want = h.type == HBX_STOQ_HELLO ? sizeof(struct hbx_stoq_hello) :
 		       h.type == HBX_STOQ_GET_MANIFEST || h.type == HBX_STOQ_GET_CHUNK ?
-		       sizeof(struct hbx_stoq_get) : 0;
+		       sizeof(struct hbx_stoq_get) :
+		       h.type == HBX_STOQ_GET_CHUNKS ? sizeof(struct hbx_stoq_get_run) : 0;
 		if (be32toh(h.magic) != HBX_STOQ_MAGIC || h.version != HBX_STOQ_VERSION ||
 		    !want || len > HBX_STOQ_REQUEST_MAX || len != want || h.reserved ||
 		    h.status)
@@ -371,7 +378,10 @@ static void oracle(struct scase *c)
 		if (!hello && h.type != HBX_STOQ_HELLO)
 			break;
 		if (h.type == HBX_STOQ_HELLO) {
-			struct hbx_stoq_hello in, out = { .version = htobe32(HBX_STOQ_VERSION) };
+			struct hbx_stoq_hello in, out = {
+				.version = htobe32(HBX_STOQ_VERSION),
+				.features = htobe64(HBX_STOQ_FEATURE_RUNS),
+			};
 
 			memcpy(&in, s + pos, sizeof(in));
 			if (be32toh(in.version) != HBX_STOQ_VERSION)
@@ -380,20 +390,24 @@ static void oracle(struct scase *c)
 			buf_put(&c->exp, &out, sizeof(out));
 			hello = 1;
 		} else {
-			struct hbx_stoq_get g;
-			uint64_t chunk;
+			struct hbx_stoq_get_run g = { .count = htobe32(1) };
+			uint64_t chunk, count;
 
-			memcpy(&g, s + pos, sizeof(g));
+			memcpy(&g, s + pos, len);
 			chunk = be64toh(g.chunk);
+			count = be32toh(g.count);
+			if (!count || g.reserved)
+				break;			/* a malformed run */
 			if (memcmp(g.digest, la.digest, HBX_DIGEST_SIZE)) {
 				put_hdr(&c->exp, HBX_STOQ_REPLY, HBX_STOQ_UNKNOWN_LAYER, 0, id);
 			} else if (h.type == HBX_STOQ_GET_MANIFEST) {
 				put_hdr(&c->exp, HBX_STOQ_REPLY, HBX_STOQ_OK, la.mlen, id);
 				buf_put(&c->exp, la.mbuf, la.mlen);
-			} else if (chunk >= la.chunks) {
+			} else if (chunk >= la.chunks || count > la.chunks - chunk ||
+				   count > run_max(la.shift)) {
 				put_hdr(&c->exp, HBX_STOQ_REPLY, HBX_STOQ_OUT_OF_RANGE, 0, id);
 			} else {
-				size_t off = chunk << la.shift, l = 1UL << la.shift;
+				size_t off = chunk << la.shift, l = count << la.shift;
 
 				if (off + l > la.size)
 					l = la.size - off;
@@ -442,6 +456,20 @@ static void gen_frame(struct fz_rng *r, struct buf *b, int kind)
 			sizeof(g), id);
 		buf_put(b, &g, sizeof(g));
 		break;
+	case 7: {	/* a run: mostly good, sometimes empty, too long or odd */
+		struct hbx_stoq_get_run run = { .chunk = g.chunk };
+		uint64_t max = run_max(la.shift);
+
+		memcpy(run.digest, g.digest, HBX_DIGEST_SIZE);
+		run.count = htobe32(fz_pct(r, 80) ? 1 + fz_below(r, max) : fz_below(r, max + 3));
+		if (fz_pct(r, 5))
+			run.reserved = (uint32_t)fz_next(r);
+		if (fz_pct(r, 5))
+			fz_bytes(r, run.digest, HBX_DIGEST_SIZE);
+		put_hdr(b, HBX_STOQ_GET_CHUNKS, 0, sizeof(run), id);
+		buf_put(b, &run, sizeof(run));
+		break;
+	}
 	case 5: {	/* garbage */
 		size_t n = 1 + fz_below(r, sizeof(junk));
 
@@ -505,7 +533,7 @@ static void case_make(struct scase *c, uint64_t idx)
 		gen_frame(&r, &c->stream, 0);
 	nframes = fz_below(&r, 7);
 	for (i = 0; i < nframes; i++) {
-		static const uint8_t kinds[] = { 1, 1, 1, 1, 2, 3, 4, 0, 5, 6, 1, 2 };
+		static const uint8_t kinds[] = { 1, 1, 1, 1, 2, 3, 4, 0, 5, 6, 1, 2, 7, 7 };
 
 		gen_frame(&r, &c->stream, kinds[fz_below(&r, sizeof(kinds))]);
 	}
@@ -955,6 +983,7 @@ struct fsock {
 	struct buf	in;
 	struct outq	*q;
 	int		hello_done;
+	int		runs;		/* its hello offered runs */
 };
 
 struct pending {
@@ -968,6 +997,7 @@ static struct {
 	struct fsock	s[2];
 	int		stop;
 	unsigned long	cases, target, manifests, hellos, reconnects, behaviour[B_NBEHAVIOURS];
+	unsigned long	runs;		/* of the cases, GET_CHUNKS */
 	unsigned long	kernel_bad;	/* the kernel sent something wrong */
 	struct pending	pend[64];
 	int		npend;
@@ -1016,6 +1046,7 @@ static int join_fake_server(pthread_t srv, int secs)
  * requests in flight for the fake server to mistreat.
  */
 #define LAYERS	8
+#define READ_CHUNKS	8ULL	/* the most one read asks for */
 
 struct rlayer {
 	uint32_t	index;
@@ -1110,9 +1141,10 @@ static double q_flush(struct fsock *s, double now)
 	return now + 1;
 }
 
-static void chunk_bytes(uint64_t chunk, const uint8_t **p, uint32_t *len)
+/* The bytes of count chunks from chunk on. */
+static void chunk_bytes(uint64_t chunk, uint64_t count, const uint8_t **p, uint32_t *len)
 {
-	size_t off = chunk << lb.shift, l = 1UL << lb.shift;
+	size_t off = chunk << lb.shift, l = count << lb.shift;
 
 	if (off + l > lb.size)
 		l = lb.size - off;
@@ -1121,7 +1153,8 @@ static void chunk_bytes(uint64_t chunk, const uint8_t **p, uint32_t *len)
 }
 
 /* The reply a request deserves, by behaviour. */
-static void answer(struct fsock *s, uint8_t type, uint64_t id, uint64_t chunk)
+static void answer(struct fsock *s, uint8_t type, uint64_t id, uint64_t chunk,
+		   uint64_t count)
 {
 	struct fz_rng *r = &fk.r;
 	struct buf b = { 0 };
@@ -1136,7 +1169,8 @@ static void answer(struct fsock *s, uint8_t type, uint64_t id, uint64_t chunk)
 		/* The manifest mostly right: a layer must attach to be read. */
 		bh = fz_pct(r, 80) ? B_GOOD : fz_below(r, B_STALL);
 	} else {
-		chunk_bytes(chunk, &data, &len);
+		/* A run: whole, or cut short as a server that lacks the rest does. */
+		chunk_bytes(chunk, fz_pct(r, 50) ? count : 1 + fz_below(r, count), &data, &len);
 		for (i = 0; i < B_NBEHAVIOURS; i++)
 			w += b_weights[i];
 		w = fz_below(r, w);
@@ -1181,7 +1215,7 @@ static void answer(struct fsock *s, uint8_t type, uint64_t id, uint64_t chunk)
 
 			if (other == chunk)
 				other = (chunk + 1) % lb.chunks;
-			chunk_bytes(other, &data, &len);
+			chunk_bytes(other, 1, &data, &len);
 		}
 		put_hdr(&b, HBX_STOQ_REPLY, 0, len, id);
 		copy = malloc(len);
@@ -1309,6 +1343,10 @@ static void answer_hello(struct fsock *s, uint64_t id)
 	int i;
 
 	fk.hellos++;
+	/* Half the servers take runs: the kernel must ask them only of those. */
+	s->runs = fz_pct(r, 50);
+	if (s->runs)
+		h.features = htobe64(HBX_STOQ_FEATURE_RUNS);
 	i = fz_below(r, 20);
 	if (verbose > 1)
 		LOG("fake server: hello on fd %d: answer %d", s->fd, i);
@@ -1348,7 +1386,7 @@ static int fake_input(struct fsock *s)
 		if (be32toh(h.magic) != HBX_STOQ_MAGIC || h.version != HBX_STOQ_VERSION ||
 		    h.status || h.reserved || len > HBX_STOQ_REQUEST_MAX ||
 		    (h.type != HBX_STOQ_HELLO && h.type != HBX_STOQ_GET_MANIFEST &&
-		     h.type != HBX_STOQ_GET_CHUNK)) {
+		     h.type != HBX_STOQ_GET_CHUNK && h.type != HBX_STOQ_GET_CHUNKS)) {
 			LOG("FAIL client side: the kernel sent a bad frame (type %u, len %u)",
 			    h.type, len);
 			return -1;
@@ -1358,20 +1396,35 @@ static int fake_input(struct fsock *s)
 		if (h.type == HBX_STOQ_HELLO) {
 			answer_hello(s, be64toh(h.id));
 		} else {
-			struct hbx_stoq_get g;
-			uint64_t chunk;
+			struct hbx_stoq_get_run g = { .count = htobe32(1) };
+			size_t want = h.type == HBX_STOQ_GET_CHUNKS ? sizeof(g) :
+				      sizeof(struct hbx_stoq_get);
+			uint64_t chunk, count;
 
-			memcpy(&g, s->in.p + HDR, sizeof(g));
+			if (len != want) {
+				LOG("FAIL client side: the kernel sent a request of the wrong length");
+				return -1;
+			}
+			memcpy(&g, s->in.p + HDR, len);
 			chunk = be64toh(g.chunk);
-			if (len != sizeof(g) || memcmp(g.digest, lb.digest, HBX_DIGEST_SIZE) ||
-			    (h.type == HBX_STOQ_GET_CHUNK && chunk >= lb.chunks)) {
+			count = be32toh(g.count);
+			if (h.type == HBX_STOQ_GET_CHUNKS && (!s->runs || count < 2 ||
+			    count > run_max(lb.shift) || g.reserved)) {
+				LOG("FAIL client side: the kernel asked a run it should not (runs offered: %d, count %llu)",
+				    s->runs, (unsigned long long)count);
+				return -1;
+			}
+			if (memcmp(g.digest, lb.digest, HBX_DIGEST_SIZE) ||
+			    (h.type != HBX_STOQ_GET_MANIFEST &&
+			     (chunk >= lb.chunks || count > lb.chunks - chunk))) {
 				LOG("FAIL client side: the kernel asked for what it cannot want");
 				return -1;
 			}
 			if (fk.npend == 64)
 				memmove(fk.pend, fk.pend + 1, 63 * sizeof(fk.pend[0])), fk.npend--;
 			fk.pend[fk.npend++] = (struct pending){ be64toh(h.id), chunk };
-			answer(s, h.type, be64toh(h.id), chunk);
+			fk.runs += h.type == HBX_STOQ_GET_CHUNKS;
+			answer(s, h.type, be64toh(h.id), chunk, count);
 		}
 		memmove(s->in.p, s->in.p + HDR + len, s->in.len - HDR - len);
 		s->in.len -= HDR + len;
@@ -1482,7 +1535,8 @@ static void *reader(void *arg)
 
 	snprintf(path, sizeof(path), "/dev/hbx%u", l->index);
 	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	if (fd < 0 || posix_memalign((void **)&buf, 4096, 1UL << lb.shift)) {
+	/* Reads of up to READ_CHUNKS chunks: several missing ones go as a run. */
+	if (fd < 0 || posix_memalign((void **)&buf, 4096, READ_CHUNKS << lb.shift)) {
 		LOG("reader: open %s: %s", path, strerror(errno));
 		pthread_mutex_lock(&rd.lock);
 		rd.other++;
@@ -1491,7 +1545,7 @@ static void *reader(void *arg)
 		return NULL;
 	}
 	while (!__atomic_load_n(&rd.round_over, __ATOMIC_ACQUIRE)) {
-		uint64_t c = fz_below(&r, lb.chunks);
+		uint64_t c = fz_below(&r, lb.chunks), n, k;
 		const uint8_t *want;
 		uint32_t len;
 		double t;
@@ -1500,7 +1554,10 @@ static void *reader(void *arg)
 
 		for (int tries = 0; tries < 8 && l->cached[c]; tries++)
 			c = fz_below(&r, lb.chunks);
-		chunk_bytes(c, &want, &len);
+		n = 1 + fz_below(&r, READ_CHUNKS);
+		if (n > lb.chunks - c)
+			n = lb.chunks - c;
+		chunk_bytes(c, n, &want, &len);
 		t = fz_now();
 		got = pread(fd, buf, len, c << lb.shift);
 		err = errno;
@@ -1509,21 +1566,28 @@ static void *reader(void *arg)
 		rd.reads++;
 		if (t > rd.max_read)
 			rd.max_read = t;
-		if (t > TIMEOUT_MS / 1000.0 + MARGIN && !stalled(fz_now() - t, fz_now())) {
+		/*
+		 * Each chunk may cost a wait for another reader's request and
+		 * one request of our own (a run cut short leaves the rest to
+		 * another), each within the timeout.
+		 */
+		if (t > 2 * n * TIMEOUT_MS / 1000.0 + MARGIN &&
+		    !stalled(fz_now() - t, fz_now())) {
 			rd.slow++;
-			LOG("FAIL client side: a read of chunk %llu of %s took %.1f s",
-			    (unsigned long long)c, path, t);
+			LOG("FAIL client side: a read of chunks %llu+%llu of %s took %.1f s",
+			    (unsigned long long)c, (unsigned long long)n, path, t);
 		}
 		if (got == (ssize_t)len && !memcmp(buf, want, len)) {
 			rd.ok++;
-			if (!l->cached[c]) {
-				l->cached[c] = 1;
-				l->ncached++;
-			}
+			for (k = c; k < c + n; k++)
+				if (!l->cached[k]) {
+					l->cached[k] = 1;
+					l->ncached++;
+				}
 		} else if (got == (ssize_t)len) {
 			rd.wrong++;
-			LOG("FAIL client side: chunk %llu of %s read back WRONG BYTES",
-			    (unsigned long long)c, path);
+			LOG("FAIL client side: chunks %llu+%llu of %s read back WRONG BYTES",
+			    (unsigned long long)c, (unsigned long long)n, path);
 		} else if (got < 0 && err == EIO) {
 			rd.eio++;
 		} else {
@@ -1632,13 +1696,17 @@ static int client_side(struct hbx_nl *nl, unsigned long count)
 	    fk.cases, fz_now() - t0, rounds, LAYERS, rd.reads, rd.ok, rd.eio, rd.wrong, rd.other,
 	    rd.slow, rd.max_read);
 	LOG("client side: %lu hellos, %lu manifest requests (%d attach attempts failed), "
-	    "%lu sockets handed in", fk.hellos, fk.manifests, manifest_errors, fk.reconnects);
+	    "%lu sockets handed in, %lu runs asked", fk.hellos, fk.manifests, manifest_errors,
+	    fk.reconnects, fk.runs);
 	for (i = 0; i < B_NBEHAVIOURS; i++)
 		LOG("  %-6lu %s", fk.behaviour[i], b_names[i]);
 	for (k = 0; k < LAYERS; k++)
 		free(rd.l[k].cached);
+	/* Half the servers offer runs and reads span chunks: some must come. */
+	if (!fk.runs)
+		LOG("FAIL client side: the kernel asked no run of the servers that offered them");
 	if (rd.wrong || rd.other || rd.slow || fk.kernel_bad || attach_failures || err ||
-	    !rd.ok)
+	    !rd.ok || !fk.runs)
 		return -1;
 	client_short = fk.cases < count ? fk.cases : 0;
 	return 0;

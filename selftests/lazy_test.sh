@@ -10,6 +10,8 @@
 #              cache, it fetches exactly the chunks that were missing
 #   liar       a peer that sends corrupt chunks: caught, counted, fetched
 #              again from the honest one
+#   runs       a pull asks for runs of chunks; servers that cut runs short,
+#              send ragged ones or lie in them are handled
 #   not-here   B answers NOT_HERE for chunks it lacks; C asks A instead
 #   shared     eight readers of one missing chunk cause one fetch
 #   forever    timeout 0 waits for a dead peer, and the reader stays killable
@@ -109,9 +111,10 @@ tap_result $? "lazy.a_and_b_serve"
 # A's link to B is slowed to 1 Mbit/s until C has read, so B's prefetch is
 # still running then whatever the machine's speed (the whole layer takes
 # 100 s at that rate, C's read a few chunks), and B must fetch first what C
-# asks and it lacks.  B prefetches one chunk at a time, so a chunk C asks for
-# waits behind at most one (half a second), well within the timeouts.  A
-# slower kernel (HBX_TIME_SCALE) gets a slower link and longer timeouts alike.
+# asks and it lacks.  B prefetches one run at a time (four 64 KiB chunks, one
+# request), so a chunk C asks for waits behind at most one run (two seconds),
+# within the timeouts.  A slower kernel (HBX_TIME_SCALE) gets a slower link
+# and longer timeouts alike.
 tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 1000)" burst 32kb latency 2s
 tap_result $? "chain.slow_link_a_to_b"
 pa=$(connect b 10.78.0.1 node-a --connections 2 --timeout-ms "$(hbx_scaled 5000)") &&
@@ -268,6 +271,52 @@ tap_check "liar.corrupt_chunks_counted_on_the_layer" test "$(lf "$b4" verify-fai
 tap_check "liar.corrupt_chunks_counted_on_the_peer" test "$(pf b "$pl" corrupt-chunks)" -gt 0
 tap_check "liar.fetched_again_from_the_other_peer" test "$(lf "$b4" fetch-retries)" -gt 0
 $hbx layer del "$b4"
+
+# --- runs: one request asks for several neighbouring chunks.  A pull from
+# a server that takes runs needs a request per run, not per chunk.
+b8=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b8.cache")
+asked=$(pf b "$pa" requests)
+on b "$hbx" layer pull "$b8" -q && cmp -s "$work/layer.erofs" "$work/b8.cache"
+tap_result $? "runs.pull_completes"
+asked=$(( $(pf b "$pa" requests) - asked ))
+echo "# $asked requests for $total chunks"
+tap_check "runs.a_pull_asks_for_runs_not_single_chunks" test "$asked" -le $((total / 2))
+$hbx layer del "$b8"
+# Servers that take runs and misbehave with them: a run cut short is
+# finished by more requests; one that is not whole chunks, or has a bad
+# chunk in it, is thrown away whole and asked of the next peer.
+port=7440
+for mode in runs-short runs-ragged runs-lie; do
+	on a "$liar" --mode "$mode" "10.78.0.1:$port" "$work/layer.erofs" "$work/layer.manifest" \
+		> "$work/$mode.log" 2>&1 &
+	pids="$pids $!"
+	hbx_wait_listening "$work/$mode.log"
+	pr=$(on b "$hbx" peer connect "10.78.0.1:$port" --insecure --timeout-ms 3000)
+	port=$((port + 1))
+	peers="$pr,$pa"
+	[ "$mode" = runs-short ] && peers=$pr	# it alone: it must suffice
+	b9=$(attach b --remote "$peers" --digest "$digest" --cache "$work/b9.cache")
+	on b "$hbx" layer pull "$b9" -q && cmp -s "$work/layer.erofs" "$work/b9.cache"
+	tap_result $? "runs.$mode.pull_gets_the_right_bytes"
+	tap_check "runs.$mode.was_asked_for_runs" grep -q "^run of [2-9]" "$work/$mode.log"
+	echo "# $mode: $(grep -c '^run of' "$work/$mode.log") runs asked, requests $(pf b "$pr" requests), corrupt $(pf b "$pr" corrupt-chunks), retries $(lf "$b9" fetch-retries), fetched $(lf "$b9" chunks-fetched) of $total"
+	case $mode in
+	runs-short)
+		tap_check "runs.$mode.every_chunk_fetched_once" test "$(lf "$b9" chunks-fetched)" = "$total"
+		tap_check "runs.$mode.a_request_per_chunk" test "$(pf b "$pr" requests)" -ge "$total"
+		;;
+	runs-ragged)
+		tap_check "runs.$mode.asked_of_the_other_peer" test "$(lf "$b9" fetch-retries)" -gt 0
+		;;
+	runs-lie)
+		tap_check "runs.$mode.counted_on_the_peer" test "$(pf b "$pr" corrupt-chunks)" -gt 0
+		tap_check "runs.$mode.asked_of_the_other_peer" test "$(lf "$b9" fetch-retries)" -gt 0
+		;;
+	esac
+	$hbx layer del "$b9"
+	on b "$hbx" peer del "$pr"
+	rm -f "$work/b9.cache"
+done
 
 # --- eight readers of one missing chunk share one fetch.
 b7=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b7.cache")

@@ -626,6 +626,133 @@ TEST_F(serve, chunk_out_of_range_gets_a_status_and_the_socket_stays)
 	expect_status_then_served(_metadata, self, &f, HBX_STOQ_OUT_OF_RANGE);
 }
 
+/* A GET_CHUNKS frame: count chunks from chunk on. */
+struct run_frame {
+	struct hbx_stoq_hdr	h;
+	struct hbx_stoq_get_run	r;
+};
+
+static struct run_frame run_frame_of(const uint8_t *digest, uint64_t chunk,
+				     uint32_t count, uint64_t id)
+{
+	struct run_frame f = {
+		.h = frame_hdr(HBX_STOQ_GET_CHUNKS, id, sizeof(struct hbx_stoq_get_run)),
+		.r.chunk = htobe64(chunk),
+		.r.count = htobe32(count),
+	};
+
+	memcpy(f.r.digest, digest, HBX_DIGEST_SIZE);
+	return f;
+}
+
+/* Hellos both ways on a plaintext peer: the server's features. */
+static uint64_t hello_features(struct __test_metadata *_metadata,
+			       struct _test_data_serve *self, struct peer_info *p)
+{
+	struct hbx_stoq_hello *hello;
+	struct hbx_stoq_hdr h;
+	uint64_t features;
+	void *data;
+
+	if (peer_add(self->nl, self->server, 1, p) || send_hello(self->client) ||
+	    recv_frame(self->client, &h, &data) || h.type != HBX_STOQ_HELLO ||
+	    be32toh(h.len) < sizeof(*hello)) {
+		TH_LOG("no hello from the server");
+		return 0;
+	}
+	hello = data;
+	features = be64toh(hello->features);
+	free(data);
+	return features;
+}
+
+/*
+ * A run comes back as one reply: the chunks' bytes back to back, the last
+ * (short or not) included, and it counts as one request.
+ */
+TEST_F(serve, a_run_of_chunks_comes_back_as_one_reply_of_their_bytes)
+{
+	struct run_frame mid = run_frame_of(self->digest, 2, 5, 40);
+	struct run_frame end = run_frame_of(self->digest, NCHUNKS - 3, 3, 41);
+	struct peer_info p, g;
+	struct hbx_stoq_hdr h;
+	void *data;
+	int i;
+
+	ASSERT_TRUE(hello_features(_metadata, self, &p) & HBX_STOQ_FEATURE_RUNS);
+	ASSERT_EQ(0, send_all(self->client, &mid, sizeof(mid)));
+	ASSERT_EQ(0, send_all(self->client, &end, sizeof(end)));
+	ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(40, be64toh(h.id));
+	ASSERT_EQ(5 << CHUNK_SHIFT, be32toh(h.len));
+	EXPECT_EQ(0, memcmp(data, self->data + (2 << CHUNK_SHIFT), 5 << CHUNK_SHIFT));
+	free(data);
+	ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(41, be64toh(h.id));
+	ASSERT_EQ(IMAGE_SIZE - ((NCHUNKS - 3) << CHUNK_SHIFT), be32toh(h.len));
+	EXPECT_EQ(0, memcmp(data, self->data + ((NCHUNKS - 3) << CHUNK_SHIFT),
+			    be32toh(h.len)));
+	free(data);
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+		if (g.requests == 3)
+			break;
+		usleep(20 * 1000);
+	}
+	EXPECT_EQ(3, g.requests);	/* the hello and two runs */
+	EXPECT_EQ(0, g.protocol_errors);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+/*
+ * A run that reaches past the layer's end (here also past the most a run
+ * may ask) gets a status, and the socket carries on.
+ */
+TEST_F(serve, a_run_past_the_end_gets_out_of_range_and_the_socket_stays)
+{
+	struct run_frame past = run_frame_of(self->digest, NCHUNKS - 2, 3, 50);
+	struct run_frame huge = run_frame_of(self->digest, 0,
+					     (HBX_STOQ_RUN_BYTES >> CHUNK_SHIFT) + 1, 51);
+	struct run_frame good = run_frame_of(self->digest, 0, 2, 52);
+	struct peer_info p, g;
+	struct hbx_stoq_hdr h;
+	void *data;
+
+	ASSERT_TRUE(hello_features(_metadata, self, &p) & HBX_STOQ_FEATURE_RUNS);
+	ASSERT_EQ(0, send_all(self->client, &past, sizeof(past)));
+	EXPECT_EQ(HBX_STOQ_OUT_OF_RANGE, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(0, be32toh(h.len));
+	free(data);
+	ASSERT_EQ(0, send_all(self->client, &huge, sizeof(huge)));
+	EXPECT_EQ(HBX_STOQ_OUT_OF_RANGE, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(0, be32toh(h.len));
+	free(data);
+	ASSERT_EQ(0, send_all(self->client, &good, sizeof(good)));
+	ASSERT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
+	EXPECT_EQ(2 << CHUNK_SHIFT, be32toh(h.len));
+	EXPECT_EQ(0, memcmp(data, self->data, 2 << CHUNK_SHIFT));
+	free(data);
+	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
+	EXPECT_EQ(0, g.protocol_errors);
+	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+TEST_F(serve, a_run_of_no_chunks_drops_the_socket)
+{
+	struct run_frame f = run_frame_of(self->digest, 0, 0, 1);
+
+	expect_dropped(_metadata, self, &f, sizeof(f), 1, "malformed run");
+}
+
+TEST_F(serve, a_run_with_its_reserved_field_set_drops_the_socket)
+{
+	struct run_frame f = run_frame_of(self->digest, 0, 1, 1);
+
+	f.r.reserved = htobe32(1);
+	expect_dropped(_metadata, self, &f, sizeof(f), 1, "malformed run");
+}
+
 TEST_F(serve, unexported_layer_is_not_served)
 {
 	struct nl_msg *msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_EXPORT, 0);

@@ -16,8 +16,14 @@
  *          one at its end (the client gave the socket up): prints
  *          "deaf: N whole frames, then EOF|a cut frame at EOF|..." or
  *          "deaf: N whole frames, then a broken one at byte B"
+ * and three that say in their hello that they take runs (GET_CHUNKS),
+ * answer single chunks well, and print "run of N from I" for each run:
+ *   runs-short   answers a run with its first chunk only, right bytes
+ *   runs-ragged  answers a run with its first chunk and half the next,
+ *                right bytes: not whole chunks
+ *   runs-lie     answers a run whole, one byte of its last chunk flipped
  * One process per connection.
- *   stoq_liar [--mode lie|stall|drip|mute|deaf] ADDR:PORT IMAGE MANIFEST
+ *   stoq_liar [--mode MODE] ADDR:PORT IMAGE MANIFEST
  */
 #include <endian.h>
 #include <errno.h>
@@ -44,8 +50,40 @@ static void die(const char *what)
 	exit(1);
 }
 
-enum mode { LIE, STALL, DRIP, MUTE, DEAF };
+enum mode { LIE, STALL, DRIP, MUTE, DEAF, RUNS_SHORT, RUNS_RAGGED, RUNS_LIE };
 static enum mode mode = LIE;
+static const char *const modes[] = {
+	[LIE] = "lie", [STALL] = "stall", [DRIP] = "drip", [MUTE] = "mute",
+	[DEAF] = "deaf", [RUNS_SHORT] = "runs-short", [RUNS_RAGGED] = "runs-ragged",
+	[RUNS_LIE] = "runs-lie",
+};
+
+static int takes_runs(void)
+{
+	return mode == RUNS_SHORT || mode == RUNS_RAGGED || mode == RUNS_LIE;
+}
+
+/*
+ * The bytes a runs mode sends for count chunks from chunk on (buf holds
+ * them, n bytes, read whole from the image): how many, after its damage.
+ */
+static size_t runs_reply(uint8_t *buf, size_t n, uint32_t count, uint32_t chunk_size)
+{
+	size_t one = n < chunk_size ? n : chunk_size;
+
+	switch (mode) {
+	case RUNS_SHORT:
+		return one;
+	case RUNS_RAGGED:
+		return count > 1 && n > one ? one + (n - one) / 2 : one;
+	default: {	/* RUNS_LIE: the middle of the last chunk */
+		size_t last = (n - 1) / chunk_size * chunk_size;
+
+		buf[last + (n - last) / 2] ^= 0x5a;
+		return n;
+	}
+	}
+}
 
 /*
  * read(2) of up to len bytes, waiting at most 3 s for the first: 0 at EOF,
@@ -128,14 +166,19 @@ static void serve(int fd, int image, const uint8_t *m, size_t mlen)
 {
 	const struct hbx_manifest_header *mh = (const void *)m;
 	uint32_t chunk_size = 1U << mh->chunk_shift;
-	uint8_t *buf = malloc(chunk_size);
+	uint32_t run_max = chunk_size > HBX_STOQ_RUN_BYTES ? 1 : HBX_STOQ_RUN_BYTES / chunk_size;
+	uint8_t *buf = malloc((size_t)chunk_size * run_max);
 	uint8_t payload[HBX_STOQ_REQUEST_MAX];
-	struct hbx_stoq_hello hello = { .version = htobe32(HBX_STOQ_VERSION) };
+	struct hbx_stoq_hello hello = {
+		.version = htobe32(HBX_STOQ_VERSION),
+		.features = htobe64(takes_runs() ? HBX_STOQ_FEATURE_RUNS : 0),
+	};
 	struct hbx_stoq_hdr h;
 
 	while (buf && !stoq_xfer(fd, &h, sizeof(h), 0)) {
-		uint32_t len = be32toh(h.len);
+		uint32_t len = be32toh(h.len), count = 1;
 		struct hbx_stoq_get *get = (void *)payload;
+		struct hbx_stoq_get_run *run = (void *)payload;
 		uint64_t id = be64toh(h.id), chunk;
 		ssize_t n;
 
@@ -160,14 +203,25 @@ static void serve(int fd, int image, const uint8_t *m, size_t mlen)
 		if (mode == STALL)
 			continue;	/* read and ignored: silence */
 		chunk = be64toh(get->chunk);
-		n = pread(image, buf, chunk_size, chunk * chunk_size);
+		if (h.type == HBX_STOQ_GET_CHUNKS) {
+			count = be32toh(run->count);
+			if (!takes_runs() || !count || count > run_max)
+				break;	/* a client that should not have asked */
+		}
+		n = pread(image, buf, (size_t)chunk_size * count, chunk * chunk_size);
 		if (n <= 0)
 			break;
 		if (mode == DRIP) {
 			drip(fd, id, buf, n);
 			break;
 		}
-		buf[n / 2] ^= 0x5a;	/* the lie */
+		if (h.type == HBX_STOQ_GET_CHUNKS) {
+			printf("run of %u from %llu\n", count, (unsigned long long)chunk);
+			fflush(stdout);
+			n = runs_reply(buf, n, count, chunk_size);
+		}
+		if (mode == LIE)
+			buf[n / 2] ^= 0x5a;	/* the lie */
 		if (stoq_send_frame(fd, HBX_STOQ_REPLY, 0, id, buf, n))
 			break;
 	}
@@ -183,21 +237,16 @@ int main(int argc, char **argv)
 	int lfd, image, mfd;
 
 	if (argc == 6 && !strcmp(argv[1], "--mode")) {
-		if (!strcmp(argv[2], "stall"))
-			mode = STALL;
-		else if (!strcmp(argv[2], "drip"))
-			mode = DRIP;
-		else if (!strcmp(argv[2], "mute"))
-			mode = MUTE;
-		else if (!strcmp(argv[2], "deaf"))
-			mode = DEAF;
-		else if (strcmp(argv[2], "lie"))
-			die("unknown mode (lie, stall, drip, mute or deaf)");
+		for (mode = 0; mode < sizeof(modes) / sizeof(modes[0]); mode++)
+			if (!strcmp(argv[2], modes[mode]))
+				break;
+		if (mode == sizeof(modes) / sizeof(modes[0]))
+			die("unknown mode (lie, stall, drip, mute, deaf, runs-short, runs-ragged or runs-lie)");
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc != 4)
-		die("usage: stoq_liar [--mode lie|stall|drip|mute|deaf] ADDR:PORT IMAGE MANIFEST");
+		die("usage: stoq_liar [--mode MODE] ADDR:PORT IMAGE MANIFEST");
 	image = open(argv[2], O_RDONLY);
 	mfd = open(argv[3], O_RDONLY);
 	if (image < 0 || mfd < 0 || fstat(mfd, &st) || !(m = malloc(st.st_size)) ||

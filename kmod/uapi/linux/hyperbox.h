@@ -259,7 +259,18 @@ enum hbx_peer_attr {
  * and GET_CHUNK requests, each with an id of its choosing, and may have many
  * in flight on one socket; every request gets one REPLY carrying its id, a
  * status and, on success, the manifest or the chunk's bytes.  A server only
- * sends chunks that have been verified against the manifest.  GET_MANIFEST
+ * sends chunks that have been verified against the manifest.
+ *
+ * A server whose HELLO sets HBX_STOQ_FEATURE_RUNS also takes GET_CHUNKS:
+ * a run of count chunks from chunk on, answered by one REPLY whose bytes
+ * are the first k of them back to back, 1 <= k <= count, each whole (a
+ * server sends the chunks it has, verified, and stops before the first it
+ * has not); the status is the first chunk's.  A run asks for at most
+ * HBX_STOQ_RUN_BYTES or one chunk, whichever is more, and never past the
+ * layer's end: a server refuses a longer one (OUT_OF_RANGE).  One request
+ * and one reply per run rather than per chunk: fewer frames, wakeups and
+ * round trips for the same bytes.  Clients ask it only of servers that
+ * said they take it.  GET_MANIFEST
  * may name the layer by its export name's key instead of its digest
  * (HBX_A_LAYER_EXPORT_NAME); a server that has no such name answers
  * UNKNOWN_LAYER, as for a digest.  A frame with
@@ -268,12 +279,15 @@ enum hbx_peer_attr {
 #define HBX_STOQ_MAGIC		0x53544f51	/* "STOQ" */
 #define HBX_STOQ_VERSION	1
 #define HBX_STOQ_REQUEST_MAX	64		/* payload bytes of any request */
+#define HBX_STOQ_RUN_BYTES	(256U << 10)	/* the most a run asks, if over one chunk */
+#define HBX_STOQ_FEATURE_RUNS	(1ULL << 0)	/* hello.features: takes GET_CHUNKS */
 
 enum hbx_stoq_type {
 	HBX_STOQ_HELLO = 1,		/* payload: struct hbx_stoq_hello */
 	HBX_STOQ_GET_MANIFEST,		/* payload: struct hbx_stoq_get (chunk 0) */
 	HBX_STOQ_GET_CHUNK,		/* payload: struct hbx_stoq_get */
 	HBX_STOQ_REPLY,			/* payload: data, when status is OK */
+	HBX_STOQ_GET_CHUNKS,		/* payload: struct hbx_stoq_get_run */
 };
 
 enum hbx_stoq_status {
@@ -297,12 +311,19 @@ struct hbx_stoq_hdr {
 struct hbx_stoq_hello {
 	__be32	version;	/* HBX_STOQ_VERSION */
 	__be32	reserved;
-	__be64	features;	/* none defined yet */
+	__be64	features;	/* HBX_STOQ_FEATURE_*; others are ignored */
 };
 
 struct hbx_stoq_get {
 	__u8	digest[HBX_DIGEST_SIZE];	/* the layer */
 	__be64	chunk;
+};
+
+struct hbx_stoq_get_run {
+	__u8	digest[HBX_DIGEST_SIZE];	/* the layer */
+	__be64	chunk;				/* the first */
+	__be32	count;				/* chunks, at least 1 */
+	__be32	reserved;			/* zero */
 };
 
 /*
