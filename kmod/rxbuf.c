@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The buffers replies arrive in, kept for the next reply.  A pull receives
- * one buffer per run of chunks (a reply of at most HBX_STOQ_RUN_BYTES with
- * hbx layer build's 64 KiB chunks) and frees it once the run is in the
- * cache; Debian's kernels zero every allocation (init_on_alloc), so a new
- * buffer per reply costs a clear of all of it for nothing.  A few buffers
- * of a run's size are kept instead: at most HBX_RXBUF_KEEP of them, the
- * module's own (no caller is charged for a buffer it no longer holds),
- * freed when the module goes.  They take any reply from a chunk of 32 KiB
- * up to a run; other sizes are allocated and freed as before.
+ * one buffer per run of chunks (HBX_STOQ_RUN_BYTES, with hbx layer build's
+ * 64 KiB chunks) and a cold read one per chunk (remote layers' requests
+ * are a chunk each), and each is freed once its bytes are in the cache;
+ * Debian's kernels zero every allocation (init_on_alloc), so a new buffer
+ * per reply costs a clear of all of it for nothing.  A few buffers of
+ * each of those two sizes are kept instead, the module's own (no caller is
+ * charged for a buffer it no longer holds), freed when the module goes:
+ * 1 MiB of chunks and 2 MiB of runs, a pull's default window of either.
+ * A reply of at least half a class's size takes that class's buffers;
+ * others are allocated and freed as they come.
  */
 #include <linux/bvec.h>
 #include <linux/mm.h>
@@ -18,40 +20,57 @@
 #include <linux/hyperbox.h>
 #include "rxbuf.h"
 
-#define HBX_RXBUF_SIZE	HBX_STOQ_RUN_BYTES
-#define HBX_RXBUF_KEEP	8		/* 2 MiB: a pull's default window */
+#define HBX_RXBUF_KEEP_MAX	16
+
+struct hbx_rxbuf_class {
+	u32		size;
+	unsigned int	keep;
+	unsigned int	nr;
+	void		*bufs[HBX_RXBUF_KEEP_MAX];
+};
 
 static DEFINE_SPINLOCK(hbx_rxbufs_lock);
-static void *hbx_rxbufs[HBX_RXBUF_KEEP];
-static unsigned int hbx_rxbufs_nr;
+static struct hbx_rxbuf_class hbx_rxbuf_classes[] = {
+	{ .size = 64U << 10, .keep = 16 },
+	{ .size = HBX_STOQ_RUN_BYTES, .keep = 8 },
+};
 
-/* Sizes served by a kept buffer: runs, and chunks of the usual size. */
-static bool hbx_rxbuf_kept_size(u32 len)
+/* The class that serves len bytes, or NULL. */
+static struct hbx_rxbuf_class *hbx_rxbuf_class(u32 len)
 {
-	return len > (32U << 10) && len <= HBX_RXBUF_SIZE;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(hbx_rxbuf_classes); i++)
+		if (len >= hbx_rxbuf_classes[i].size / 2 &&
+		    len <= hbx_rxbuf_classes[i].size)
+			return &hbx_rxbuf_classes[i];
+	return NULL;
 }
 
 void *hbx_rxbuf_alloc(u32 len, gfp_t gfp)
 {
+	struct hbx_rxbuf_class *class = hbx_rxbuf_class(len);
 	void *buf = NULL;
 
-	if (!hbx_rxbuf_kept_size(len))
+	if (!class)
 		return kvmalloc(len, gfp);
 	spin_lock(&hbx_rxbufs_lock);
-	if (hbx_rxbufs_nr)
-		buf = hbx_rxbufs[--hbx_rxbufs_nr];
+	if (class->nr)
+		buf = class->bufs[--class->nr];
 	spin_unlock(&hbx_rxbufs_lock);
-	return buf ?: kvmalloc(HBX_RXBUF_SIZE, gfp);
+	return buf ?: kvmalloc(class->size, gfp);
 }
 
 void hbx_rxbuf_free(void *buf, u32 len)
 {
+	struct hbx_rxbuf_class *class = hbx_rxbuf_class(len);
+
 	if (!buf)
 		return;
-	if (hbx_rxbuf_kept_size(len)) {
+	if (class) {
 		spin_lock(&hbx_rxbufs_lock);
-		if (hbx_rxbufs_nr < HBX_RXBUF_KEEP) {
-			hbx_rxbufs[hbx_rxbufs_nr++] = buf;
+		if (class->nr < class->keep) {
+			class->bufs[class->nr++] = buf;
 			buf = NULL;
 		}
 		spin_unlock(&hbx_rxbufs_lock);
@@ -88,6 +107,9 @@ unsigned int hbx_rxbuf_bvec(struct bio_vec *bv, const void *buf, u32 len,
 /* Module unload: nobody holds a reply any more. */
 void hbx_rxbuf_exit(void)
 {
-	while (hbx_rxbufs_nr)
-		kvfree(hbx_rxbufs[--hbx_rxbufs_nr]);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(hbx_rxbuf_classes); i++)
+		while (hbx_rxbuf_classes[i].nr)
+			kvfree(hbx_rxbuf_classes[i].bufs[--hbx_rxbuf_classes[i].nr]);
 }

@@ -626,6 +626,9 @@ TEST_F(serve, chunk_out_of_range_gets_a_status_and_the_socket_stays)
 	expect_status_then_served(_metadata, self, &f, HBX_STOQ_OUT_OF_RANGE);
 }
 
+static int layer_export(struct hbx_nl *nl, uint32_t index, int on);
+static int layer_del(struct hbx_nl *nl, uint32_t index);
+
 /* A GET_CHUNKS frame: count chunks from chunk on. */
 struct run_frame {
 	struct hbx_stoq_hdr	h;
@@ -736,6 +739,57 @@ TEST_F(serve, a_run_past_the_end_gets_out_of_range_and_the_socket_stays)
 	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
 	EXPECT_EQ(0, g.protocol_errors);
 	EXPECT_EQ(0, peer_del(self->nl, p.id));
+}
+
+/*
+ * Verify once sends from its image, not its device: spliced from the
+ * image's page cache to a blocking socket, copied for a non-blocking one.
+ * A run is one range either way.
+ */
+TEST_F(serve, a_run_from_a_verify_once_layer_is_its_images_bytes)
+{
+	int fds[2][2] = { { self->client, self->server } }, i, nonblocking;
+	int ifd = open(self->image, O_RDONLY), mfd = open(self->manifest, O_RDONLY);
+	struct hbx_stoq_hdr h;
+	struct peer_info p;
+	struct nl_msg *msg;
+	uint32_t once;
+	void *data;
+
+	ASSERT_EQ(0, layer_export(self->nl, self->layer, 0));
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+	nla_put_u32(msg, HBX_A_LAYER_VERIFY, HBX_VERIFY_ONCE);
+	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, &once));
+	close(ifd);
+	close(mfd);
+	ASSERT_EQ(0, layer_export(self->nl, once, 1));
+	ASSERT_EQ(0, tcp_pair(&fds[1][0], &fds[1][1]));
+	for (nonblocking = 0; nonblocking < 2; nonblocking++) {
+		int client = fds[nonblocking][0], server = fds[nonblocking][1];
+		struct run_frame f = run_frame_of(self->digest, 3, 4, 60 + nonblocking);
+
+		if (nonblocking)
+			ASSERT_EQ(0, fcntl(server, F_SETFL, O_NONBLOCK));
+		ASSERT_EQ(0, peer_add(self->nl, server, 1, &p));
+		ASSERT_EQ(0, send_hello(client));
+		ASSERT_EQ(0, recv_frame(client, &h, &data));
+		free(data);
+		ASSERT_EQ(0, send_all(client, &f, sizeof(f)));
+		ASSERT_EQ(HBX_STOQ_OK, recv_frame(client, &h, &data));
+		EXPECT_EQ(60 + nonblocking, be64toh(h.id));
+		ASSERT_EQ(4 << CHUNK_SHIFT, be32toh(h.len));
+		EXPECT_EQ(0, memcmp(data, self->data + (3 << CHUNK_SHIFT), 4 << CHUNK_SHIFT)) {
+			TH_LOG("%s: wrong bytes", nonblocking ? "copied" : "spliced");
+		}
+		free(data);
+		EXPECT_EQ(0, peer_del(self->nl, p.id));
+	}
+	for (i = 0; i < 2; i++)
+		close(fds[1][i]);
+	EXPECT_EQ(0, layer_del(self->nl, once));
 }
 
 TEST_F(serve, a_run_of_no_chunks_drops_the_socket)
