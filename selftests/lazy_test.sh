@@ -157,7 +157,9 @@ persist=$!
 pids="$pids $persist"
 hbx_wait_until "$(hbx_scaled 10)" test -s "$work/persist.out"
 pa=$(head -n 1 "$work/persist.out")
-b2=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b2.cache" --prefetch --window 4)
+# One request in flight: a run of four chunks (256 KiB) takes about a second
+# on this link, well within the peer's timeout.
+b2=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b2.cache" --prefetch --window 1)
 # The pull started before this moment: its end is at most this plus its
 # duration (the kernel's own clock, as /proc/uptime's in a guest that never
 # sleeps), whenever the test gets to look.
@@ -240,7 +242,7 @@ $hbx layer del "$c2" --force && $hbx layer del "$b2"
 
 # --- force-detach mid-pull, re-attach: fetch exactly what is missing.
 tc -n hbxa qdisc add dev vhbxb root tbf rate "$(hbx_scaled_rate 8000)" burst 32kb latency 2s
-b3=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b3.cache" --prefetch --window 2)
+b3=$(attach b --remote "$pa" --digest "$digest" --cache "$work/b3.cache" --prefetch --window 1)
 hbx_wait_until "$(hbx_scaled 60)" at_least "$b3" 0.25 && $hbx layer del "$b3" --force
 tap_result $? "detach.force_deleted_mid_pull"
 tc -n hbxa qdisc del dev vhbxb root
