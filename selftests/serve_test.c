@@ -578,6 +578,18 @@ TEST_F(serve, truncated_frame_drops_the_socket)
 	expect_dropped(_metadata, self, &h, sizeof(h) / 2, 1, "truncated");
 }
 
+/* The peer is still up, saw no protocol error, and goes. */
+static void expect_up_then_del(struct __test_metadata *_metadata,
+			       struct _test_data_serve *self, uint32_t id)
+{
+	struct peer_info g;
+
+	ASSERT_EQ(0, peer_get(self->nl, id, &g));
+	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
+	EXPECT_EQ(0, g.protocol_errors);
+	EXPECT_EQ(0, peer_del(self->nl, id));
+}
+
 /*
  * A request for what is not here gets a status, and the socket carries on:
  * it may be carrying other layers' requests.
@@ -588,7 +600,7 @@ static void expect_status_then_served(struct __test_metadata *_metadata,
 {
 	struct get_frame good = get_frame_of(HBX_STOQ_GET_CHUNK, self->digest, 1);
 	struct hbx_stoq_hdr h;
-	struct peer_info p, g;
+	struct peer_info p;
 	void *data;
 
 	ASSERT_EQ(0, peer_add(self->nl, self->server, 1, &p));
@@ -603,10 +615,7 @@ static void expect_status_then_served(struct __test_metadata *_metadata,
 	EXPECT_EQ(HBX_STOQ_OK, recv_frame(self->client, &h, &data));
 	EXPECT_EQ(0, memcmp(data, self->data + (1 << CHUNK_SHIFT), 1 << CHUNK_SHIFT));
 	free(data);
-	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
-	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
-	EXPECT_EQ(0, g.protocol_errors);
-	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	expect_up_then_del(_metadata, self, p.id);
 }
 
 TEST_F(serve, unknown_layer_gets_a_status_and_the_socket_stays)
@@ -646,6 +655,29 @@ static struct run_frame run_frame_of(const uint8_t *digest, uint64_t chunk,
 
 	memcpy(f.r.digest, digest, HBX_DIGEST_SIZE);
 	return f;
+}
+
+/*
+ * The fixture's image attached again in verify once and exported in place
+ * of the fixture's layer: *index, to delete.  0 or -1.
+ */
+static int export_once_instead(struct _test_data_serve *self, uint32_t *index)
+{
+	int ifd = open(self->image, O_RDONLY), mfd = open(self->manifest, O_RDONLY);
+	struct nl_msg *msg;
+	int err;
+
+	if (layer_export(self->nl, self->layer, 0))
+		return -1;
+	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
+	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
+	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
+	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
+	nla_put_u32(msg, HBX_A_LAYER_VERIFY, HBX_VERIFY_ONCE);
+	err = hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, index);
+	close(ifd);
+	close(mfd);
+	return err || layer_export(self->nl, *index, 1) ? -1 : 0;
 }
 
 /* Hellos both ways on a plaintext peer: the server's features. */
@@ -717,7 +749,7 @@ TEST_F(serve, a_run_past_the_end_gets_out_of_range_and_the_socket_stays)
 	struct run_frame huge = run_frame_of(self->digest, 0,
 					     (HBX_STOQ_RUN_BYTES >> CHUNK_SHIFT) + 1, 51);
 	struct run_frame good = run_frame_of(self->digest, 0, 2, 52);
-	struct peer_info p, g;
+	struct peer_info p;
 	struct hbx_stoq_hdr h;
 	void *data;
 
@@ -735,10 +767,7 @@ TEST_F(serve, a_run_past_the_end_gets_out_of_range_and_the_socket_stays)
 	EXPECT_EQ(2 << CHUNK_SHIFT, be32toh(h.len));
 	EXPECT_EQ(0, memcmp(data, self->data, 2 << CHUNK_SHIFT));
 	free(data);
-	ASSERT_EQ(0, peer_get(self->nl, p.id, &g));
-	EXPECT_EQ(HBX_PEER_STATE_UP, g.state);
-	EXPECT_EQ(0, g.protocol_errors);
-	EXPECT_EQ(0, peer_del(self->nl, p.id));
+	expect_up_then_del(_metadata, self, p.id);
 }
 
 /*
@@ -749,23 +778,12 @@ TEST_F(serve, a_run_past_the_end_gets_out_of_range_and_the_socket_stays)
 TEST_F(serve, a_run_from_a_verify_once_layer_is_its_images_bytes)
 {
 	int fds[2][2] = { { self->client, self->server } }, i, nonblocking;
-	int ifd = open(self->image, O_RDONLY), mfd = open(self->manifest, O_RDONLY);
 	struct hbx_stoq_hdr h;
 	struct peer_info p;
-	struct nl_msg *msg;
 	uint32_t once;
 	void *data;
 
-	ASSERT_EQ(0, layer_export(self->nl, self->layer, 0));
-	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
-	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
-	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
-	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
-	nla_put_u32(msg, HBX_A_LAYER_VERIFY, HBX_VERIFY_ONCE);
-	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, &once));
-	close(ifd);
-	close(mfd);
-	ASSERT_EQ(0, layer_export(self->nl, once, 1));
+	ASSERT_EQ(0, export_once_instead(self, &once));
 	ASSERT_EQ(0, tcp_pair(&fds[1][0], &fds[1][1]));
 	for (nonblocking = 0; nonblocking < 2; nonblocking++) {
 		int client = fds[nonblocking][0], server = fds[nonblocking][1];
@@ -1443,26 +1461,14 @@ static int replies_in_step(struct _test_data_serve *self, int fd)
 TEST_F(serve, a_reply_not_taken_in_time_ends_the_socket)
 {
 	struct timeval tv = { .tv_sec = 5 };
-	int small = 4096, ifd, mfd, whole;
+	int small = 4096, whole;
 	struct hbx_stoq_hdr h;
 	struct peer_info p, g;
-	struct nl_msg *msg;
 	uint32_t once;
 	uint64_t i;
 	void *data;
 
-	ASSERT_EQ(0, layer_export(self->nl, self->layer, 0));
-	ifd = open(self->image, O_RDONLY);
-	mfd = open(self->manifest, O_RDONLY);
-	msg = hbx_nl_msg(self->nl, HBX_CMD_LAYER_ADD, 0);
-	nla_put_u32(msg, HBX_A_LAYER_IMAGE_FD, ifd);
-	nla_put_u32(msg, HBX_A_LAYER_MANIFEST_FD, mfd);
-	nla_put(msg, HBX_A_LAYER_DIGEST, HBX_DIGEST_SIZE, self->digest);
-	nla_put_u32(msg, HBX_A_LAYER_VERIFY, HBX_VERIFY_ONCE);
-	ASSERT_EQ(0, hbx_nl_request(self->nl, msg, HBX_A_LAYER_MAX, layer_index_cb, &once));
-	close(ifd);
-	close(mfd);
-	ASSERT_EQ(0, layer_export(self->nl, once, 1));
+	ASSERT_EQ(0, export_once_instead(self, &once));
 
 	/* Small buffers both ways: a reply or two fill them. */
 	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
