@@ -466,6 +466,7 @@ static int hbx_chunk_begin(struct hbx_chunks *c, u64 index, void **buf,
 int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 {
 	u64 i, run = 0, nr = 0, max = hbx_manifest_run_max(c->manifest);
+	bool held = false;	/* chunk i is another's: ask for the run first */
 	void *buf = NULL;
 	int err = 0;
 
@@ -474,8 +475,14 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 
 		if (more && hbx_chunk_verified(c, i))
 			continue;
-		/* A run ends at a gap, at its size or at the end: ask for it. */
-		if (nr && (!more || run + nr != i || nr == max)) {
+		/*
+		 * A run ends at a gap, at its size, at the end, or before a
+		 * chunk another task holds: ask for it.  Never wait for a lock
+		 * while holding a run, so a wait for a chunk lasts at most its
+		 * holder's one request, never a chain of them.
+		 */
+		if (nr && (!more || run + nr != i || nr == max || held)) {
+			held = false;
 			err = hbx_chunks_fetch(c, run, nr, bad);
 			if (err < 0) {
 				nr = 0;
@@ -497,7 +504,12 @@ int hbx_chunks_verify(struct hbx_chunks *c, u64 first, u64 last, u64 *bad)
 			*bad = i;
 			break;
 		}
-		err = hbx_chunk_begin(c, i, &buf, true);
+		err = hbx_chunk_begin(c, i, &buf, !nr);
+		if (err == -EBUSY) {
+			held = true;
+			i--;	/* back to it once the run is asked for */
+			continue;
+		}
 		if (err == HBX_CHUNK_TO_FETCH) {
 			if (!nr)
 				run = i;

@@ -159,16 +159,6 @@ static int hbx_server_chunk(struct hbx_layer *layer, struct socket *sock,
 	return 0;
 }
 
-/* A status for a chunk that is not to be sent (yet). */
-static u16 hbx_server_refusal(int err)
-{
-	/*
-	 * Never send what did not verify.  Not here yet, or being worked on
-	 * by someone else here: ask again, or elsewhere.
-	 */
-	return err == -ENODATA || err == -EBUSY ? HBX_STOQ_NOT_HERE : HBX_STOQ_FAILED;
-}
-
 /*
  * A run of count chunks from chunk on goes out as one reply: the first
  * chunk is answered as GET_CHUNK's is, fetched first if the export says
@@ -198,7 +188,12 @@ static int hbx_server_answer(struct hbx_layer *layer, struct socket *sock,
 	err = hbx_chunk_verify_serving(&layer->chunks, chunk,
 				       READ_ONCE(layer->export_missing) != HBX_EXPORT_MISSING_NOT_HERE);
 	if (err) {
-		a->status = hbx_server_refusal(err);
+		/*
+		 * Never send what did not verify.  Not here yet, or being
+		 * worked on by someone else here: ask again, or elsewhere.
+		 */
+		a->status = err == -ENODATA || err == -EBUSY ? HBX_STOQ_NOT_HERE :
+							       HBX_STOQ_FAILED;
 		return 0;
 	}
 	a->len = hbx_manifest_chunk_len(m, chunk);
